@@ -1,1 +1,3 @@
 //! The blog service library.
+pub mod passwords;
+pub mod tokens;

@@ -1,0 +1,255 @@
+//! Password hashing: PBKDF2-HMAC-SHA256 in PHC string format, plus verification
+//! of hashes imported from the Django original (`pbkdf2_sha256$iter$salt$b64`).
+//!
+//! Every function here is CPU-bound on purpose (hundreds of milliseconds); the
+//! `*_blocking` helpers at the bottom move the work off the async runtime.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use pbkdf2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
+use pbkdf2::phc::PasswordHash;
+use pbkdf2::sha2::Sha256;
+use pbkdf2::{Algorithm, Params, Pbkdf2};
+use rand::TryRngCore as _;
+use subtle::ConstantTimeEq as _;
+
+/// OWASP 2023 floor for PBKDF2-HMAC-SHA256; configuration may only raise it.
+pub const MIN_ITERATIONS: u32 = 600_000;
+
+/// Salt length for new hashes (bytes).
+const SALT_LEN: usize = 16;
+
+/// Outcome of checking a password against a stored hash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verification {
+    /// Wrong password, or a stored hash we cannot parse (treated the same so a
+    /// corrupt row never lets anybody in).
+    Invalid,
+    /// Right password. `needs_rehash` is set when the stored hash is in the
+    /// Django format or uses fewer iterations than configured: the caller
+    /// should store a fresh [`hash`] of the password.
+    Valid { needs_rehash: bool },
+}
+
+impl Verification {
+    pub fn is_valid(self) -> bool {
+        matches!(self, Verification::Valid { .. })
+    }
+}
+
+/// Hashes `password` with a fresh random salt and `iterations` rounds.
+///
+/// # Panics
+/// If `iterations` is below PBKDF2's absolute minimum (1000) or the OS RNG
+/// fails: both are start-up/configuration bugs, never user input.
+pub fn hash(password: &str, iterations: u32) -> String {
+    let mut salt = [0u8; SALT_LEN];
+    rand::rngs::OsRng
+        .try_fill_bytes(&mut salt)
+        .expect("the OS random number generator failed");
+    let params = Params::new(iterations).expect("iterations validated by configuration");
+    Pbkdf2::new(Algorithm::Pbkdf2Sha256, params)
+        .hash_password_with_salt(password.as_bytes(), &salt)
+        .expect("PBKDF2 parameters and salt are valid")
+        .to_string()
+}
+
+/// Checks `password` against a stored PHC or Django hash.
+pub fn verify(password: &str, stored: &str, iterations: u32) -> Verification {
+    if stored.starts_with("pbkdf2_sha256$") {
+        return match verify_django(password, stored) {
+            true => Verification::Valid { needs_rehash: true },
+            false => Verification::Invalid,
+        };
+    }
+    let Ok(parsed) = PasswordHash::new(stored) else {
+        return Verification::Invalid;
+    };
+    // Only accept the algorithm we write ourselves; a `pbkdf2-sha512` row
+    // would verify too, but nothing should ever have produced one.
+    if parsed.algorithm.as_str() != Algorithm::Pbkdf2Sha256.to_str() {
+        return Verification::Invalid;
+    }
+    let Ok(params) = Params::try_from(&parsed) else {
+        return Verification::Invalid;
+    };
+    match Pbkdf2::SHA256.verify_password(password.as_bytes(), &parsed) {
+        Ok(()) => Verification::Valid {
+            needs_rehash: params.rounds() < iterations,
+        },
+        Err(_) => Verification::Invalid,
+    }
+}
+
+/// Spends the same time as a verification at `iterations` rounds without
+/// checking anything: used when the account does not exist, so that response
+/// times do not reveal which usernames are registered.
+pub fn burn(password: &str, iterations: u32) {
+    let _ = hash(password, iterations);
+}
+
+/// Django's `PBKDF2PasswordHasher`: `pbkdf2_sha256$<iterations>$<salt>$<base64 sha256 dk>`.
+/// The salt is used as its raw ASCII bytes, not decoded.
+fn verify_django(password: &str, stored: &str) -> bool {
+    let mut parts = stored.split('$');
+    let (Some("pbkdf2_sha256"), Some(iterations), Some(salt), Some(expected), None) = (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) else {
+        return false;
+    };
+    let Ok(iterations) = iterations.parse::<u32>() else {
+        return false;
+    };
+    // Guards against a hostile import file: zero rounds would accept anything
+    // derived trivially, and absurd counts would pin a CPU per login attempt.
+    if !(1..=10_000_000).contains(&iterations) || salt.is_empty() {
+        return false;
+    }
+    let Ok(expected) = STANDARD.decode(expected) else {
+        return false;
+    };
+    if expected.len() != 32 {
+        return false;
+    }
+    let mut derived = [0u8; 32];
+    pbkdf2::pbkdf2_hmac::<Sha256>(
+        password.as_bytes(),
+        salt.as_bytes(),
+        iterations,
+        &mut derived,
+    );
+    derived.ct_eq(&expected).into()
+}
+
+/// [`hash`] on the blocking thread pool.
+pub async fn hash_blocking(password: String, iterations: u32) -> String {
+    tokio::task::spawn_blocking(move || hash(&password, iterations))
+        .await
+        .expect("password hashing task panicked")
+}
+
+/// [`verify`] on the blocking thread pool.
+pub async fn verify_blocking(password: String, stored: String, iterations: u32) -> Verification {
+    tokio::task::spawn_blocking(move || verify(&password, &stored, iterations))
+        .await
+        .expect("password verification task panicked")
+}
+
+/// [`burn`] on the blocking thread pool.
+pub async fn burn_blocking(password: String, iterations: u32) {
+    tokio::task::spawn_blocking(move || burn(&password, iterations))
+        .await
+        .expect("password hashing task panicked")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Django's own test vector (`django/tests/auth_tests/test_hashers.py`,
+    /// `test_pbkdf2`, Django 1.10 era), cross-checked with Python's
+    /// `hashlib.pbkdf2_hmac("sha256", "lètmein".encode(), b"seasalt", 24000)`.
+    const DJANGO_VECTOR: &str =
+        "pbkdf2_sha256$24000$seasalt$V9DfCAVoweeLwxC/L2mb+7swhzF0XYdyQMqmusZqiTc=";
+
+    // Tests use the real production floor: hashing is optimised in debug
+    // builds (see the workspace profile), so this stays well under a second.
+    const ITER: u32 = MIN_ITERATIONS;
+
+    #[test]
+    fn django_published_vector_verifies_and_asks_for_rehash() {
+        assert_eq!(
+            verify("lètmein", DJANGO_VECTOR, ITER),
+            Verification::Valid { needs_rehash: true }
+        );
+    }
+
+    #[test]
+    fn django_vector_rejects_wrong_password() {
+        assert_eq!(
+            verify("lètmeinz", DJANGO_VECTOR, ITER),
+            Verification::Invalid
+        );
+        assert_eq!(
+            verify("letmein", DJANGO_VECTOR, ITER),
+            Verification::Invalid
+        );
+    }
+
+    #[test]
+    fn malformed_django_hashes_are_invalid_not_panics() {
+        for stored in [
+            "pbkdf2_sha256$",
+            "pbkdf2_sha256$abc$seasalt$V9DfCAVoweeLwxC/L2mb+7swhzF0XYdyQMqmusZqiTc=",
+            "pbkdf2_sha256$0$seasalt$V9DfCAVoweeLwxC/L2mb+7swhzF0XYdyQMqmusZqiTc=",
+            "pbkdf2_sha256$24000$$V9DfCAVoweeLwxC/L2mb+7swhzF0XYdyQMqmusZqiTc=",
+            "pbkdf2_sha256$24000$seasalt$not base64",
+            "pbkdf2_sha256$24000$seasalt$AAAA",
+            "pbkdf2_sha256$24000$seasalt$V9DfCAVoweeLwxC/L2mb+7swhzF0XYdyQMqmusZqiTc=$extra",
+            "",
+            "!unusable",
+            "$pbkdf2-sha256$i=600000,l=32$garbage",
+        ] {
+            assert_eq!(
+                verify("lètmein", stored, ITER),
+                Verification::Invalid,
+                "{stored}"
+            );
+        }
+    }
+
+    #[test]
+    fn phc_round_trip() {
+        let stored = hash("correct horse", ITER);
+        assert!(
+            stored.starts_with("$pbkdf2-sha256$i=600000,l=32$"),
+            "{stored}"
+        );
+        assert_eq!(
+            verify("correct horse", &stored, ITER),
+            Verification::Valid {
+                needs_rehash: false
+            }
+        );
+        assert_eq!(
+            verify("correct horsf", &stored, ITER),
+            Verification::Invalid
+        );
+    }
+
+    #[test]
+    fn salts_are_random() {
+        assert_ne!(hash("same", ITER), hash("same", ITER));
+    }
+
+    #[test]
+    fn fewer_iterations_than_configured_asks_for_rehash() {
+        let stored = hash("pw", 1_000);
+        assert_eq!(
+            verify("pw", &stored, ITER),
+            Verification::Valid { needs_rehash: true }
+        );
+        // ...and a hash at or above the configured count does not.
+        let strong = hash("pw", ITER + 1);
+        assert_eq!(
+            verify("pw", &strong, ITER),
+            Verification::Valid {
+                needs_rehash: false
+            }
+        );
+    }
+
+    #[test]
+    fn sha512_phc_hashes_are_refused() {
+        let params = Params::new(1_000).unwrap();
+        let other = Pbkdf2::new(Algorithm::Pbkdf2Sha512, params)
+            .hash_password_with_salt(b"pw", b"0123456789abcdef")
+            .unwrap()
+            .to_string();
+        assert_eq!(verify("pw", &other, ITER), Verification::Invalid);
+    }
+}
