@@ -1,3 +1,4 @@
 //! The blog service library.
 pub mod passwords;
 pub mod tokens;
+pub mod accounts;
