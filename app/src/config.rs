@@ -1,0 +1,785 @@
+//! Typed, validated configuration.
+//!
+//! Layers, later ones winning: built-in defaults (the `Default` impls below) →
+//! an optional TOML file named by `BLOG_CONFIG_FILE` → environment variables
+//! `BLOG_<SECTION>__<KEY>` (nested keys also use `__`, e.g.
+//! `BLOG_RATE_LIMIT__LOGIN_PER_IP__MAX`). Any setting may instead be read
+//! from a file with `BLOG_<SECTION>__<KEY>_FILE=/path`, which is how
+//! Kubernetes Secrets are mounted; a trailing newline is stripped.
+//!
+//! Secrets are wrapped in [`Secret`], whose `Debug` never prints the value,
+//! so `tracing::info!(?settings)` is safe.
+//!
+//! Tests build [`Settings`] directly (`Settings::default()` plus field
+//! overrides) and call [`Settings::validate`].
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// A value that must never appear in logs or debug output.
+#[derive(Clone, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The only way to read the value: grep for `expose` to audit its uses.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret([redacted])")
+    }
+}
+
+impl From<&str> for Secret {
+    fn from(value: &str) -> Self {
+        Self::new(value)
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Environment {
+    #[default]
+    Local,
+    Production,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    pub environment: Environment,
+    pub http: HttpSettings,
+    pub database: DatabaseSettings,
+    pub redis: RedisSettings,
+    pub s3: S3Settings,
+    pub smtp: SmtpSettings,
+    pub auth: AuthSettings,
+    pub avatars: AvatarSettings,
+    pub rate_limit: RateLimitSettings,
+    pub log: LogSettings,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+pub struct HttpSettings {
+    pub host: String,
+    pub port: u16,
+    /// Base URL clients use to reach us (reset links, avatar URLs).
+    pub public_url: String,
+    pub shutdown_grace_seconds: u64,
+    /// Upper bound for request bodies (JSON); avatars have their own limit.
+    pub max_body_bytes: usize,
+    /// How many reverse-proxy hops in front of us append to `X-Forwarded-For`.
+    pub trusted_proxies: usize,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        Self {
+            host: "0.0.0.0".into(),
+            port: 8080,
+            public_url: "http://localhost:8080".into(),
+            shutdown_grace_seconds: 20,
+            max_body_bytes: 1024 * 1024,
+            trusted_proxies: 0,
+        }
+    }
+}
+
+impl HttpSettings {
+    pub fn shutdown_grace(&self) -> Duration {
+        Duration::from_secs(self.shutdown_grace_seconds)
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum SslMode {
+    Disable,
+    /// TLS if the server offers it and this build can speak it; this build
+    /// has no Postgres TLS connector, so `prefer` connects in plain text.
+    #[default]
+    Prefer,
+    Require,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+pub struct DatabaseSettings {
+    pub host: String,
+    pub port: u16,
+    pub name: String,
+    pub user: String,
+    pub password: Option<Secret>,
+    pub ssl_mode: SslMode,
+    pub pool_max_size: usize,
+    pub connect_timeout_ms: u64,
+    pub statement_timeout_ms: u64,
+    /// How long a request waits for a free pooled connection before 503.
+    pub pool_wait_timeout_ms: u64,
+}
+
+impl Default for DatabaseSettings {
+    fn default() -> Self {
+        Self {
+            host: "localhost".into(),
+            port: 5432,
+            name: "blog".into(),
+            user: "blog".into(),
+            password: None,
+            ssl_mode: SslMode::Prefer,
+            pool_max_size: 16,
+            connect_timeout_ms: 3000,
+            statement_timeout_ms: 5000,
+            pool_wait_timeout_ms: 2000,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+pub struct RedisSettings {
+    /// May carry a password (`redis://:pw@host`), hence a secret.
+    pub url: Secret,
+    /// Upper bound on every Redis call; past it Redis counts as down.
+    pub timeout_ms: u64,
+    /// Safety-net TTL of cached reads (invalidation is by generation).
+    pub cache_ttl_seconds: u64,
+}
+
+impl Default for RedisSettings {
+    fn default() -> Self {
+        Self {
+            url: Secret::new("redis://localhost:6379"),
+            timeout_ms: 250,
+            cache_ttl_seconds: 60,
+        }
+    }
+}
+
+impl RedisSettings {
+    pub fn timeout(&self) -> Duration {
+        Duration::from_millis(self.timeout_ms)
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+pub struct S3Settings {
+    pub endpoint: String,
+    pub region: String,
+    pub bucket: String,
+    pub access_key: Option<Secret>,
+    pub secret_key: Option<Secret>,
+}
+
+impl Default for S3Settings {
+    fn default() -> Self {
+        Self {
+            endpoint: "http://localhost:8333".into(),
+            region: "us-east-1".into(),
+            bucket: "blog-media".into(),
+            access_key: None,
+            secret_key: None,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTls {
+    #[default]
+    None,
+    Starttls,
+    Tls,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+pub struct SmtpSettings {
+    pub host: String,
+    pub port: u16,
+    pub tls: SmtpTls,
+    pub username: Option<Secret>,
+    pub password: Option<Secret>,
+    pub from: String,
+    pub timeout_seconds: u64,
+}
+
+impl Default for SmtpSettings {
+    fn default() -> Self {
+        Self {
+            host: "localhost".into(),
+            port: 1025,
+            tls: SmtpTls::None,
+            username: None,
+            password: None,
+            from: "Blog <no-reply@localhost>".into(),
+            timeout_seconds: 10,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+pub struct AuthSettings {
+    pub session_ttl_hours: u64,
+    pub password_reset_ttl_minutes: u64,
+    /// PBKDF2-HMAC-SHA256 iterations for new hashes (OWASP 2023: ≥ 600 000).
+    pub pbkdf2_iterations: u32,
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        Self {
+            session_ttl_hours: 24 * 14,
+            password_reset_ttl_minutes: 60,
+            pbkdf2_iterations: 600_000,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+pub struct AvatarSettings {
+    pub max_bytes: usize,
+    /// Decoded width × height above which an upload is refused (bombs).
+    pub max_pixels: u64,
+    /// Stored avatars fit in a `size` × `size` box.
+    pub size: u32,
+}
+
+impl Default for AvatarSettings {
+    fn default() -> Self {
+        Self {
+            max_bytes: 5 * 1024 * 1024,
+            max_pixels: 40_000_000,
+            size: 300,
+        }
+    }
+}
+
+/// `max` attempts per `window_seconds`.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(default)]
+pub struct Limit {
+    pub max: u32,
+    pub window_seconds: u64,
+}
+
+impl Default for Limit {
+    fn default() -> Self {
+        Self {
+            max: 10,
+            window_seconds: 60,
+        }
+    }
+}
+
+impl Limit {
+    pub const fn new(max: u32, window_seconds: u64) -> Self {
+        Self {
+            max,
+            window_seconds,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+pub struct RateLimitSettings {
+    pub enabled: bool,
+    /// When Redis is unreachable: `false` (default) lets requests through
+    /// (availability first), `true` refuses them with 503.
+    pub fail_closed: bool,
+    pub login_per_ip: Limit,
+    pub login_per_account: Limit,
+    pub register_per_ip: Limit,
+    pub password_reset_per_ip: Limit,
+    pub password_reset_per_account: Limit,
+}
+
+impl Default for RateLimitSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            fail_closed: false,
+            login_per_ip: Limit::new(20, 60),
+            login_per_account: Limit::new(5, 60),
+            register_per_ip: Limit::new(5, 3600),
+            password_reset_per_ip: Limit::new(5, 3600),
+            password_reset_per_account: Limit::new(3, 3600),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+pub struct LogSettings {
+    /// `None` → derived from the environment (production → JSON).
+    pub format: Option<LogFormat>,
+    pub filter: String,
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        Self {
+            format: None,
+            filter: "info".into(),
+        }
+    }
+}
+
+/// A setting that is missing, unreadable or out of range; the message names
+/// it as the environment variable an operator would set.
+#[derive(Debug, thiserror::Error)]
+#[error("{setting}: {message}")]
+pub struct ConfigError {
+    pub setting: String,
+    pub message: String,
+}
+
+impl ConfigError {
+    fn new(key: &str, message: impl Into<String>) -> Self {
+        Self {
+            setting: env_name(key),
+            message: message.into(),
+        }
+    }
+}
+
+/// `database.pool_max_size` → `BLOG_DATABASE__POOL_MAX_SIZE`.
+fn env_name(key: &str) -> String {
+    format!("BLOG_{}", key.replace('.', "__").to_uppercase())
+}
+
+const ENV_PREFIX: &str = "BLOG_";
+const CONFIG_FILE_VAR: &str = "BLOG_CONFIG_FILE";
+
+impl Settings {
+    /// Reads the process environment (and the file it names) and validates.
+    pub fn load() -> Result<Self, ConfigError> {
+        Self::load_from(std::env::vars())
+    }
+
+    /// Same as [`Settings::load`] with an explicit environment, for tests.
+    pub fn load_from(env: impl IntoIterator<Item = (String, String)>) -> Result<Self, ConfigError> {
+        let mut plain: HashMap<String, String> = HashMap::new();
+        let mut overrides: Vec<(String, String)> = Vec::new();
+        let mut file = None;
+        for (name, value) in env {
+            let Some(rest) = name.strip_prefix(ENV_PREFIX) else {
+                continue;
+            };
+            if name == CONFIG_FILE_VAR {
+                file = Some(value);
+                continue;
+            }
+            match rest.strip_suffix("_FILE") {
+                // Only `SECTION__KEY_FILE` names are file references; a
+                // top-level `BLOG_X_FILE` is not a setting of ours.
+                Some(key) if key.contains("__") => {
+                    let key = key.to_lowercase().replace("__", ".");
+                    let content = std::fs::read_to_string(&value).map_err(|e| {
+                        ConfigError::new(
+                            &format!("{key}_file"),
+                            format!("cannot read {value}: {e}"),
+                        )
+                    })?;
+                    overrides.push((key, content.trim_end_matches(['\r', '\n']).to_owned()));
+                }
+                _ => {
+                    plain.insert(name, value);
+                }
+            }
+        }
+
+        let mut builder = config::Config::builder();
+        if let Some(path) = file {
+            if !Path::new(&path).is_file() {
+                return Err(ConfigError {
+                    setting: CONFIG_FILE_VAR.into(),
+                    message: format!("{path} is not a readable file"),
+                });
+            }
+            builder = builder.add_source(config::File::new(&path, config::FileFormat::Toml));
+        }
+        builder = builder.add_source(
+            config::Environment::with_prefix("BLOG")
+                .prefix_separator("_")
+                .separator("__")
+                .source(Some(plain.into_iter().collect())),
+        );
+        for (key, value) in overrides {
+            builder = builder
+                .set_override(key.as_str(), value)
+                .map_err(|e| ConfigError::new(&key, e.to_string()))?;
+        }
+        let raw = builder.build().map_err(from_config_error)?;
+        let settings: Settings = raw.try_deserialize().map_err(from_config_error)?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Range and consistency checks; the first failure names its setting.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        fn range<T: PartialOrd + fmt::Display>(
+            key: &str,
+            v: T,
+            lo: T,
+            hi: T,
+        ) -> Result<(), ConfigError> {
+            if v < lo || v > hi {
+                return Err(ConfigError::new(
+                    key,
+                    format!("must be between {lo} and {hi} (got {v})"),
+                ));
+            }
+            Ok(())
+        }
+        fn non_empty(key: &str, v: &str) -> Result<(), ConfigError> {
+            if v.trim().is_empty() {
+                return Err(ConfigError::new(key, "must not be empty"));
+            }
+            Ok(())
+        }
+
+        non_empty("http.host", &self.http.host)?;
+        if !(self.http.public_url.starts_with("http://")
+            || self.http.public_url.starts_with("https://"))
+        {
+            return Err(ConfigError::new(
+                "http.public_url",
+                "must start with http:// or https://",
+            ));
+        }
+        range(
+            "http.shutdown_grace_seconds",
+            self.http.shutdown_grace_seconds,
+            0,
+            3600,
+        )?;
+        range(
+            "http.max_body_bytes",
+            self.http.max_body_bytes,
+            1024,
+            64 * 1024 * 1024,
+        )?;
+        range("http.trusted_proxies", self.http.trusted_proxies, 0, 16)?;
+
+        let db = &self.database;
+        non_empty("database.host", &db.host)?;
+        non_empty("database.name", &db.name)?;
+        non_empty("database.user", &db.user)?;
+        range("database.port", db.port, 1, u16::MAX)?;
+        range("database.pool_max_size", db.pool_max_size, 1, 1000)?;
+        range(
+            "database.connect_timeout_ms",
+            db.connect_timeout_ms,
+            100,
+            120_000,
+        )?;
+        range(
+            "database.statement_timeout_ms",
+            db.statement_timeout_ms,
+            100,
+            3_600_000,
+        )?;
+        range(
+            "database.pool_wait_timeout_ms",
+            db.pool_wait_timeout_ms,
+            10,
+            120_000,
+        )?;
+        if db.ssl_mode == SslMode::Require {
+            return Err(ConfigError::new(
+                "database.ssl_mode",
+                "`require` is not supported by this build (use `disable` or `prefer`)",
+            ));
+        }
+
+        let url = self.redis.url.expose();
+        if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
+            // Don't echo the URL: it may hold a password.
+            return Err(ConfigError::new(
+                "redis.url",
+                "must start with redis:// or rediss://",
+            ));
+        }
+        range("redis.timeout_ms", self.redis.timeout_ms, 10, 10_000)?;
+        range(
+            "redis.cache_ttl_seconds",
+            self.redis.cache_ttl_seconds,
+            1,
+            86_400,
+        )?;
+
+        non_empty("s3.endpoint", &self.s3.endpoint)?;
+        non_empty("s3.region", &self.s3.region)?;
+        non_empty("s3.bucket", &self.s3.bucket)?;
+        if self.s3.access_key.is_some() != self.s3.secret_key.is_some() {
+            return Err(ConfigError::new(
+                "s3.secret_key",
+                "s3 access_key and secret_key must be set together",
+            ));
+        }
+
+        non_empty("smtp.host", &self.smtp.host)?;
+        non_empty("smtp.from", &self.smtp.from)?;
+        if self.smtp.username.is_some() != self.smtp.password.is_some() {
+            return Err(ConfigError::new(
+                "smtp.password",
+                "smtp username and password must be set together",
+            ));
+        }
+        range("smtp.timeout_seconds", self.smtp.timeout_seconds, 1, 300)?;
+
+        range(
+            "auth.session_ttl_hours",
+            self.auth.session_ttl_hours,
+            1,
+            24 * 365,
+        )?;
+        range(
+            "auth.password_reset_ttl_minutes",
+            self.auth.password_reset_ttl_minutes,
+            1,
+            24 * 60,
+        )?;
+        range(
+            "auth.pbkdf2_iterations",
+            self.auth.pbkdf2_iterations,
+            600_000,
+            10_000_000,
+        )?;
+
+        range(
+            "avatars.max_bytes",
+            self.avatars.max_bytes,
+            1024,
+            50 * 1024 * 1024,
+        )?;
+        range(
+            "avatars.max_pixels",
+            self.avatars.max_pixels,
+            1,
+            400_000_000,
+        )?;
+        range("avatars.size", self.avatars.size, 16, 2048)?;
+
+        let rl = &self.rate_limit;
+        for (key, limit) in [
+            ("rate_limit.login_per_ip", rl.login_per_ip),
+            ("rate_limit.login_per_account", rl.login_per_account),
+            ("rate_limit.register_per_ip", rl.register_per_ip),
+            ("rate_limit.password_reset_per_ip", rl.password_reset_per_ip),
+            (
+                "rate_limit.password_reset_per_account",
+                rl.password_reset_per_account,
+            ),
+        ] {
+            range(&format!("{key}.max"), limit.max, 1, 1_000_000)?;
+            range(
+                &format!("{key}.window_seconds"),
+                limit.window_seconds,
+                1,
+                86_400,
+            )?;
+        }
+
+        if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log.filter) {
+            return Err(ConfigError::new("log.filter", e.to_string()));
+        }
+        Ok(())
+    }
+
+    /// JSON logs in production unless the format is set explicitly.
+    pub fn log_format(&self) -> LogFormat {
+        self.log.format.unwrap_or(match self.environment {
+            Environment::Production => LogFormat::Json,
+            Environment::Local => LogFormat::Pretty,
+        })
+    }
+}
+
+fn from_config_error(err: config::ConfigError) -> ConfigError {
+    match err {
+        config::ConfigError::Type {
+            key: Some(key),
+            unexpected,
+            expected,
+            ..
+        } => ConfigError::new(&key, format!("expected {expected}, got {unexpected}")),
+        config::ConfigError::Message(msg) => {
+            // serde messages look like "unknown variant `x`, expected ... for key `a.b`".
+            match msg.rsplit_once("for key `") {
+                Some((what, key)) => ConfigError::new(key.trim_end_matches('`'), what.trim_end()),
+                None => ConfigError {
+                    setting: "configuration".into(),
+                    message: msg,
+                },
+            }
+        }
+        other => ConfigError {
+            setting: "configuration".into(),
+            message: other.to_string(),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_are_valid_and_match_the_contract() {
+        let s = Settings::load_from(env(&[])).unwrap();
+        assert_eq!(s.http.port, 8080);
+        assert_eq!(s.http.host, "0.0.0.0");
+        assert_eq!(s.database.pool_max_size, 16);
+        assert_eq!(s.http.shutdown_grace_seconds, 20);
+        assert_eq!(s.log_format(), LogFormat::Pretty);
+    }
+
+    #[test]
+    fn environment_overrides_nested_keys() {
+        let s = Settings::load_from(env(&[
+            ("BLOG_HTTP__PORT", "9000"),
+            ("BLOG_DATABASE__POOL_MAX_SIZE", "3"),
+            ("BLOG_RATE_LIMIT__LOGIN_PER_IP__MAX", "7"),
+            ("BLOG_ENVIRONMENT", "production"),
+            ("UNRELATED", "x"),
+        ]))
+        .unwrap();
+        assert_eq!(s.http.port, 9000);
+        assert_eq!(s.database.pool_max_size, 3);
+        assert_eq!(s.rate_limit.login_per_ip.max, 7);
+        assert_eq!(s.log_format(), LogFormat::Json);
+    }
+
+    #[test]
+    fn out_of_range_value_names_the_variable() {
+        let err = Settings::load_from(env(&[("BLOG_DATABASE__POOL_MAX_SIZE", "0")])).unwrap_err();
+        assert_eq!(err.setting, "BLOG_DATABASE__POOL_MAX_SIZE");
+        assert!(
+            err.to_string()
+                .starts_with("BLOG_DATABASE__POOL_MAX_SIZE: must be between 1 and 1000")
+        );
+    }
+
+    #[test]
+    fn non_numeric_value_names_the_variable() {
+        let err = Settings::load_from(env(&[("BLOG_HTTP__PORT", "eighty")])).unwrap_err();
+        assert_eq!(err.setting, "BLOG_HTTP__PORT", "{err}");
+    }
+
+    #[test]
+    fn unknown_enum_value_is_rejected() {
+        let err = Settings::load_from(env(&[("BLOG_SMTP__TLS", "sometimes")])).unwrap_err();
+        assert_eq!(err.setting, "BLOG_SMTP__TLS", "{err}");
+    }
+
+    #[test]
+    fn toml_file_is_a_layer_below_the_environment() {
+        let dir = std::env::temp_dir().join(format!("blog-config-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("blog.toml");
+        std::fs::write(
+            &file,
+            "[http]\nport = 7000\npublic_url = \"https://blog.example\"\n",
+        )
+        .unwrap();
+        let path = file.to_str().unwrap();
+        let s = Settings::load_from(env(&[("BLOG_CONFIG_FILE", path)])).unwrap();
+        assert_eq!(s.http.port, 7000);
+        assert_eq!(s.http.public_url, "https://blog.example");
+        let s = Settings::load_from(env(&[
+            ("BLOG_CONFIG_FILE", path),
+            ("BLOG_HTTP__PORT", "7001"),
+        ]))
+        .unwrap();
+        assert_eq!(s.http.port, 7001);
+        assert_eq!(s.http.public_url, "https://blog.example");
+    }
+
+    #[test]
+    fn missing_config_file_is_an_error() {
+        let err = Settings::load_from(env(&[("BLOG_CONFIG_FILE", "/nonexistent/blog.toml")]))
+            .unwrap_err();
+        assert_eq!(err.setting, "BLOG_CONFIG_FILE");
+    }
+
+    #[test]
+    fn secrets_are_read_from_files_and_never_debug_printed() {
+        let dir = std::env::temp_dir().join(format!("blog-secret-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("db-password");
+        std::fs::write(&file, "hunter2\n").unwrap();
+        let s = Settings::load_from(env(&[(
+            "BLOG_DATABASE__PASSWORD_FILE",
+            file.to_str().unwrap(),
+        )]))
+        .unwrap();
+        assert_eq!(
+            s.database.password.as_ref().map(Secret::expose),
+            Some("hunter2")
+        );
+        let debug = format!("{s:?}");
+        assert!(!debug.contains("hunter2"), "{debug}");
+        assert!(debug.contains("redacted"));
+    }
+
+    #[test]
+    fn unreadable_secret_file_names_the_variable() {
+        let err = Settings::load_from(env(&[("BLOG_SMTP__PASSWORD_FILE", "/nonexistent/pw")]))
+            .unwrap_err();
+        assert_eq!(err.setting, "BLOG_SMTP__PASSWORD_FILE");
+    }
+
+    #[test]
+    fn redis_url_error_does_not_echo_the_password() {
+        let err =
+            Settings::load_from(env(&[("BLOG_REDIS__URL", "http://:topsecret@host")])).unwrap_err();
+        assert_eq!(err.setting, "BLOG_REDIS__URL");
+        assert!(!err.to_string().contains("topsecret"));
+    }
+
+    #[test]
+    fn tests_can_build_and_tweak_settings_directly() {
+        let mut s = Settings::default();
+        s.http.port = 0;
+        s.database.pool_max_size = 2;
+        s.validate().unwrap();
+        s.auth.pbkdf2_iterations = 1000;
+        assert_eq!(
+            s.validate().unwrap_err().setting,
+            "BLOG_AUTH__PBKDF2_ITERATIONS"
+        );
+    }
+}

@@ -1,0 +1,66 @@
+//! Liveness and readiness probes.
+
+use std::time::Duration;
+
+use poem::web::{Data, Json};
+use poem::{IntoResponse, Response, handler};
+use serde_json::json;
+
+use crate::error::{ApiError, problem_response};
+use crate::startup::AppState;
+
+const CHECK_TIMEOUT: Duration = Duration::from_millis(1000);
+
+/// Liveness: the process is up and serving. Never touches dependencies, so
+/// a database outage does not get every pod restarted.
+#[handler]
+pub async fn healthz() -> Json<serde_json::Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+/// Readiness: Postgres answers `SELECT 1` and Redis answers `PING`, each
+/// within a second; 503 as soon as shutdown has started so load balancers
+/// stop sending new requests.
+#[handler]
+pub async fn readyz(state: Data<&AppState>) -> Response {
+    if state.shutdown.is_triggered() {
+        return unavailable("shutting down", json!({}));
+    }
+    let (pg, redis) = tokio::join!(check_postgres(&state), state.kv.ping());
+    let pg_ok = pg.is_ok();
+    let redis_ok = redis.is_ok();
+    let checks = json!({
+        "postgres": if pg_ok { "ok" } else { "unavailable" },
+        "redis": if redis_ok { "ok" } else { "unavailable" },
+    });
+    if pg_ok && redis_ok {
+        Json(json!({ "status": "ready", "checks": checks })).into_response()
+    } else {
+        if let Err(e) = pg {
+            tracing::warn!(error = %e, "readiness: Postgres check failed");
+        }
+        if let Err(e) = redis {
+            tracing::warn!(error = %e, "readiness: Redis check failed");
+        }
+        unavailable("a dependency is unavailable", checks)
+    }
+}
+
+async fn check_postgres(state: &AppState) -> anyhow::Result<()> {
+    tokio::time::timeout(CHECK_TIMEOUT, async {
+        let conn = state.db.get().await?;
+        conn.query_one("SELECT 1", &[]).await?;
+        anyhow::Ok(())
+    })
+    .await
+    .map_err(|_| anyhow::anyhow!("timed out"))?
+}
+
+fn unavailable(detail: &str, checks: serde_json::Value) -> Response {
+    let problem = ApiError::ServiceUnavailable(detail.into()).to_problem();
+    let mut body = serde_json::to_value(&problem).unwrap_or_default();
+    body["checks"] = checks;
+    let mut resp = problem_response(&problem);
+    resp.set_body(body.to_string());
+    resp
+}

@@ -1,0 +1,201 @@
+//! The HTTP surface: routes, OpenAPI document, and the middleware every
+//! request goes through.
+
+pub mod accounts;
+pub mod auth;
+pub mod client_ip;
+pub mod health;
+pub mod media;
+pub mod metrics;
+pub mod posts;
+
+use std::time::Instant;
+
+use poem::PathPattern;
+use poem::http::HeaderValue;
+use poem::middleware::CatchPanic;
+use poem::{Body, Endpoint, EndpointExt as _, Request, Response, Route, get};
+use poem_openapi::{OpenApiService, Tags};
+use tokio::io::AsyncReadExt as _;
+use tracing::Instrument as _;
+
+use crate::error::{ApiError, into_problem, problem_response};
+use crate::startup::AppState;
+
+/// OpenAPI tags shared by all operation groups.
+#[derive(Tags)]
+pub enum ApiTags {
+    /// Blog posts: public reads, author-only writes.
+    Posts,
+    /// Registration and public profiles.
+    Users,
+    /// Log-in and log-out (bearer tokens).
+    Sessions,
+    /// The authenticated user's own account.
+    Me,
+    /// Password reset by email.
+    PasswordResets,
+}
+
+/// The request id, reused from `X-Request-Id` when the caller sent a sane
+/// one, generated otherwise. Available to handlers as request data.
+#[derive(Clone, Debug)]
+pub struct RequestId(pub String);
+
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+
+pub fn openapi_service(
+    settings: &crate::config::Settings,
+) -> OpenApiService<(posts::PostsApi, accounts::AccountsApi), ()> {
+    let _ = settings;
+    OpenApiService::new(
+        (posts::PostsApi, accounts::AccountsApi),
+        "Blog API",
+        env!("CARGO_PKG_VERSION"),
+    )
+    .description(
+        "A blog: accounts with avatars and password reset, and posts. \
+         Errors are RFC 9457 `application/problem+json` documents with a stable `code`. \
+         Authenticate with `Authorization: Bearer <token>` from `POST /api/sessions`.",
+    )
+    .server("/api")
+}
+
+/// The whole application as one endpoint.
+pub fn app(state: AppState) -> impl Endpoint<Output = Response> {
+    let api = openapi_service(&state.settings);
+    let spec_json = api.spec_endpoint();
+    let spec_yaml = api.spec_endpoint_yaml();
+    let docs = api.swagger_ui();
+
+    let routes = Route::new()
+        .at("/healthz", get(health::healthz))
+        .at("/readyz", get(health::readyz))
+        .at("/metrics", get(metrics::metrics))
+        .at("/api/openapi.json", get(spec_json))
+        .at("/api/openapi.yaml", get(spec_yaml))
+        .nest("/docs", docs)
+        .nest("/media", media::routes())
+        .nest("/api", api);
+
+    let metrics = state.metrics.clone();
+    let max_body = state.settings.http.max_body_bytes;
+    let max_avatar = state.settings.avatars.max_bytes;
+    routes
+        .with(CatchPanic::new().with_handler(panic_response))
+        .data(state)
+        .around(move |next, mut req| {
+            let metrics = metrics.clone();
+            async move {
+                let request_id = request_id(&req);
+                req.set_data(RequestId(request_id.clone()));
+                let method = req.method().clone();
+                let span = tracing::info_span!(
+                    "request",
+                    request_id = %request_id,
+                    method = %method,
+                    path = %req.uri().path(),
+                );
+                let started = Instant::now();
+                // Avatars arrive as multipart bodies bigger than JSON ones.
+                let limit = if req.uri().path().starts_with("/api/me/avatar") {
+                    max_avatar + 64 * 1024
+                } else {
+                    max_body
+                };
+                let result = async move {
+                    if let Some(refused) = limit_body(&mut req, limit) {
+                        return refused;
+                    }
+                    match next.call(req).await {
+                        Ok(resp) => resp,
+                        Err(err) => into_problem(err),
+                    }
+                }
+                .instrument(span.clone())
+                .await;
+
+                let mut resp = result;
+                let status = resp.status();
+                let route = resp
+                    .data::<PathPattern>()
+                    .map(|p| p.0.to_string())
+                    .unwrap_or_else(|| "unmatched".into());
+                let elapsed = started.elapsed();
+                metrics
+                    .http_requests_total
+                    .with_label_values(&[method.as_str(), &route, status.as_str()])
+                    .inc();
+                metrics
+                    .http_request_duration_seconds
+                    .with_label_values(&[method.as_str(), &route])
+                    .observe(elapsed.as_secs_f64());
+                span.in_scope(|| {
+                    tracing::info!(
+                        status = status.as_u16(),
+                        route = %route,
+                        latency_ms = elapsed.as_secs_f64() * 1000.0,
+                        "request finished"
+                    );
+                });
+                if let Ok(value) = HeaderValue::from_str(&request_id) {
+                    resp.headers_mut().insert(REQUEST_ID_HEADER, value);
+                }
+                Ok::<_, poem::Error>(resp)
+            }
+        })
+}
+
+fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    // The panic message itself was already printed by the panic hook.
+    tracing::error!("handler panicked");
+    poem::error::ResponseError::as_response(&ApiError::internal(anyhow::anyhow!(
+        "handler panicked"
+    )))
+}
+
+/// Refuses a declared `Content-Length` above `limit` with 413, and caps
+/// bodies without one (chunked) at `limit + 1` bytes, which the JSON/multipart
+/// parsers then reject as truncated (400) instead of buffering them whole.
+fn limit_body(req: &mut Request, limit: usize) -> Option<Response> {
+    let declared = req
+        .headers()
+        .get(poem::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    match declared {
+        Some(len) if len > limit as u64 => Some(problem_response(
+            &ApiError::PayloadTooLarge(format!(
+                "request body is {len} bytes; the limit is {limit}"
+            ))
+            .to_problem(),
+        )),
+        Some(_) => None,
+        None => {
+            let body = req.take_body();
+            req.set_body(Body::from_async_read(
+                body.into_async_read().take(limit as u64 + 1),
+            ));
+            None
+        }
+    }
+}
+
+fn request_id(req: &Request) -> String {
+    req.headers()
+        .get(REQUEST_ID_HEADER)
+        .and_then(|v| v.to_str().ok())
+        // Echoed into logs and headers: accept only short, plain ids.
+        .filter(|v| {
+            !v.is_empty()
+                && v.len() <= 64
+                && v.bytes()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
+        })
+        .map(str::to_owned)
+        .unwrap_or_else(|| {
+            let mut id = crate::tokens::generate();
+            id.truncate(22);
+            id
+        })
+}

@@ -1,0 +1,126 @@
+//! Prometheus metrics, kept in a registry owned by the application (not the
+//! global default one) so that several apps in one test process don't clash.
+
+use prometheus::{
+    Encoder as _, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
+    TextEncoder,
+};
+
+#[derive(Clone)]
+pub struct Metrics {
+    registry: Registry,
+    pub http_requests_total: IntCounterVec,
+    pub http_request_duration_seconds: HistogramVec,
+    pub db_pool_size: IntGauge,
+    pub db_pool_available: IntGauge,
+    pub db_pool_waiting: IntGauge,
+    pub db_pool_max_size: IntGauge,
+    pub redis_errors_total: IntCounter,
+    pub rate_limit_fail_open_total: IntCounter,
+    pub rate_limit_rejected_total: IntCounterVec,
+    pub cache_requests_total: IntCounterVec,
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let registry = Registry::new();
+        let http_requests_total = IntCounterVec::new(
+            Opts::new(
+                "http_requests_total",
+                "HTTP requests by method, route template and status",
+            ),
+            &["method", "route", "status"],
+        )
+        .expect("valid metric");
+        let http_request_duration_seconds = HistogramVec::new(
+            HistogramOpts::new(
+                "http_request_duration_seconds",
+                "HTTP request latency by route template",
+            )
+            .buckets(vec![
+                0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+            ]),
+            &["method", "route"],
+        )
+        .expect("valid metric");
+        let gauge = |name: &str, help: &str| IntGauge::new(name, help).expect("valid metric");
+        let db_pool_size = gauge(
+            "db_pool_connections",
+            "Open Postgres connections in the pool",
+        );
+        let db_pool_available = gauge("db_pool_available", "Idle Postgres connections in the pool");
+        let db_pool_waiting = gauge(
+            "db_pool_waiting",
+            "Requests waiting for a Postgres connection",
+        );
+        let db_pool_max_size = gauge("db_pool_max_size", "Configured maximum pool size");
+        let redis_errors_total =
+            IntCounter::new("redis_errors_total", "Redis calls that failed or timed out")
+                .expect("valid metric");
+        let rate_limit_fail_open_total = IntCounter::new(
+            "rate_limit_fail_open_total",
+            "Rate-limit checks let through because Redis was unavailable",
+        )
+        .expect("valid metric");
+        let rate_limit_rejected_total = IntCounterVec::new(
+            Opts::new(
+                "rate_limit_rejected_total",
+                "Requests refused by a rate limit",
+            ),
+            &["scope"],
+        )
+        .expect("valid metric");
+        let cache_requests_total = IntCounterVec::new(
+            Opts::new(
+                "cache_requests_total",
+                "Read-cache lookups by result (hit, miss, bypass)",
+            ),
+            &["result"],
+        )
+        .expect("valid metric");
+
+        for c in [
+            Box::new(http_requests_total.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(http_request_duration_seconds.clone()),
+            Box::new(db_pool_size.clone()),
+            Box::new(db_pool_available.clone()),
+            Box::new(db_pool_waiting.clone()),
+            Box::new(db_pool_max_size.clone()),
+            Box::new(redis_errors_total.clone()),
+            Box::new(rate_limit_fail_open_total.clone()),
+            Box::new(rate_limit_rejected_total.clone()),
+            Box::new(cache_requests_total.clone()),
+        ] {
+            registry.register(c).expect("metric names are unique");
+        }
+
+        Self {
+            registry,
+            http_requests_total,
+            http_request_duration_seconds,
+            db_pool_size,
+            db_pool_available,
+            db_pool_waiting,
+            db_pool_max_size,
+            redis_errors_total,
+            rate_limit_fail_open_total,
+            rate_limit_rejected_total,
+            cache_requests_total,
+        }
+    }
+
+    /// Prometheus text exposition of every metric.
+    pub fn render(&self) -> String {
+        let mut buf = Vec::new();
+        TextEncoder::new()
+            .encode(&self.registry.gather(), &mut buf)
+            .expect("encoding to a Vec cannot fail");
+        String::from_utf8(buf).unwrap_or_default()
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}

@@ -1,0 +1,6 @@
+//! Posts: domain rules and persistence.
+
+pub mod domain;
+pub mod repository;
+
+pub use domain::{PostContent, PostTitle};

@@ -1,0 +1,197 @@
+//! Building and running the application: the shape zero2prod uses, so tests
+//! can start the real server on a random port and stop it when they like.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use deadpool_postgres::Pool;
+use poem::listener::{Acceptor as _, Listener as _, TcpAcceptor, TcpListener};
+use poem::{EndpointExt as _, Server};
+
+use crate::cache::Cache;
+use crate::config::Settings;
+use crate::kv::Kv;
+use crate::mail::Mailer;
+use crate::metrics::Metrics;
+use crate::rate_limit::RateLimiter;
+use crate::storage::Storage;
+
+/// Flipped once shutdown starts; `/readyz` reports 503 from then on.
+#[derive(Clone, Default)]
+pub struct ShutdownFlag(Arc<AtomicBool>);
+
+impl ShutdownFlag {
+    pub fn trigger(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+
+    pub fn is_triggered(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// Everything a handler may need; cheap to clone (all `Arc`s inside).
+#[derive(Clone)]
+pub struct AppState {
+    pub settings: Arc<Settings>,
+    pub db: Pool,
+    /// Bounded, circuit-broken Redis access (see `kv`).
+    pub kv: Kv,
+    /// Public read cache and view counters; `cache.invalidate_posts()` after
+    /// any change visible in post reads (incl. usernames and avatars).
+    pub cache: Cache,
+    pub rate_limiter: RateLimiter,
+    /// S3-compatible object storage (avatars).
+    pub storage: Arc<Storage>,
+    pub mailer: Arc<Mailer>,
+    pub metrics: Metrics,
+    pub shutdown: ShutdownFlag,
+}
+
+impl AppState {
+    /// Wires the dependencies without contacting any of them.
+    pub fn new(settings: Settings) -> anyhow::Result<Self> {
+        let metrics = Metrics::new();
+        let db = crate::db::pool(&settings.database)?;
+        metrics
+            .db_pool_max_size
+            .set(settings.database.pool_max_size as i64);
+        let kv = Kv::new(&settings.redis, metrics.clone())?;
+        let cache = Cache::new(
+            kv.clone(),
+            settings.redis.cache_ttl_seconds,
+            metrics.clone(),
+        );
+        let rate_limiter =
+            RateLimiter::new(kv.clone(), settings.rate_limit.clone(), metrics.clone());
+        let storage = Storage::from_settings(&settings.s3).context("configuring S3 storage")?;
+        let mailer = Mailer::from_settings(&settings.smtp).context("configuring SMTP")?;
+        Ok(Self {
+            settings: Arc::new(settings),
+            db,
+            kv,
+            cache,
+            rate_limiter,
+            storage: Arc::new(storage),
+            mailer: Arc::new(mailer),
+            metrics,
+            shutdown: ShutdownFlag::default(),
+        })
+    }
+}
+
+pub struct Application {
+    acceptor: TcpAcceptor,
+    local_addr: SocketAddr,
+    state: AppState,
+}
+
+impl Application {
+    /// Validates the settings, checks Postgres is reachable (fails fast with
+    /// a clear message if not; Redis may be down), and binds the listener
+    /// (`port = 0` picks a free port, see [`Application::local_addr`]).
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        settings.validate()?;
+        let state = AppState::new(settings)?;
+
+        let db = &state.settings.database;
+        let _conn = state.db.get().await.map_err(|e| {
+            anyhow::anyhow!(
+                "cannot connect to Postgres at {}:{} (database {:?}, user {:?}): {e}",
+                db.host,
+                db.port,
+                db.name,
+                db.user
+            )
+        })?;
+        drop(_conn);
+        if let Err(e) = state.kv.ping().await {
+            tracing::warn!(error = %e, "Redis is unavailable at start-up; continuing without cache and counters");
+        }
+
+        let http = &state.settings.http;
+        let acceptor = TcpListener::bind((http.host.as_str(), http.port))
+            .into_acceptor()
+            .await
+            .with_context(|| format!("binding {}:{}", http.host, http.port))?;
+        let local_addr = acceptor
+            .local_addr()
+            .into_iter()
+            .find_map(|a| a.as_socket_addr().copied())
+            .context("the listener has no socket address")?;
+        Ok(Self {
+            acceptor,
+            local_addr,
+            state,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    pub fn port(&self) -> u16 {
+        self.local_addr.port()
+    }
+
+    /// The state the server runs with (tests use its pool and Redis handle).
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until SIGTERM or SIGINT, then shuts down gracefully.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        self.run_with_shutdown(shutdown_signal()).await
+    }
+
+    /// Serves until `signal` completes. Then readiness turns 503, the
+    /// listener closes, and in-flight requests get
+    /// `http.shutdown_grace_seconds` to finish.
+    pub async fn run_with_shutdown(
+        self,
+        signal: impl Future<Output = ()> + Send,
+    ) -> anyhow::Result<()> {
+        let state = self.state.clone();
+        let grace = state.settings.http.shutdown_grace();
+        let flag = state.shutdown.clone();
+        let app = crate::http::app(state).boxed();
+        let signal = async move {
+            signal.await;
+            flag.trigger();
+            tracing::info!("shutdown requested; draining in-flight requests");
+        };
+        Server::new_with_acceptor(self.acceptor)
+            .name("blog")
+            .idle_timeout(Duration::from_secs(75))
+            .run_with_graceful_shutdown(app, signal, Some(grace))
+            .await
+            .context("HTTP server failed")?;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+/// Completes on SIGTERM (Kubernetes, Docker) or SIGINT (Ctrl-C).
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}
