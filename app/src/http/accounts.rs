@@ -1,0 +1,8 @@
+//! Placeholder until the accounts routes land (owned by the accounts work).
+
+use poem_openapi::OpenApi;
+
+pub struct AccountsApi;
+
+#[OpenApi]
+impl AccountsApi {}
