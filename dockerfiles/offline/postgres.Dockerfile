@@ -1,0 +1,29 @@
+# Local stand-in for the official postgres image, from Debian's postgresql-15.
+# The entrypoint honours the official image's POSTGRES_PASSWORD, POSTGRES_USER,
+# POSTGRES_DB, POSTGRES_INITDB_ARGS, POSTGRES_HOST_AUTH_METHOD and PGDATA, so
+# tests and compose can switch between the two by image name alone.
+ARG BASE_IMAGE=localhost/debian:bookworm-slim
+FROM ${BASE_IMAGE}
+
+# postgresql-common would create a cluster in /var/lib/postgresql/15/main on
+# install; the entrypoint initialises $PGDATA itself on first start instead.
+RUN mkdir -p /etc/postgresql-common/createcluster.d \
+ && echo 'create_main_cluster = false' > /etc/postgresql-common/createcluster.d/no-main.conf \
+ && apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends postgresql-15 \
+ && rm -rf /var/lib/apt/lists/* \
+ && mkdir -p /var/lib/postgresql/data /var/run/postgresql /docker-entrypoint-initdb.d \
+ && chown -R postgres:postgres /var/lib/postgresql /var/run/postgresql \
+ && chmod 3777 /var/run/postgresql
+
+ENV PATH=/usr/lib/postgresql/15/bin:$PATH \
+    PGDATA=/var/lib/postgresql/data \
+    LANG=C.UTF-8
+COPY --chmod=0755 postgres-entrypoint.sh /usr/local/bin/docker-entrypoint.sh
+VOLUME /var/lib/postgresql/data
+EXPOSE 5432
+# SIGINT is Postgres' "fast shutdown", as in the official image.
+STOPSIGNAL SIGINT
+HEALTHCHECK --interval=5s --timeout=3s --retries=10 CMD ["pg_isready", "-h", "127.0.0.1", "-q"]
+ENTRYPOINT ["docker-entrypoint.sh"]
+CMD ["postgres"]
