@@ -1,0 +1,14 @@
+# Local stand-in for nginx:*-alpine, from Debian's nginx: same config layout
+# (/etc/nginx/conf.d/*.conf), logs to stdout/stderr, graceful stop on SIGQUIT.
+ARG BASE_IMAGE=localhost/debian:bookworm-slim
+FROM ${BASE_IMAGE}
+
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends nginx wget \
+ && rm -rf /var/lib/apt/lists/* /etc/nginx/sites-enabled/* \
+ && ln -sf /dev/stdout /var/log/nginx/access.log \
+ && ln -sf /dev/stderr /var/log/nginx/error.log
+
+EXPOSE 80
+STOPSIGNAL SIGQUIT
+CMD ["nginx", "-g", "daemon off;"]
