@@ -263,12 +263,9 @@ echo "--- deploy.sh build and push against a local registry"
 
 # Debian's docker-registry package, unpacked into the cache rather than
 # installed: installing it would also register (and, outside containers,
-# start) a system service on port 5000.
+# start) a system service on port 5000. The cached copy is used even where the
+# package is installed, so every machine runs the same path.
 registry_binary() {
-  if command -v docker-registry >/dev/null; then
-    command -v docker-registry
-    return
-  fi
   local dir="${cache_dir}/docker-registry"
   if [[ ! -x "${dir}/usr/bin/docker-registry" ]]; then
     local sudo=""
@@ -391,9 +388,9 @@ else
 fi
 
 # The registry itself, not Docker's view of it, holds both tags at that digest.
-tags="$(registry_api GET "http://${registry}/v2/${repo_path}/tags/list" "$registry_user" "$registry_password" | sed -n 3p)"
-head_sha="$(registry_api HEAD "http://${registry}/v2/${repo_path}/manifests/${sha}" "$registry_user" "$registry_password" | sed -n 2p)"
-head_version="$(registry_api HEAD "http://${registry}/v2/${repo_path}/manifests/${version}" "$registry_user" "$registry_password" | sed -n 2p)"
+tags="$(registry_api GET "http://${registry}/v2/${repo_path}/tags/list" "$registry_user" "$registry_password" | sed -n 3p || true)"
+head_sha="$(registry_api HEAD "http://${registry}/v2/${repo_path}/manifests/${sha}" "$registry_user" "$registry_password" | sed -n 2p || true)"
+head_version="$(registry_api HEAD "http://${registry}/v2/${repo_path}/manifests/${version}" "$registry_user" "$registry_password" | sed -n 2p || true)"
 if [[ -n "$digest" && "$tags" == *"\"${sha}\""* && "$tags" == *"\"${version}\""* && "$head_sha" == "$digest" && "$head_version" == "$digest" ]]; then
   pass "registry API: tags ${sha:0:12}… and ${version} both resolve to the pushed digest"
 else
@@ -406,7 +403,7 @@ if docker image inspect "${ref}:${sha}" >/dev/null 2>&1; then
   fail "local SHA tag removed before pulling"
 fi
 capture env DOCKER_CONFIG="${work}/docker-config" docker pull "${ref}:${sha}"
-pulled_digest="$(docker image inspect --format '{{range .RepoDigests}}{{println .}}{{end}}' "${ref}:${sha}" 2>/dev/null | sed -n "s|^${ref}@||p" | head -n1)"
+pulled_digest="$(docker image inspect --format '{{range .RepoDigests}}{{println .}}{{end}}' "${ref}:${sha}" 2>/dev/null | sed -n "s|^${ref}@||p" | head -n1 || true)"
 pulled_id="$(docker image inspect --format '{{.Id}}' "${ref}:${sha}" 2>/dev/null || true)"
 if [[ "$rc" == 0 && -n "$digest" && "$pulled_digest" == "$digest" && "$pulled_id" == "$sha_id" ]]; then
   pass "pulled back by SHA tag: digest ${digest:0:19}… and image ID are the ones built and pushed"
