@@ -52,6 +52,16 @@ run() {
   fi
 }
 
+# Copies stdin to stdout and to this script's stderr. (`tee /dev/stderr`
+# would reopen stderr and truncate it when it is a file, e.g. a CI log.)
+tee_stderr() {
+  local line
+  while IFS= read -r line || [[ -n "$line" ]]; do
+    printf '%s\n' "$line" >&2
+    printf '%s\n' "$line"
+  done
+}
+
 # ---------------------------------------------------------------- checks ---
 
 # Names every missing variable at once, so a CI setup is fixed in one go.
@@ -211,7 +221,7 @@ cmd_push() {
     $dry_run && continue
     # Docker prints "<tag>: digest: sha256:… size: N" as its last line; the
     # progress is shown as it comes (on stderr: stdout is for the result).
-    output="$(docker push "${ref}:${tag}" 2>&1 | tee /dev/stderr)" ||
+    output="$(docker push "${ref}:${tag}" 2>&1 | tee_stderr)" ||
       die "docker push ${ref}:${tag} failed (logged in to ${REGISTRY}? set REGISTRY_USERNAME/REGISTRY_PASSWORD)"
     if [[ "$tag" == "$sha" ]]; then
       digest="$(grep -oE 'digest: sha256:[0-9a-f]{64}' <<<"$output" | tail -n1 | cut -d' ' -f2)"
