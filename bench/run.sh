@@ -1,0 +1,185 @@
+#!/usr/bin/env bash
+# Load figures for the service (run by hand, not in CI):
+#
+#   bench/run.sh                       1k, 100k and 1M posts, 16 and 64 connections
+#   BENCH_DURATION=5s BENCH_SIZES="1000 100000" bench/run.sh
+#
+# Starts the release binary against Postgres/Redis/S3 containers
+# (scripts/host-stack.sh), seeds 100 users and the posts with SQL
+# (bench/seed.sql: generate_series, not the API), and measures with wrk
+# (bench/wrk.lua) req/s, p50 and p99 for: the first page of the post list,
+# the 1000th page (cursor found by walking the pages), a post's detail, an
+# author's list, writing a post, logging in — and GET /healthz on the same
+# server as the ceiling. Every figure is printed absolute and as a ratio to
+# the ceiling at the same connection count. Then the same list pages with
+# the Redis cache out of the way (Redis stopped: the service bypasses it), and
+# EXPLAIN ANALYZE of the first and deep page queries: the cost of a page must
+# not grow with its depth or the table size.
+#
+# Logging in is slow on purpose (PBKDF2-HMAC-SHA256, 600 000 iterations): its
+# figure is what one server can take, not something to tune away.
+# wrk runs on the same 2 cores as the service, Postgres and Redis: compare
+# ratios, not absolute numbers, across machines.
+#
+# Needs: docker, wrk (apt-get install wrk), jq, curl, cargo.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+DURATION="${BENCH_DURATION:-8s}"
+SIZES="${BENCH_SIZES:-1000 100000 1000000}"
+CONNECTIONS="${BENCH_CONNECTIONS:-16 64}"
+THREADS="${BENCH_THREADS:-2}"
+DEEP_PAGE=1000
+PASSWORD="bench-password-not-secret"
+
+for tool in wrk jq curl docker; do
+  command -v "$tool" >/dev/null || {
+    echo "bench: $tool is required (wrk: apt-get install wrk)" >&2
+    exit 1
+  }
+done
+
+# shellcheck source=scripts/host-stack.sh
+source scripts/host-stack.sh
+# No rate limits (logins at 64 connections), quiet logs, otherwise defaults.
+host_stack_up blog-bench BLOG_RATE_LIMIT__ENABLED=false BLOG_LOG__FILTER=error
+
+psql_run() { docker exec -i "$HOST_STACK_PG" psql -U blog -d blog -v ON_ERROR_STOP=1 -qAt "$@"; }
+api() { curl -fsS -H 'Content-Type: application/json' "$@"; }
+rss_kib() { ps -o rss= -p "$BLOG_PID" | tr -d ' '; }
+
+# One user through the API, for a password hash the service accepts.
+api -X POST "$BLOG_URL/api/users" \
+  -d "{\"username\":\"bench0\",\"email\":\"bench0@example.com\",\"password\":\"$PASSWORD\"}" >/dev/null
+hash="$(psql_run -c "SELECT password_hash FROM users WHERE username = 'bench0'")"
+login_body="{\"username\":\"bench7\",\"password\":\"$PASSWORD\"}"
+
+sleep 2
+idle_rss="$(rss_kib)"
+peak_rss="$idle_rss"
+
+# wrk_point LABEL PATH CONNECTIONS [ENV=VALUE...] → appends a row to $rows.
+rows=()
+declare -A ceiling=()
+wrk_point() {
+  local label="$1" path="$2" conns="$3"
+  shift 3
+  local out sampler rss_file
+  rss_file="$(mktemp)"
+  (while sleep 0.5; do rss_kib >>"$rss_file" || true; done) &
+  sampler=$!
+  out="$(env "$@" wrk -t"$THREADS" -c"$conns" -d"$DURATION" --timeout 30s \
+    -s bench/wrk.lua "$BLOG_URL$path" | grep '^RESULT')"
+  kill "$sampler" 2>/dev/null || true
+  wait "$sampler" 2>/dev/null || true
+  local max_rss
+  max_rss="$(sort -n "$rss_file" | tail -n1)"
+  rm -f "$rss_file"
+  if ((max_rss > peak_rss)); then peak_rss="$max_rss"; fi
+  # RESULT requests rps p50 p99 max non2xx socket_errors
+  read -r _ requests rps p50 p99 max non2xx errors <<<"$out"
+  if [[ "$label" == "healthz (ceiling)" ]]; then ceiling[$conns]="$rps"; fi
+  local ratio
+  ratio="$(awk -v a="$rps" -v b="${ceiling[$conns]:-0}" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "-" }')"
+  rows+=("| $size_label | $label | $conns | $rps | $p50 | $p99 | $max | $ratio | $requests | $non2xx | $errors |")
+  printf '%-28s c=%-3s %9s req/s  p50 %8s ms  p99 %8s ms  ratio %s  (non-2xx %s, socket errors %s)\n' \
+    "$label" "$conns" "$rps" "$p50" "$p99" "$ratio" "$non2xx" "$errors" >&2
+}
+
+# Cursor of page $1 of the post list (limit 5), by walking next_cursor.
+cursor_of_page() {
+  local want="$1" page=1 cursor=""
+  while ((page < want)); do
+    local next
+    next="$(api "$BLOG_URL/api/posts?limit=5${cursor:+&cursor=$cursor}" | jq -r '.next_cursor // empty')"
+    [[ -z "$next" ]] && break
+    cursor="$next"
+    page=$((page + 1))
+  done
+  echo "$page $cursor"
+}
+
+explain() {
+  local label="$1" where="$2"
+  local ms
+  ms="$(psql_run -c "EXPLAIN (ANALYZE, FORMAT JSON)
+      SELECT p.id, p.title, p.content, p.created_at, p.updated_at, u.id, u.username, u.avatar_key
+      FROM posts p JOIN users u ON u.id = p.author_id $where
+      ORDER BY p.created_at DESC, p.id DESC LIMIT 5" | jq '.[0]["Execution Time"]')"
+  explains+=("| $size_label | $label | $ms |")
+}
+
+explains=()
+uncached=()
+for size in $SIZES; do
+  echo "==> seeding up to $size posts" >&2
+  t0=$SECONDS
+  psql_run -v target="$size" -v hash="$hash" -f - <bench/seed.sql
+  total="$(psql_run -c 'SELECT count(*) FROM posts')"
+  size_label="$total posts"
+  echo "    $total posts after $((SECONDS - t0)) s" >&2
+
+  read -r deep_page deep_cursor <<<"$(cursor_of_page "$DEEP_PAGE")"
+  deep_label="page $deep_page"
+  [[ "$deep_page" != "$DEEP_PAGE" ]] && deep_label="page $deep_page (last)"
+  post_id="$(psql_run -c 'SELECT id FROM posts ORDER BY id LIMIT 1 OFFSET (SELECT count(*) / 2 FROM posts)')"
+  token="$(api -X POST "$BLOG_URL/api/sessions" -d "$login_body" | jq -r .token)"
+
+  # Keyset condition of the deep page, decoded from its cursor (v1:µs:id).
+  IFS=: read -r _ micros last_id <<<"$(python3 -c 'import base64, sys; c = sys.argv[1]; print(base64.urlsafe_b64decode(c + "=" * (-len(c) % 4)).decode())' "$deep_cursor")"
+  explain "first page" ""
+  explain "$deep_label" "WHERE (p.created_at, p.id) < (to_timestamp($micros / 1e6), $last_id)"
+
+  for c in $CONNECTIONS; do
+    wrk_point "healthz (ceiling)" /healthz "$c"
+    wrk_point "list: first page" "/api/posts" "$c"
+    wrk_point "list: $deep_label" "/api/posts?cursor=$deep_cursor" "$c"
+    wrk_point "post detail" "/api/posts/$post_id" "$c"
+    wrk_point "author's posts" "/api/users/bench7/posts" "$c"
+    wrk_point "create post" "/api/posts" "$c" BENCH_METHOD=POST BENCH_TOKEN="$token" \
+      BENCH_BODY='{"title":"Benchmark","content":"Written by wrk."}'
+    wrk_point "log in" "/api/sessions" "$c" BENCH_METHOD=POST BENCH_BODY="$login_body"
+  done
+
+  # The same pages with the cache out of the way: Redis stopped, the service
+  # bypasses it (after one timeout per second at most).
+  docker stop "$HOST_STACK_REDIS" >/dev/null
+  sleep 2
+  saved_rows=("${rows[@]}")
+  rows=()
+  for c in $CONNECTIONS; do
+    wrk_point "healthz (ceiling)" /healthz "$c"
+    wrk_point "uncached list: first page" "/api/posts" "$c"
+    wrk_point "uncached list: $deep_label" "/api/posts?cursor=$deep_cursor" "$c"
+  done
+  uncached+=("${rows[@]}")
+  rows=("${saved_rows[@]}")
+  docker start "$HOST_STACK_REDIS" >/dev/null
+  sleep 2
+done
+
+header="| data | endpoint | connections | req/s | p50 ms | p99 ms | max ms | ratio to ceiling | requests | non-2xx | socket errors |
+|---|---|---|---|---|---|---|---|---|---|---|"
+echo
+echo "## Throughput and latency (cache on, as deployed)"
+echo
+echo "$header"
+printf '%s\n' "${rows[@]}"
+echo
+echo "## List pages with the Redis cache bypassed (Redis stopped)"
+echo
+echo "$header"
+printf '%s\n' "${uncached[@]}"
+echo
+echo "## Database time of one page (EXPLAIN ANALYZE, ms)"
+echo
+echo "| data | page | execution ms |"
+echo "|---|---|---|"
+printf '%s\n' "${explains[@]}"
+echo
+echo "## Memory (RSS of the service process)"
+echo
+echo "- idle after start-up and seeding: $((idle_rss / 1024)) MiB"
+echo "- peak under load: $((peak_rss / 1024)) MiB"
+echo
+echo "Machine: $(nproc) cores, $(free -g | awk '/^Mem:/ {print $2}') GiB, $(uname -sr); wrk -t$THREADS, $DURATION per point."
