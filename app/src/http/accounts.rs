@@ -1,8 +1,492 @@
-//! Placeholder until the accounts routes land (owned by the accounts work).
+//! Accounts over HTTP: `/api/users`, `/api/sessions`, `/api/me…` and
+//! `/api/password-resets…`. Handlers only translate between HTTP and
+//! [`crate::accounts::service`].
 
-use poem_openapi::OpenApi;
+use chrono::{DateTime, Utc};
+use poem::web::Data;
+use poem_openapi::param::Path;
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Object, OpenApi};
+use serde::{Deserialize, Serialize};
+
+use super::ApiTags;
+use super::auth::{BearerAuth, authenticate};
+use super::client_ip::ClientIp;
+use crate::accounts::repository::UserRow;
+use crate::accounts::service;
+use crate::avatars::avatar_url;
+use crate::config::Settings;
+use crate::error::ApiErrors;
+use crate::error::status::{
+    BAD_REQUEST, CONFLICT, NOT_FOUND, PAYLOAD_TOO_LARGE, TOO_MANY_REQUESTS, UNAUTHORIZED,
+    UNPROCESSABLE, UNSUPPORTED_MEDIA_TYPE,
+};
+use crate::startup::AppState;
+
+mod upload;
+
+pub use upload::AvatarUpload;
+
+/// Your own profile (includes your email).
+#[derive(Debug, Clone, Serialize, Deserialize, Object)]
+pub struct PrivateProfile {
+    pub id: i64,
+    pub username: String,
+    pub email: String,
+    pub bio: String,
+    /// Absolute URL of the avatar (the default image if none is set).
+    pub avatar_url: String,
+    pub joined_at: DateTime<Utc>,
+}
+
+/// What anybody may see about a user.
+#[derive(Debug, Clone, Serialize, Deserialize, Object)]
+pub struct PublicProfile {
+    pub username: String,
+    pub bio: String,
+    /// Absolute URL of the avatar (the default image if none is set).
+    pub avatar_url: String,
+    pub joined_at: DateTime<Utc>,
+}
+
+fn private_profile(settings: &Settings, u: UserRow) -> PrivateProfile {
+    PrivateProfile {
+        avatar_url: avatar_url(settings, u.avatar_key.as_deref()),
+        id: u.id,
+        username: u.username,
+        email: u.email,
+        bio: u.bio,
+        joined_at: u.created_at,
+    }
+}
+
+fn public_profile(settings: &Settings, u: UserRow) -> PublicProfile {
+    PublicProfile {
+        avatar_url: avatar_url(settings, u.avatar_key.as_deref()),
+        username: u.username,
+        bio: u.bio,
+        joined_at: u.created_at,
+    }
+}
+
+/// A new account.
+///
+/// - `username`: 1–150 characters, letters, digits and `@ . + - _`; unique
+///   whatever its case.
+/// - `email`: a valid address; unique whatever its case (the domain is
+///   stored lower-cased).
+/// - `password`: 8 characters to 1024 bytes, not entirely numeric, not the
+///   username.
+#[derive(Debug, Object)]
+#[oai(deny_unknown_fields)]
+pub struct Registration {
+    pub username: String,
+    pub email: String,
+    #[oai(write_only)]
+    pub password: String,
+}
+
+/// Credentials for logging in.
+#[derive(Debug, Object)]
+#[oai(deny_unknown_fields)]
+pub struct Credentials {
+    /// Username or email address (case-insensitive).
+    pub username: String,
+    #[oai(write_only)]
+    pub password: String,
+}
+
+/// A new session. Send the token as `Authorization: Bearer <token>`.
+#[derive(Debug, Clone, Serialize, Deserialize, Object)]
+pub struct Session {
+    /// Opaque, shown once; only its hash is stored.
+    pub token: String,
+    /// Always `Bearer`.
+    pub token_type: String,
+    pub expires_at: DateTime<Utc>,
+    pub user: PrivateProfile,
+}
+
+/// Changes to your profile; absent (or `null`) fields stay as they are.
+/// Same rules as at registration; `bio` is at most 500 characters (line
+/// breaks allowed, other control characters not).
+#[derive(Debug, Object)]
+#[oai(deny_unknown_fields)]
+pub struct ProfileChanges {
+    pub username: Option<String>,
+    pub email: Option<String>,
+    pub bio: Option<String>,
+}
+
+/// A password change. `new_password` follows the registration rules.
+#[derive(Debug, Object)]
+#[oai(deny_unknown_fields)]
+pub struct PasswordChange {
+    #[oai(write_only)]
+    pub current_password: String,
+    #[oai(write_only)]
+    pub new_password: String,
+}
+
+/// Ask for a password reset mail.
+#[derive(Debug, Object)]
+#[oai(deny_unknown_fields)]
+pub struct ResetRequest {
+    pub email: String,
+}
+
+/// The same answer whether or not the address belongs to an account.
+#[derive(Debug, Clone, Serialize, Deserialize, Object)]
+pub struct ResetRequested {
+    pub message: String,
+}
+
+/// Complete a reset with the token from the mail.
+#[derive(Debug, Object)]
+#[oai(deny_unknown_fields)]
+pub struct ResetConfirmation {
+    pub token: String,
+    #[oai(write_only)]
+    pub new_password: String,
+}
+
+#[derive(ApiResponse)]
+pub enum Registered {
+    /// The account was created. Log in with `POST /sessions`.
+    #[oai(status = 201)]
+    Created(
+        Json<PrivateProfile>,
+        /// The new user's public profile.
+        #[oai(header = "Location")]
+        String,
+    ),
+}
+
+#[derive(ApiResponse)]
+pub enum LoggedIn {
+    /// Logged in.
+    #[oai(status = 201)]
+    Created(Json<Session>),
+}
+
+#[derive(ApiResponse)]
+pub enum NoContent {
+    /// Done.
+    #[oai(status = 204)]
+    Done,
+}
+
+#[derive(ApiResponse)]
+pub enum Accepted {
+    /// Accepted: if the address belongs to an account, a mail with a reset
+    /// link is on its way.
+    #[oai(status = 202)]
+    Accepted(Json<ResetRequested>),
+}
+
+pub const RESET_REQUESTED: &str =
+    "If an account uses this email address, a message with a reset link has been sent to it.";
 
 pub struct AccountsApi;
 
 #[OpenApi]
-impl AccountsApi {}
+impl AccountsApi {
+    /// Register
+    ///
+    /// Creates an account. 409 `username_taken` or `email_taken` if either is
+    /// in use (case-insensitively); 422 `validation_failed` lists every
+    /// broken rule. Rate-limited per client address.
+    #[oai(
+        path = "/users",
+        method = "post",
+        operation_id = "register",
+        tag = "ApiTags::Users"
+    )]
+    async fn register(
+        &self,
+        state: Data<&AppState>,
+        ip: ClientIp,
+        body: Json<Registration>,
+    ) -> Result<Registered, ApiErrors<{ BAD_REQUEST | CONFLICT | UNPROCESSABLE | TOO_MANY_REQUESTS }>>
+    {
+        let Registration {
+            username,
+            email,
+            password,
+        } = body.0;
+        let user = service::register(&state, &ip.to_string(), &username, &email, &password).await?;
+        let location = format!("/api/users/{}", user.username);
+        Ok(Registered::Created(
+            Json(private_profile(&state.settings, user)),
+            location,
+        ))
+    }
+
+    /// Public profile
+    ///
+    /// Any user's username, bio, avatar and join date (never the email).
+    /// The username is matched case-insensitively.
+    #[oai(
+        path = "/users/:username",
+        method = "get",
+        operation_id = "get_user",
+        tag = "ApiTags::Users"
+    )]
+    async fn get_user(
+        &self,
+        state: Data<&AppState>,
+        username: Path<String>,
+    ) -> Result<Json<PublicProfile>, ApiErrors<NOT_FOUND>> {
+        let user = service::public_profile(&state, &username.0).await?;
+        Ok(Json(public_profile(&state.settings, user)))
+    }
+
+    /// Log in
+    ///
+    /// Exchanges a username (or email) and password for a bearer token that
+    /// expires after `auth.session_ttl_hours` (14 days by default). Wrong
+    /// credentials get 401 `invalid_credentials`, the same answer for an
+    /// unknown account and a wrong password. Rate-limited per client address
+    /// and per account.
+    #[oai(
+        path = "/sessions",
+        method = "post",
+        operation_id = "login",
+        tag = "ApiTags::Sessions"
+    )]
+    async fn login(
+        &self,
+        state: Data<&AppState>,
+        ip: ClientIp,
+        body: Json<Credentials>,
+    ) -> Result<LoggedIn, ApiErrors<{ BAD_REQUEST | UNAUTHORIZED | TOO_MANY_REQUESTS }>> {
+        let session =
+            service::login(&state, &ip.to_string(), &body.0.username, &body.0.password).await?;
+        Ok(LoggedIn::Created(Json(Session {
+            token: session.token,
+            token_type: "Bearer".into(),
+            expires_at: session.expires_at,
+            user: private_profile(&state.settings, session.user),
+        })))
+    }
+
+    /// Log out
+    ///
+    /// Revokes the token used for this request.
+    #[oai(
+        path = "/sessions/current",
+        method = "delete",
+        operation_id = "logout",
+        tag = "ApiTags::Sessions"
+    )]
+    async fn logout(
+        &self,
+        state: Data<&AppState>,
+        auth: BearerAuth,
+    ) -> Result<NoContent, ApiErrors<UNAUTHORIZED>> {
+        let who = authenticate(&state, &auth).await?;
+        service::logout(&state, &who).await?;
+        Ok(NoContent::Done)
+    }
+
+    /// Log out everywhere
+    ///
+    /// Revokes every token of the current user, this one included.
+    #[oai(
+        path = "/sessions",
+        method = "delete",
+        operation_id = "logout_everywhere",
+        tag = "ApiTags::Sessions"
+    )]
+    async fn logout_everywhere(
+        &self,
+        state: Data<&AppState>,
+        auth: BearerAuth,
+    ) -> Result<NoContent, ApiErrors<UNAUTHORIZED>> {
+        let who = authenticate(&state, &auth).await?;
+        service::logout_everywhere(&state, &who).await?;
+        Ok(NoContent::Done)
+    }
+
+    /// Your profile
+    #[oai(
+        path = "/me",
+        method = "get",
+        operation_id = "get_me",
+        tag = "ApiTags::Me"
+    )]
+    async fn get_me(
+        &self,
+        state: Data<&AppState>,
+        auth: BearerAuth,
+    ) -> Result<Json<PrivateProfile>, ApiErrors<UNAUTHORIZED>> {
+        let who = authenticate(&state, &auth).await?;
+        let user = service::me(&state, &who).await?;
+        Ok(Json(private_profile(&state.settings, user)))
+    }
+
+    /// Update your profile
+    ///
+    /// Changes any of username, email and bio. 409 `username_taken` /
+    /// `email_taken` if the new value is in use.
+    #[oai(
+        path = "/me",
+        method = "patch",
+        operation_id = "update_me",
+        tag = "ApiTags::Me"
+    )]
+    async fn update_me(
+        &self,
+        state: Data<&AppState>,
+        auth: BearerAuth,
+        body: Json<ProfileChanges>,
+    ) -> Result<
+        Json<PrivateProfile>,
+        ApiErrors<{ BAD_REQUEST | UNAUTHORIZED | CONFLICT | UNPROCESSABLE }>,
+    > {
+        let who = authenticate(&state, &auth).await?;
+        let ProfileChanges {
+            username,
+            email,
+            bio,
+        } = body.0;
+        let user = service::update_profile(
+            &state,
+            &who,
+            username.as_deref(),
+            email.as_deref(),
+            bio.as_deref(),
+        )
+        .await?;
+        Ok(Json(private_profile(&state.settings, user)))
+    }
+
+    /// Change your password
+    ///
+    /// Needs the current password (422 `validation_failed` on
+    /// `current_password` if it is wrong; attempts are rate-limited like
+    /// log-ins). **Revokes every session, this one included: log in again
+    /// with the new password.**
+    #[oai(
+        path = "/me/password",
+        method = "put",
+        operation_id = "change_password",
+        tag = "ApiTags::Me"
+    )]
+    async fn change_password(
+        &self,
+        state: Data<&AppState>,
+        auth: BearerAuth,
+        body: Json<PasswordChange>,
+    ) -> Result<
+        NoContent,
+        ApiErrors<{ BAD_REQUEST | UNAUTHORIZED | UNPROCESSABLE | TOO_MANY_REQUESTS }>,
+    > {
+        let who = authenticate(&state, &auth).await?;
+        service::change_password(&state, &who, &body.0.current_password, &body.0.new_password)
+            .await?;
+        Ok(NoContent::Done)
+    }
+
+    /// Upload your avatar
+    ///
+    /// `multipart/form-data` with one file field `avatar`: a PNG, JPEG or
+    /// WebP image (recognised from its bytes; the declared type and file
+    /// name are ignored) of at most `avatars.max_bytes` (5 MB by default,
+    /// else 413 `payload_too_large`) and `avatars.max_pixels` pixels (else
+    /// 422 `image_too_large`). Other formats get 415 `unsupported_media_type`,
+    /// undecodable images 422 `invalid_image`. The image is resized to fit
+    /// 300×300 and stored as PNG without its metadata.
+    #[oai(
+        path = "/me/avatar",
+        method = "put",
+        operation_id = "upload_avatar",
+        tag = "ApiTags::Me"
+    )]
+    async fn upload_avatar(
+        &self,
+        state: Data<&AppState>,
+        auth: BearerAuth,
+        upload: AvatarUpload,
+    ) -> Result<
+        Json<PrivateProfile>,
+        ApiErrors<
+            {
+                BAD_REQUEST
+                    | UNAUTHORIZED
+                    | PAYLOAD_TOO_LARGE
+                    | UNSUPPORTED_MEDIA_TYPE
+                    | UNPROCESSABLE
+            },
+        >,
+    > {
+        let who = authenticate(&state, &auth).await?;
+        let user = service::set_avatar(&state, &who, upload.bytes).await?;
+        Ok(Json(private_profile(&state.settings, user)))
+    }
+
+    /// Remove your avatar
+    ///
+    /// Back to the default image.
+    #[oai(
+        path = "/me/avatar",
+        method = "delete",
+        operation_id = "delete_avatar",
+        tag = "ApiTags::Me"
+    )]
+    async fn delete_avatar(
+        &self,
+        state: Data<&AppState>,
+        auth: BearerAuth,
+    ) -> Result<Json<PrivateProfile>, ApiErrors<UNAUTHORIZED>> {
+        let who = authenticate(&state, &auth).await?;
+        let user = service::remove_avatar(&state, &who).await?;
+        Ok(Json(private_profile(&state.settings, user)))
+    }
+
+    /// Request a password reset
+    ///
+    /// Always 202 with the same body, whether or not the address belongs to
+    /// an account (the mail is sent in the background, so timing does not
+    /// tell either). The mail holds a single-use link
+    /// `{public_url}/reset-password?token=…` and the raw token, valid for
+    /// `auth.password_reset_ttl_minutes` (60 by default). 422 only for a
+    /// malformed address. Rate-limited per client address and per address.
+    #[oai(
+        path = "/password-resets",
+        method = "post",
+        operation_id = "request_password_reset",
+        tag = "ApiTags::PasswordResets"
+    )]
+    async fn request_reset(
+        &self,
+        state: Data<&AppState>,
+        ip: ClientIp,
+        body: Json<ResetRequest>,
+    ) -> Result<Accepted, ApiErrors<{ BAD_REQUEST | UNPROCESSABLE | TOO_MANY_REQUESTS }>> {
+        service::request_password_reset(&state, &ip.to_string(), &body.0.email).await?;
+        Ok(Accepted::Accepted(Json(ResetRequested {
+            message: RESET_REQUESTED.into(),
+        })))
+    }
+
+    /// Complete a password reset
+    ///
+    /// Sets the new password, uses up the token and revokes every session.
+    /// 400 `invalid_reset_token` if the token is unknown, used or expired;
+    /// 422 if the new password breaks a rule (the token then stays usable).
+    #[oai(
+        path = "/password-resets/confirm",
+        method = "post",
+        operation_id = "confirm_password_reset",
+        tag = "ApiTags::PasswordResets"
+    )]
+    async fn confirm_reset(
+        &self,
+        state: Data<&AppState>,
+        body: Json<ResetConfirmation>,
+    ) -> Result<NoContent, ApiErrors<{ BAD_REQUEST | UNPROCESSABLE }>> {
+        service::confirm_password_reset(&state, &body.0.token, &body.0.new_password).await?;
+        Ok(NoContent::Done)
+    }
+}

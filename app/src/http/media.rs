@@ -1,7 +1,50 @@
-//! Placeholder until the media routes land (owned by the accounts work).
+//! `GET /media/avatars/{key}`: avatar images from S3, and the bundled
+//! default. Outside the OpenAPI document: these are plain image URLs that
+//! API responses link to (`avatar_url`).
 
-use poem::Route;
+use poem::http::{StatusCode, header};
+use poem::web::{Data, Path};
+use poem::{Response, Route, get, handler};
+
+use crate::accounts::service::avatar_object_key;
+use crate::avatars::{DEFAULT_AVATAR, DEFAULT_AVATAR_PNG, is_valid_key};
+use crate::error::ApiError;
+use crate::startup::AppState;
+
+/// Keys are unique per upload, so a response never changes.
+const IMMUTABLE: &str = "public, max-age=31536000, immutable";
+/// The default image may be redesigned; let caches revalidate daily.
+const DEFAULT_CACHE: &str = "public, max-age=86400";
 
 pub fn routes() -> Route {
-    Route::new()
+    Route::new().at("/avatars/*key", get(avatar))
+}
+
+fn png(bytes: Vec<u8>, cache_control: &'static str) -> Response {
+    Response::builder()
+        .status(StatusCode::OK)
+        .content_type("image/png")
+        .header(header::CACHE_CONTROL, cache_control)
+        .header(header::X_CONTENT_TYPE_OPTIONS, "nosniff")
+        // Served from our origin: make sure it can never run as a document.
+        .header(
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; sandbox",
+        )
+        .body(bytes)
+}
+
+#[handler]
+async fn avatar(state: Data<&AppState>, Path(key): Path<String>) -> Result<Response, ApiError> {
+    if key == DEFAULT_AVATAR {
+        return Ok(png(DEFAULT_AVATAR_PNG.to_vec(), DEFAULT_CACHE));
+    }
+    // Only keys of the shape we generate: no `..`, no other prefixes.
+    if !is_valid_key(&key) {
+        return Err(ApiError::not_found("avatar"));
+    }
+    match state.storage.get(&avatar_object_key(&key)).await? {
+        Some(bytes) => Ok(png(bytes, IMMUTABLE)),
+        None => Err(ApiError::not_found("avatar")),
+    }
 }
