@@ -88,7 +88,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                 .await
                 .with_context(|| format!("importing {}", file.display()))?;
             tracing::info!(?report, "import finished");
-            println!("{report:?}");
+            println!("{report}");
             Ok(())
         }
         Command::Healthcheck => unreachable!("handled before the runtime starts"),
