@@ -622,26 +622,22 @@ impl Settings {
 }
 
 fn from_config_error(err: config::ConfigError) -> ConfigError {
-    match err {
-        config::ConfigError::Type {
-            key: Some(key),
-            unexpected,
-            expected,
-            ..
-        } => ConfigError::new(&key, format!("expected {expected}, got {unexpected}")),
-        config::ConfigError::Message(msg) => {
-            // serde messages look like "unknown variant `x`, expected ... for key `a.b`".
-            match msg.rsplit_once("for key `") {
-                Some((what, key)) => ConfigError::new(key.trim_end_matches('`'), what.trim_end()),
-                None => ConfigError {
-                    setting: "configuration".into(),
-                    message: msg,
-                },
-            }
-        }
-        other => ConfigError {
+    if let config::ConfigError::Type {
+        key: Some(key),
+        unexpected,
+        expected,
+        ..
+    } = &err
+    {
+        return ConfigError::new(key, format!("expected {expected}, got {unexpected}"));
+    }
+    // Other errors (serde's unknown variants…) end in "for key `a.b`".
+    let msg = err.to_string();
+    match msg.rsplit_once(" for key `") {
+        Some((what, key)) => ConfigError::new(key.trim_end_matches('`'), what.trim_end()),
+        None => ConfigError {
             setting: "configuration".into(),
-            message: other.to_string(),
+            message: msg,
         },
     }
 }

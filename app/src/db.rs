@@ -127,9 +127,11 @@ mod tests {
 
     #[test]
     fn pool_creation_does_not_dial() {
-        let mut db = DatabaseSettings::default();
-        db.host = "203.0.113.1".into(); // TEST-NET-3: would hang if dialled
-        db.pool_max_size = 3;
+        let db = DatabaseSettings {
+            host: "203.0.113.1".into(), // TEST-NET-3: would hang if dialled
+            pool_max_size: 3,
+            ..DatabaseSettings::default()
+        };
         let pool = pool(&db).unwrap();
         assert_eq!(pool.status().max_size, 3);
         assert_eq!(pool.status().size, 0);

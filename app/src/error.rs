@@ -395,7 +395,7 @@ impl<const MASK: u32> From<deadpool_postgres::PoolError> for ApiErrors<MASK> {
 pub fn into_problem(err: poem::Error) -> Response {
     let status = err.status();
     let message = err.to_string();
-    let original = err.into_response();
+    let mut original = err.into_response();
     if original.content_type() == Some(PROBLEM_JSON) {
         return original;
     }
@@ -439,6 +439,8 @@ pub fn into_problem(err: poem::Error) -> Response {
         errors: None,
     };
     let mut resp = problem_response(&problem);
+    // Extensions carry the matched route template (for metrics).
+    *resp.extensions_mut() = std::mem::take(original.extensions_mut());
     // Keep e.g. `Allow` on 405s and `WWW-Authenticate` on 401s.
     for name in [header::ALLOW, header::WWW_AUTHENTICATE] {
         if let Some(value) = original.headers().get(&name) {

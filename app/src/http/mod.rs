@@ -8,6 +8,7 @@ pub mod health;
 pub mod media;
 pub mod metrics;
 pub mod posts;
+pub mod strict;
 
 use std::time::Instant;
 

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::ApiTags;
 use super::auth::{BearerAuth, authenticate};
+use super::strict::StrictString;
 use crate::avatars::avatar_url;
 use crate::cache::Cache;
 use crate::error::status::{
@@ -56,8 +57,8 @@ pub struct PostPage {
 #[derive(Debug, Object)]
 #[oai(deny_unknown_fields)]
 pub struct NewPost {
-    pub title: String,
-    pub content: String,
+    pub title: StrictString,
+    pub content: StrictString,
 }
 
 /// Changes to a post; absent (or `null`) fields stay as they are. Same rules
@@ -65,8 +66,8 @@ pub struct NewPost {
 #[derive(Debug, Object)]
 #[oai(deny_unknown_fields)]
 pub struct PostChanges {
-    pub title: Option<String>,
-    pub content: Option<String>,
+    pub title: Option<StrictString>,
+    pub content: Option<StrictString>,
 }
 
 #[derive(ApiResponse)]
