@@ -105,7 +105,7 @@ pub fn app(state: AppState) -> impl Endpoint<Output = Response> {
                     max_body
                 };
                 let result = async move {
-                    if let Some(refused) = limit_body(&mut req, limit) {
+                    if let Some(refused) = limit_body(&mut req, limit).await {
                         return refused;
                     }
                     match next.call(req).await {
@@ -155,28 +155,44 @@ fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
     )))
 }
 
-/// Refuses a declared `Content-Length` above `limit` with 413, and caps
-/// bodies without one (chunked) at `limit + 1` bytes, which the JSON/multipart
-/// parsers then reject as truncated (400) instead of buffering them whole.
-fn limit_body(req: &mut Request, limit: usize) -> Option<Response> {
+/// Refuses bodies over `limit` bytes with 413: at once when
+/// `Content-Length` says so, otherwise (chunked) by buffering at most
+/// `limit + 1` bytes, so an endless stream can't exhaust memory.
+async fn limit_body(req: &mut Request, limit: usize) -> Option<Response> {
+    let too_large = |len: String| {
+        Some(problem_response(
+            &ApiError::PayloadTooLarge(format!(
+                "request body is {len} bytes; the limit is {limit}"
+            ))
+            .to_problem(),
+        ))
+    };
     let declared = req
         .headers()
         .get(poem::http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     match declared {
-        Some(len) if len > limit as u64 => Some(problem_response(
-            &ApiError::PayloadTooLarge(format!(
-                "request body is {len} bytes; the limit is {limit}"
-            ))
-            .to_problem(),
-        )),
+        Some(len) if len > limit as u64 => too_large(len.to_string()),
         Some(_) => None,
         None => {
-            let body = req.take_body();
-            req.set_body(Body::from_async_read(
-                body.into_async_read().take(limit as u64 + 1),
-            ));
+            let mut buf = Vec::new();
+            let read = req
+                .take_body()
+                .into_async_read()
+                .take(limit as u64 + 1)
+                .read_to_end(&mut buf)
+                .await;
+            if let Err(e) = read {
+                return Some(problem_response(
+                    &ApiError::Malformed(format!("failed to read the request body: {e}"))
+                        .to_problem(),
+                ));
+            }
+            if buf.len() > limit {
+                return too_large(format!("more than {limit}"));
+            }
+            req.set_body(Body::from(buf));
             None
         }
     }
