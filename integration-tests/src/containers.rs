@@ -80,10 +80,15 @@ fn remove_when_process_exits(container_id: &str) {
 }
 
 fn missing_image_hint(name: &str, tag: &str, var: &str, err: impl std::fmt::Display) -> String {
+    let local = if var.contains("POSTGRES") {
+        "localhost/postgres:15-bookworm"
+    } else {
+        "localhost/redis:7-bookworm"
+    };
     format!(
         "cannot start container {name}:{tag}: {err}\n\
-         No registry is reachable on offline machines: build local images with \
-         dockerfiles/build-offline-images.sh and set {var} (e.g. localhost/postgres:15-bookworm)."
+         Without registry access, build local images with \
+         dockerfiles/build-offline-images.sh and set {var}={local}."
     )
 }
 
@@ -158,7 +163,22 @@ pub async fn start_redis(host_port: Option<u16>) -> (ContainerAsync<GenericImage
     let mut request = GenericImage::new(&name, &tag)
         .with_exposed_port(6379.tcp())
         .with_wait_for(WaitFor::Nothing)
-        .with_label(LABEL, "redis");
+        .with_label(LABEL, "redis")
+        // Spelled out because passing any arguments replaces the image's default command:
+        // listen on all interfaces of the container, and many logical databases so every
+        // test app gets its own (`redis://…/N`).
+        .with_cmd([
+            "--bind",
+            "0.0.0.0",
+            "--protected-mode",
+            "no",
+            "--databases",
+            "10000",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ]);
     if let Some(port) = host_port {
         request = request.with_mapped_port(port, ContainerPort::Tcp(6379));
     }

@@ -7,6 +7,7 @@
 pub mod containers;
 pub mod s3;
 pub mod smtp;
+pub mod test_app;
 
 use std::sync::LazyLock;
 
@@ -15,6 +16,9 @@ use tokio::sync::OnceCell;
 
 pub use s3::S3Server;
 pub use smtp::{Mail, SmtpServer};
+pub use test_app::{
+    PASSWORD, TestApp, TestUser, expect_problem, expect_problem_4xx, expect_status,
+};
 
 /// The runtime that owns the shared servers and the Docker client that started the
 /// containers (container handles must be driven from it).

@@ -1,0 +1,397 @@
+//! `TestApp`: the real service on a random port, wired to the shared servers, with its own
+//! database, Redis logical database, and S3 bucket so tests run in parallel.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use blog::config::{Secret, Settings, SmtpTls, SslMode};
+use reqwest::header::{HeaderMap, HeaderValue};
+use reqwest::{Response, StatusCode};
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::{Infra, Mail, containers, create_database, infra, random_suffix, s3};
+
+/// The base URL the app is told it lives at; links it generates start with this and
+/// [`TestApp::local_url`] maps them back to the real address.
+pub const PUBLIC_URL: &str = "http://blog.test";
+/// Every test registers users with this password unless it says otherwise.
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// Redis logical database per app (the Redis container runs with 10 000 of them), so one
+/// test's cache entries and rate-limit counters never meet another's. 0 is left alone.
+static NEXT_REDIS_DB: AtomicU32 = AtomicU32::new(1);
+
+pub struct TestApp {
+    /// `http://127.0.0.1:PORT`
+    pub address: String,
+    pub client: reqwest::Client,
+    pub infra: &'static Infra,
+    pub settings: Settings,
+    /// A superuser connection to this test's database, for checking rows.
+    pub db: tokio_postgres::Client,
+    /// The client address this test's requests claim (via `X-Forwarded-For`, one trusted
+    /// proxy hop), so per-IP rate limits are per test.
+    pub client_ip: String,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<JoinHandle<anyhow::Result<()>>>,
+}
+
+/// A registered user with a live token.
+#[derive(Clone, Debug)]
+pub struct TestUser {
+    pub username: String,
+    pub email: String,
+    pub password: String,
+    pub token: String,
+    pub id: Value,
+}
+
+impl TestApp {
+    /// The app with test defaults. `None` (after a printed skip notice) only when Docker
+    /// is unavailable outside CI.
+    pub async fn spawn() -> Option<TestApp> {
+        Self::spawn_with(|_| {}).await
+    }
+
+    /// The app with settings adjusted by `customize` after the test defaults are set.
+    pub async fn spawn_with(customize: impl FnOnce(&mut Settings)) -> Option<TestApp> {
+        let infra = infra().await?;
+        let settings = Self::settings_for(infra, customize).await;
+        Some(Self::start(infra, settings).await)
+    }
+
+    /// Test settings: every dependency points at the shared servers, with fresh names.
+    pub async fn settings_for(
+        infra: &'static Infra,
+        customize: impl FnOnce(&mut Settings),
+    ) -> Settings {
+        let mut settings = Settings::default();
+        settings.http.host = "127.0.0.1".into();
+        settings.http.port = 0;
+        settings.http.public_url = PUBLIC_URL.into();
+        settings.http.shutdown_grace_seconds = 10;
+        settings.http.trusted_proxies = 1;
+
+        settings.database.host = "127.0.0.1".into();
+        settings.database.port = infra.postgres_port;
+        settings.database.name = create_database(infra).await;
+        settings.database.user = containers::POSTGRES_USER.into();
+        settings.database.password = Some(Secret::new(containers::POSTGRES_PASSWORD));
+        settings.database.ssl_mode = SslMode::Disable;
+
+        let redis_db = NEXT_REDIS_DB.fetch_add(1, Ordering::Relaxed);
+        settings.redis.url =
+            Secret::new(format!("redis://127.0.0.1:{}/{redis_db}", infra.redis_port));
+        // Debug builds on a busy 2-core CI machine: give Redis calls a realistic margin.
+        settings.redis.timeout_ms = 1000;
+
+        settings.s3.endpoint = infra.s3.endpoint.clone();
+        settings.s3.region = s3::REGION.into();
+        settings.s3.bucket = format!("t-{}", random_suffix(12));
+        settings.s3.access_key = Some(Secret::new(s3::ACCESS_KEY));
+        settings.s3.secret_key = Some(Secret::new(s3::SECRET_KEY));
+
+        settings.smtp.host = "127.0.0.1".into();
+        settings.smtp.port = infra.smtp.port;
+        settings.smtp.tls = SmtpTls::None;
+
+        customize(&mut settings);
+        settings
+    }
+
+    /// Migrates, makes sure the bucket exists (as `blog migrate` does), and serves.
+    pub async fn start(infra: &'static Infra, settings: Settings) -> TestApp {
+        blog::db::migrate(&settings).await.expect("migrations");
+        blog::storage::Storage::from_settings(&settings.s3)
+            .expect("storage settings")
+            .ensure_bucket()
+            .await
+            .expect("create the bucket");
+
+        let application = blog::startup::Application::build(settings.clone())
+            .await
+            .expect("build the application");
+        let address = format!("http://{}", application.local_addr());
+        let (shutdown, stop) = oneshot::channel::<()>();
+        let server = tokio::spawn(application.run_with_shutdown(async move {
+            let _ = stop.await;
+        }));
+
+        let client_ip = format!(
+            "10.{}.{}.{}",
+            rand::random::<u8>(),
+            rand::random::<u8>(),
+            rand::random::<u8>().max(1)
+        );
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "x-forwarded-for",
+            HeaderValue::from_str(&client_ip).unwrap(),
+        );
+        let client = reqwest::Client::builder()
+            .default_headers(headers)
+            .redirect(reqwest::redirect::Policy::none())
+            // Generous: debug builds hash PBKDF2 (600k rounds) slowly on a busy 2-core machine.
+            .timeout(Duration::from_secs(120))
+            .build()
+            .expect("http client");
+        let db = containers::admin_client_on(&settings.database.name, infra.postgres_port)
+            .await
+            .expect("test database connection");
+
+        TestApp {
+            address,
+            client,
+            infra,
+            settings,
+            db,
+            client_ip,
+            shutdown: Some(shutdown),
+            server: Some(server),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    /// Maps a URL the app generated from its public URL onto the test server.
+    pub fn local_url(&self, public: &str) -> String {
+        match public.strip_prefix(PUBLIC_URL) {
+            Some(path) => self.url(path),
+            None if public.starts_with('/') => self.url(public),
+            None => panic!("{public} does not start with the public URL {PUBLIC_URL}"),
+        }
+    }
+
+    /// Triggers graceful shutdown and waits for the server to finish.
+    pub async fn stop(&mut self) -> anyhow::Result<()> {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        match self.server.take() {
+            Some(handle) => handle.await.expect("server task panicked"),
+            None => Ok(()),
+        }
+    }
+
+    /// Starts shutdown without waiting for it.
+    pub fn begin_shutdown(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+
+    /// The server task, to await after [`TestApp::begin_shutdown`].
+    pub fn server_task(&mut self) -> JoinHandle<anyhow::Result<()>> {
+        self.server.take().expect("server task already taken")
+    }
+
+    // ---- thin HTTP helpers ----
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.client.get(self.url(path)).send().await.expect("GET")
+    }
+
+    pub async fn get_authed(&self, path: &str, token: &str) -> Response {
+        self.client
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("GET")
+    }
+
+    pub async fn post_json(&self, path: &str, body: &Value, token: Option<&str>) -> Response {
+        let mut req = self.client.post(self.url(path)).json(body);
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        req.send().await.expect("POST")
+    }
+
+    pub async fn patch_json(&self, path: &str, body: &Value, token: Option<&str>) -> Response {
+        let mut req = self.client.patch(self.url(path)).json(body);
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        req.send().await.expect("PATCH")
+    }
+
+    pub async fn put_json(&self, path: &str, body: &Value, token: Option<&str>) -> Response {
+        let mut req = self.client.put(self.url(path)).json(body);
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        req.send().await.expect("PUT")
+    }
+
+    pub async fn delete(&self, path: &str, token: Option<&str>) -> Response {
+        let mut req = self.client.delete(self.url(path));
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        req.send().await.expect("DELETE")
+    }
+
+    pub async fn register(&self, username: &str, email: &str, password: &str) -> Response {
+        self.post_json(
+            "/api/users",
+            &json!({"username": username, "email": email, "password": password}),
+            None,
+        )
+        .await
+    }
+
+    pub async fn login(&self, username: &str, password: &str) -> Response {
+        self.post_json(
+            "/api/sessions",
+            &json!({"username": username, "password": password}),
+            None,
+        )
+        .await
+    }
+
+    /// Registers a fresh user (random name) and logs in.
+    pub async fn new_user(&self) -> TestUser {
+        let username = format!("user_{}", random_suffix(8));
+        let email = format!("{username}@example.test");
+        self.user(&username, &email).await
+    }
+
+    /// Registers `username`/`email` with [`PASSWORD`] and logs in.
+    pub async fn user(&self, username: &str, email: &str) -> TestUser {
+        let registered = expect_status(self.register(username, email, PASSWORD).await, 201).await;
+        let token = self.token_for(username, PASSWORD).await;
+        TestUser {
+            username: username.into(),
+            email: email.into(),
+            password: PASSWORD.into(),
+            token,
+            id: registered["id"].clone(),
+        }
+    }
+
+    /// Logs in and returns the bearer token.
+    pub async fn token_for(&self, username: &str, password: &str) -> String {
+        let session = expect_status(self.login(username, password).await, 201).await;
+        session["token"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no token in {session}"))
+            .to_owned()
+    }
+
+    pub async fn create_post(&self, token: &str, title: &str, content: &str) -> Value {
+        expect_status(
+            self.post_json(
+                "/api/posts",
+                &json!({"title": title, "content": content}),
+                Some(token),
+            )
+            .await,
+            201,
+        )
+        .await
+    }
+
+    /// The mails the app sent to `email`, waiting up to 10 s for at least `count`.
+    pub async fn mails_to(&self, email: &str, count: usize) -> Vec<Mail> {
+        self.infra
+            .smtp
+            .wait_for_mails(email, count, Duration::from_secs(10))
+            .await
+    }
+
+    /// The password reset token from the latest reset mail to `email`.
+    pub async fn reset_token_from_mail(&self, email: &str, nth: usize) -> String {
+        let mails = self.mails_to(email, nth).await;
+        assert!(
+            mails.len() >= nth,
+            "expected {nth} mail(s) to {email}, got {}",
+            mails.len()
+        );
+        reset_token(&mails[nth - 1])
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// The token in a reset mail's `…reset-password?token=…` link.
+pub fn reset_token(mail: &Mail) -> String {
+    let text = mail.text();
+    let marker = "reset-password?token=";
+    let start = text
+        .find(marker)
+        .unwrap_or_else(|| panic!("no reset link in mail:\n{text}"))
+        + marker.len();
+    text[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '~' | '%'))
+        .collect()
+}
+
+/// Asserts the status (printing the body when it differs) and returns the JSON body
+/// (`Value::Null` for an empty one).
+pub async fn expect_status(response: Response, status: u16) -> Value {
+    let got = response.status();
+    let url = response.url().clone();
+    let text = response.text().await.expect("body");
+    assert_eq!(
+        got,
+        StatusCode::from_u16(status).unwrap(),
+        "unexpected status from {url}; body: {text}"
+    );
+    if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or(Value::String(text))
+    }
+}
+
+/// Asserts an RFC 9457 problem with this status and `code`; returns the document.
+pub async fn expect_problem(response: Response, status: u16, code: &str) -> Value {
+    let problem = expect_problem_4xx(response).await;
+    assert_eq!(problem["status"], status, "wrong status in {problem}");
+    assert_eq!(problem["code"], code, "wrong code in {problem}");
+    problem
+}
+
+/// Asserts a 4xx `application/problem+json` with a non-empty `code`; returns it.
+pub async fn expect_problem_4xx(response: Response) -> Value {
+    let status = response.status();
+    let url = response.url().clone();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let text = response.text().await.expect("body");
+    assert!(
+        status.is_client_error(),
+        "expected a 4xx from {url}, got {status}: {text}"
+    );
+    assert!(
+        content_type.starts_with("application/problem+json"),
+        "expected application/problem+json from {url}, got {content_type:?}: {text}"
+    );
+    let problem: Value = serde_json::from_str(&text).expect("problem body is JSON");
+    assert_eq!(
+        problem["status"],
+        status.as_u16(),
+        "status field of {problem}"
+    );
+    assert!(
+        problem["code"].as_str().is_some_and(|c| !c.is_empty()),
+        "problem without a code: {problem}"
+    );
+    problem
+}

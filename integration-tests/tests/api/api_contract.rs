@@ -1,0 +1,218 @@
+//! Probes, metrics, the OpenAPI document and the bundled docs page.
+
+use std::collections::BTreeSet;
+
+use integration_tests::{TestApp, expect_status};
+use serde_json::Value;
+
+#[tokio::test]
+async fn liveness_and_readiness_report_ok() {
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
+    expect_status(app.get("/healthz").await, 200).await;
+    let ready = expect_status(app.get("/readyz").await, 200).await;
+    assert_eq!(ready["checks"]["postgres"], "ok", "{ready}");
+    assert_eq!(ready["checks"]["redis"], "ok", "{ready}");
+}
+
+#[tokio::test]
+async fn metrics_count_requests_by_route_and_status() {
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
+    expect_status(app.get("/api/posts").await, 200).await;
+    let response = app.get("/metrics").await;
+    assert_eq!(response.status(), 200);
+    let text = response.text().await.unwrap();
+    assert!(text.contains("http_requests_total"), "{text}");
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("http_requests_total{") && l.contains("200"))
+        .unwrap_or_else(|| panic!("no http_requests_total sample with status 200:\n{text}"));
+    assert!(line.contains("/api/posts"), "route label missing: {line}");
+    assert!(
+        text.contains("http_request_duration_seconds"),
+        "latency histogram missing"
+    );
+}
+
+/// Every operation of the contract, as (method, path relative to `/api`).
+const OPERATIONS: &[(&str, &str)] = &[
+    ("post", "/users"),
+    ("get", "/users/{username}"),
+    ("get", "/users/{username}/posts"),
+    ("post", "/sessions"),
+    ("delete", "/sessions/current"),
+    ("delete", "/sessions"),
+    ("get", "/me"),
+    ("patch", "/me"),
+    ("put", "/me/password"),
+    ("put", "/me/avatar"),
+    ("delete", "/me/avatar"),
+    ("post", "/password-resets"),
+    ("post", "/password-resets/confirm"),
+    ("get", "/posts"),
+    ("post", "/posts"),
+    ("get", "/posts/{id}"),
+    ("patch", "/posts/{id}"),
+    ("delete", "/posts/{id}"),
+];
+
+fn operations(doc: &Value) -> Vec<(String, String, &Value)> {
+    let mut ops = Vec::new();
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        let path = path.strip_prefix("/api").unwrap_or(path).to_owned();
+        for (method, op) in item.as_object().unwrap() {
+            if ["get", "post", "put", "patch", "delete"].contains(&method.as_str()) {
+                ops.push((method.clone(), path.clone(), op));
+            }
+        }
+    }
+    ops
+}
+
+#[tokio::test]
+async fn openapi_document_describes_every_operation_and_its_errors() {
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
+    let doc = expect_status(app.get("/api/openapi.json").await, 200).await;
+    assert!(
+        doc["openapi"].as_str().is_some_and(|v| v.starts_with("3.")),
+        "not OpenAPI 3: {}",
+        doc["openapi"]
+    );
+
+    let ops = operations(&doc);
+    let listed: BTreeSet<(String, String)> =
+        ops.iter().map(|(m, p, _)| (m.clone(), p.clone())).collect();
+    for (method, path) in OPERATIONS {
+        assert!(
+            listed.contains(&(method.to_string(), path.to_string())),
+            "{method} {path} missing from the OpenAPI document; it has {listed:?}"
+        );
+    }
+
+    let schemes = doc["components"]["securitySchemes"]
+        .as_object()
+        .expect("securitySchemes");
+    let bearer = schemes
+        .iter()
+        .find(|(_, s)| {
+            s["type"] == "http"
+                && s["scheme"]
+                    .as_str()
+                    .is_some_and(|v| v.eq_ignore_ascii_case("bearer"))
+        })
+        .map(|(name, _)| name.clone())
+        .expect("a bearer security scheme");
+
+    for (method, path, op) in &ops {
+        let responses = op["responses"].as_object().expect("responses");
+        let errors: Vec<&String> = responses
+            .keys()
+            .filter(|code| code.starts_with('4') || code.starts_with('5') || *code == "default")
+            .collect();
+        assert!(
+            !errors.is_empty(),
+            "{method} {path} documents no error response"
+        );
+        let secured = op["security"]
+            .as_array()
+            .is_some_and(|s| s.iter().any(|req| req.get(&bearer).is_some()));
+        if secured {
+            assert!(
+                responses.contains_key("401"),
+                "{method} {path} needs a token but does not document 401"
+            );
+        }
+        assert!(
+            op["operationId"].as_str().is_some_and(|s| !s.is_empty()),
+            "{method} {path} has no operationId"
+        );
+    }
+    for (method, path) in [("post", "/posts"), ("get", "/me"), ("put", "/me/avatar")] {
+        let (_, _, op) = ops
+            .iter()
+            .find(|(m, p, _)| m == method && p == path)
+            .unwrap();
+        assert!(
+            op["security"].as_array().is_some_and(|s| !s.is_empty()),
+            "{method} {path} must require the bearer scheme"
+        );
+    }
+
+    let yaml = app.get("/api/openapi.yaml").await;
+    assert_eq!(yaml.status(), 200);
+    assert!(yaml.text().await.unwrap().contains("openapi:"));
+}
+
+/// The `src`/`href` values of `<script>` and `<link>` tags.
+fn asset_urls(html: &str) -> Vec<String> {
+    let lower = html.to_ascii_lowercase();
+    let mut urls = Vec::new();
+    for tag in ["<script", "<link"] {
+        let mut from = 0;
+        while let Some(pos) = lower[from..].find(tag) {
+            let start = from + pos;
+            let end = lower[start..].find('>').map_or(lower.len(), |e| start + e);
+            let element = &html[start..end];
+            for attr in ["src=", "href="] {
+                if let Some(a) = element.to_ascii_lowercase().find(attr) {
+                    let value = element[a + attr.len()..]
+                        .trim_start_matches(['"', '\''])
+                        .split(['"', '\'', ' '])
+                        .next()
+                        .unwrap_or_default()
+                        .to_owned();
+                    urls.push(value);
+                }
+            }
+            from = end;
+        }
+    }
+    urls
+}
+
+#[tokio::test]
+async fn docs_page_is_self_contained() {
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
+    let mut response = app.get("/docs").await;
+    if response.status().is_redirection() {
+        let location = response.headers()["location"].to_str().unwrap().to_owned();
+        response = app.get(&location).await;
+    }
+    assert_eq!(response.status(), 200);
+    let content_type = response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(content_type.starts_with("text/html"), "{content_type}");
+    let html = response.text().await.unwrap();
+    assert!(
+        html.to_ascii_lowercase().contains("swagger"),
+        "not Swagger UI"
+    );
+    for url in asset_urls(&html) {
+        assert!(
+            !url.starts_with("http:") && !url.starts_with("https:") && !url.starts_with("//"),
+            "/docs loads an external asset: {url}"
+        );
+    }
+}
+
+#[test]
+fn asset_url_scan_finds_external_scripts() {
+    // The scanner above must be able to fail.
+    let html = r#"<link rel="stylesheet" href="https://cdn.example/ui.css"><script src='//cdn.example/ui.js'></script><script>inline()</script>"#;
+    assert_eq!(
+        asset_urls(html),
+        vec![
+            "//cdn.example/ui.js".to_owned(),
+            "https://cdn.example/ui.css".to_owned()
+        ]
+    );
+}

@@ -1,0 +1,15 @@
+//! End-to-end tests: the real service over HTTP against real Postgres, Redis (containers),
+//! S3 and SMTP servers. One binary (zero2prod's `tests/api` layout) so the servers start
+//! once and the app is linked once.
+
+mod accounts;
+mod api_contract;
+mod avatars;
+mod bad_input;
+mod harness;
+mod password_reset;
+mod posts;
+mod rate_limits;
+mod resilience;
+mod shutdown;
+mod story;

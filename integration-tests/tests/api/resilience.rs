@@ -1,0 +1,193 @@
+//! Redis is optional: with it down, reads and writes still work, `/readyz` says so, the
+//! rate limiter follows its configured choice, and everything resumes when it is back.
+
+use std::time::{Duration, Instant};
+
+use integration_tests::{
+    PASSWORD, TestApp, containers, expect_problem, expect_status, infra, on_infra_runtime,
+};
+use serde_json::{Value, json};
+
+async fn wait_until<F, Fut>(what: &str, limit: Duration, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let started = Instant::now();
+    while !check().await {
+        assert!(started.elapsed() < limit, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+async fn readiness(app: &TestApp) -> (u16, Value) {
+    let response = app.get("/readyz").await;
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+/// Everything a user does, checked to work without Redis.
+async fn use_the_app_without_redis(app: &TestApp) {
+    let user = app.new_user().await; // register + log in: rate limiter fails open
+    let post = app
+        .create_post(&user.token, "no redis", "still works")
+        .await;
+    let id = post["id"].as_i64().unwrap();
+    let read = expect_status(app.get(&format!("/api/posts/{id}")).await, 200).await;
+    assert_eq!(read["title"], "no redis");
+    assert!(
+        read["views"].is_null(),
+        "views are unknown without Redis: {read}"
+    );
+    let list = expect_status(app.get("/api/posts").await, 200).await;
+    assert_eq!(list["items"][0]["id"], id);
+    expect_status(
+        app.patch_json(
+            &format!("/api/posts/{id}"),
+            &json!({"title": "edited"}),
+            Some(&user.token),
+        )
+        .await,
+        200,
+    )
+    .await;
+    let read = expect_status(app.get(&format!("/api/posts/{id}")).await, 200).await;
+    assert_eq!(read["title"], "edited", "no stale cache");
+    let reset = app
+        .post_json("/api/password-resets", &json!({"email": user.email}), None)
+        .await;
+    assert_eq!(reset.status(), 202);
+}
+
+#[tokio::test]
+async fn a_dead_redis_degrades_gracefully_and_the_limiter_fails_open() {
+    let dead = containers::free_port();
+    let Some(app) = TestApp::spawn_with(|s| {
+        s.redis.url = blog::config::Secret::new(format!("redis://127.0.0.1:{dead}"));
+    })
+    .await
+    else {
+        return;
+    };
+    let (status, body) = readiness(&app).await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["checks"]["redis"], "unavailable", "{body}");
+    assert_eq!(body["checks"]["postgres"], "ok", "{body}");
+    expect_status(app.get("/healthz").await, 200).await;
+    use_the_app_without_redis(&app).await;
+
+    // Fail open means no limit at all: more failed log-ins than any limit allows.
+    let user = app.new_user().await;
+    for _ in 0..8 {
+        let response = app.login(&user.username, "wrong password!!").await;
+        assert_eq!(response.status(), 401);
+    }
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    assert!(
+        metrics.contains("rate_limit_fail_open_total"),
+        "fail-open is counted"
+    );
+}
+
+#[tokio::test]
+async fn with_fail_closed_the_limited_endpoints_refuse_while_redis_is_down() {
+    let dead = containers::free_port();
+    let Some(app) = TestApp::spawn_with(|s| {
+        s.redis.url = blog::config::Secret::new(format!("redis://127.0.0.1:{dead}"));
+        s.rate_limit.fail_closed = true;
+    })
+    .await
+    else {
+        return;
+    };
+    expect_problem(
+        app.login("someone", PASSWORD).await,
+        503,
+        "service_unavailable",
+    )
+    .await;
+    expect_problem(
+        app.register("someone", "someone@example.test", PASSWORD)
+            .await,
+        503,
+        "service_unavailable",
+    )
+    .await;
+    // Reads are not rate limited and still work.
+    expect_status(app.get("/api/posts").await, 200).await;
+}
+
+#[tokio::test]
+async fn redis_stopping_and_coming_back() {
+    let Some(_) = infra().await else { return };
+    // A Redis of its own at a fixed port, so it can be stopped and started again.
+    let port = containers::free_port();
+    let (redis, port) = on_infra_runtime(containers::start_redis(Some(port))).await;
+    let redis = std::sync::Arc::new(redis);
+    let Some(app) = TestApp::spawn_with(|s| {
+        s.redis.url = blog::config::Secret::new(format!("redis://127.0.0.1:{port}"));
+    })
+    .await
+    else {
+        return;
+    };
+    let user = app.new_user().await;
+    let id = app.create_post(&user.token, "counted", "c").await["id"]
+        .as_i64()
+        .unwrap();
+    let path = format!("/api/posts/{id}");
+    let views = expect_status(app.get(&path).await, 200).await["views"]
+        .as_u64()
+        .unwrap();
+    assert_eq!(
+        expect_status(app.get(&path).await, 200).await["views"].as_u64(),
+        Some(views + 1)
+    );
+
+    let r = redis.clone();
+    on_infra_runtime(async move { r.stop().await })
+        .await
+        .expect("stop redis");
+    wait_until(
+        "readiness to report Redis down",
+        Duration::from_secs(15),
+        || async { readiness(&app).await.0 == 503 },
+    )
+    .await;
+    assert_eq!(readiness(&app).await.1["checks"]["redis"], "unavailable");
+    use_the_app_without_redis(&app).await;
+
+    let r = redis.clone();
+    on_infra_runtime(async move { r.start().await })
+        .await
+        .expect("start redis");
+    containers::wait_for_redis(port, Duration::from_secs(30)).await;
+    wait_until("readiness to recover", Duration::from_secs(30), || async {
+        readiness(&app).await.0 == 200
+    })
+    .await;
+    // The counter resumes (Redis came back empty: no persistence in tests).
+    wait_until(
+        "views to be counted again",
+        Duration::from_secs(10),
+        || async { expect_status(app.get(&path).await, 200).await["views"].is_u64() },
+    )
+    .await;
+    let a = expect_status(app.get(&path).await, 200).await["views"]
+        .as_u64()
+        .unwrap();
+    let b = expect_status(app.get(&path).await, 200).await["views"]
+        .as_u64()
+        .unwrap();
+    assert_eq!(b, a + 1);
+    // And the cache still shows writes at once.
+    let newer = app
+        .create_post(&user.token, "after redis came back", "c")
+        .await["id"]
+        .clone();
+    expect_status(app.get("/api/posts").await, 200).await;
+    assert_eq!(
+        expect_status(app.get("/api/posts").await, 200).await["items"][0]["id"],
+        newer
+    );
+}
