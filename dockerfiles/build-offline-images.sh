@@ -14,6 +14,12 @@
 #   dockerfiles/build-offline-images.sh [--force] [IMAGE_KEY...]
 #     IMAGE_KEY: debian postgres redis seaweedfs mailcatcher nginx (default: all)
 #     --force: rebuild even if the image exists (and re-run debootstrap)
+#   eval "$(dockerfiles/build-offline-images.sh --env)"
+#     for each image: the public one if Docker has it or can pull it, otherwise
+#     the local one (built if missing); prints `export VAR=image` lines for the
+#     tests (BLOG_TEST_*_IMAGE), compose.yaml (*_IMAGE) and the app image's base
+#     (BLOG_RUNTIME_IMAGE). BLOG_IMAGE_SOURCE=local skips the pull attempts,
+#     =public uses the public names without checking.
 #
 # Idempotent: an image that exists is skipped, so a second run takes seconds.
 # The debootstrap rootfs is cached as a tarball under
@@ -56,7 +62,7 @@ die() {
 }
 
 usage() {
-  sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,31p' "$0" | sed 's/^# \{0,1\}//'
 }
 
 have_image() {
@@ -220,9 +226,61 @@ build_one() {
   esac
 }
 
+# Public image (users' default) and local stand-in for each key.
+public_of() {
+  case "$1" in
+    debian) echo "debian:bookworm-slim" ;;
+    postgres) echo "postgres:16-alpine" ;;
+    redis) echo "redis:7-alpine" ;;
+    seaweedfs) echo "chrislusf/seaweedfs:${SEAWEEDFS_VERSION}" ;;
+    mailcatcher) echo "axllent/mailpit:v1.27" ;;
+    nginx) echo "nginx:1.27-alpine" ;;
+  esac
+}
+
+# Succeeds if Docker has the image or can pull it. Where no registry resolves
+# (as here) the pull fails within a second; the timeout covers slow networks.
+public_available() {
+  docker image inspect "$1" >/dev/null 2>&1 && return 0
+  log "trying to pull $1"
+  timeout "${BLOG_PULL_TIMEOUT:-120}" docker pull --quiet "$1" >/dev/null 2>&1
+}
+
+print_env() {
+  local source="${BLOG_IMAGE_SOURCE:-auto}" key image
+  declare -A chosen=()
+  for key in debian postgres redis seaweedfs mailcatcher nginx; do
+    image="$(public_of "$key")"
+    case "$source" in
+      public) ;;
+      local) image="$(image_of "$key")" ;;
+      auto) public_available "$image" || image="$(image_of "$key")" ;;
+      *) die "BLOG_IMAGE_SOURCE must be auto, local or public" ;;
+    esac
+    if [[ "$image" == localhost/* ]]; then
+      requested[$image]=1
+      build_one "$key"
+    fi
+    chosen[$key]="$image"
+  done
+  printf 'export %s=%q\n' \
+    BLOG_RUNTIME_IMAGE "${chosen[debian]}" \
+    BLOG_TEST_POSTGRES_IMAGE "${chosen[postgres]}" \
+    BLOG_TEST_REDIS_IMAGE "${chosen[redis]}" \
+    BLOG_TEST_S3_IMAGE "${chosen[seaweedfs]}" \
+    BLOG_TEST_SMTP_IMAGE "${chosen[mailcatcher]}" \
+    POSTGRES_IMAGE "${chosen[postgres]}" \
+    REDIS_IMAGE "${chosen[redis]}" \
+    S3_IMAGE "${chosen[seaweedfs]}" \
+    MAIL_IMAGE "${chosen[mailcatcher]}" \
+    PROXY_IMAGE "${chosen[nginx]}"
+}
+
 main() {
+  local env_mode=false
   while (($#)); do
     case "$1" in
+      --env) env_mode=true ;;
       --force) force=true ;;
       -h | --help)
         usage
@@ -234,8 +292,17 @@ main() {
     shift
   done
   local key
+  if $env_mode; then
+    docker_build="$(buildkit_docker)"
+    print_env
+    return
+  fi
   ((${#keys[@]})) || keys=(debian postgres redis seaweedfs mailcatcher nginx)
-  for key in "${keys[@]}"; do requested[$(image_of "$key")]=1; done
+  local image
+  for key in "${keys[@]}"; do
+    image="$(image_of "$key")"
+    requested[$image]=1
+  done
   docker_build="$(buildkit_docker)"
 
   local started=$SECONDS

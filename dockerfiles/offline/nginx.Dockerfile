@@ -3,6 +3,9 @@
 ARG BASE_IMAGE=localhost/debian:bookworm-slim
 FROM ${BASE_IMAGE}
 
+# Unpinned on purpose: bookworm only takes security fixes, and a pinned version
+# disappears from the mirror when the next one lands.
+# hadolint ignore=DL3008
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends nginx wget \
  && rm -rf /var/lib/apt/lists/* /etc/nginx/sites-enabled/* \

@@ -54,7 +54,11 @@ init_cluster() {
   local f
   for f in /docker-entrypoint-initdb.d/*; do
     case "$f" in
-      *.sh) echo "running $f" && . "$f" ;;
+      *.sh)
+        echo "running $f"
+        # shellcheck disable=SC1090 # user-provided init scripts, as upstream
+        . "$f"
+        ;;
       *.sql) echo "running $f" && "${psql[@]}" --dbname "$POSTGRES_DB" -f "$f" ;;
       *) ;;
     esac

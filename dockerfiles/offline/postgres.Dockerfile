@@ -7,6 +7,9 @@ FROM ${BASE_IMAGE}
 
 # postgresql-common would create a cluster in /var/lib/postgresql/15/main on
 # install; the entrypoint initialises $PGDATA itself on first start instead.
+# Unpinned on purpose: bookworm only takes security fixes, and a pinned version
+# disappears from the mirror when the next one lands.
+# hadolint ignore=DL3008
 RUN mkdir -p /etc/postgresql-common/createcluster.d \
  && echo 'create_main_cluster = false' > /etc/postgresql-common/createcluster.d/no-main.conf \
  && apt-get update \

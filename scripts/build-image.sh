@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# Builds the app image from dockerfiles/app.Dockerfile.
+#
+#   scripts/build-image.sh [--tag TAG]... [--source prebuilt|builder] [--print-ref]
+#
+# Always tags blog:<git sha, 12 hex> (…-dirty when the work tree has changes)
+# plus every --tag. stdout carries only that blog:<sha> reference (so
+# `ref="$(scripts/build-image.sh)"` works; --print-ref says so explicitly);
+# progress, image id and size go to stderr.
+#
+# --source prebuilt (default): cargo builds target/release/blog on the host
+#   (`cargo build --release --locked -p blog`, a no-op when up to date;
+#   CARGO_TARGET_DIR honoured) and the binary alone is the build context.
+# --source builder: compiles inside the Dockerfile's builder stage from the
+#   repository (needs ${RUST_IMAGE:-rust:1.95-bookworm}); the machine's CA
+#   bundle is passed as a BuildKit secret for crates.io, never copied.
+#
+# Runtime base: $BLOG_RUNTIME_IMAGE if set, else debian:bookworm-slim if Docker
+# has it or can pull it, else localhost/debian:bookworm-slim (built from
+# Debian's packages by dockerfiles/build-offline-images.sh if missing).
+set -euo pipefail
+shopt -s inherit_errexit
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=dockerfiles/lib.sh
+. "${repo}/dockerfiles/lib.sh"
+
+log() { echo "build-image: $*" >&2; }
+die() {
+  log "$*"
+  exit 1
+}
+
+tags=()
+source_kind=prebuilt
+while (($#)); do
+  case "$1" in
+    --tag)
+      [[ -n "${2:-}" ]] || die "--tag needs a value"
+      tags+=("$2")
+      shift
+      ;;
+    --tag=*) tags+=("${1#--tag=}") ;;
+    --source)
+      source_kind="${2:-}"
+      shift
+      ;;
+    --print-ref) ;;
+    -h | --help)
+      sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'
+      exit 0
+      ;;
+    *) die "unknown argument: $1 (see --help)" ;;
+  esac
+  shift
+done
+[[ "$source_kind" == prebuilt || "$source_kind" == builder ]] ||
+  die "--source must be prebuilt or builder"
+
+cd "$repo"
+revision="$(git rev-parse HEAD)"
+short="${revision:0:12}"
+if [[ -n "$(git status --porcelain --untracked-files=no)" ]]; then
+  short="${short}-dirty"
+  revision="${revision}-dirty"
+fi
+version="$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)"
+# The commit time, not the wall clock: rebuilding a commit gives the same label.
+created="$(git log -1 --format=%cI | xargs -I{} date -u -d {} +%Y-%m-%dT%H:%M:%SZ)"
+ref="blog:${short}"
+
+runtime_image() {
+  if [[ -n "${BLOG_RUNTIME_IMAGE:-}" ]]; then
+    echo "$BLOG_RUNTIME_IMAGE"
+  elif docker image inspect debian:bookworm-slim >/dev/null 2>&1 ||
+    timeout "${BLOG_PULL_TIMEOUT:-120}" docker pull --quiet debian:bookworm-slim >/dev/null 2>&1; then
+    echo debian:bookworm-slim
+  else
+    log "debian:bookworm-slim cannot be pulled: using the local base image"
+    dockerfiles/build-offline-images.sh debian
+    echo localhost/debian:bookworm-slim
+  fi
+}
+
+runtime="$(runtime_image)"
+docker_build="$(buildkit_docker)"
+build_args=(
+  --build-arg "RUNTIME_IMAGE=${runtime}"
+  --build-arg "VERSION=${version}"
+  --build-arg "REVISION=${revision}"
+  --build-arg "CREATED=${created}"
+  --build-arg "BINARY_SOURCE=${source_kind}"
+)
+tag_args=(-t "$ref")
+for t in "${tags[@]}"; do tag_args+=(-t "$t"); done
+
+started=$SECONDS
+if [[ "$source_kind" == prebuilt ]]; then
+  target_dir="${CARGO_TARGET_DIR:-${repo}/target}"
+  log "cargo build --release --locked -p blog"
+  cargo build --release --locked -p blog --bin blog >&2
+  # The binary alone is the context: nothing else on the host can reach a layer.
+  context="$(mktemp -d)"
+  trap 'rm -rf "$context"' EXIT
+  cp "${target_dir}/release/blog" "${context}/blog"
+  DOCKER_BUILDKIT=1 "$docker_build" build --progress=plain "${build_args[@]}" \
+    -f dockerfiles/app.Dockerfile "${tag_args[@]}" "$context" >&2
+else
+  secret_args=()
+  ca="${BLOG_BUILD_CA_BUNDLE:-/etc/ssl/certs/ca-certificates.crt}"
+  [[ -s "$ca" ]] && secret_args=(--secret "id=ca,src=${ca}")
+  DOCKER_BUILDKIT=1 "$docker_build" build --progress=plain "${build_args[@]}" \
+    --build-arg "RUST_IMAGE=${RUST_IMAGE:-rust:1.95-bookworm}" "${secret_args[@]}" \
+    -f dockerfiles/app.Dockerfile "${tag_args[@]}" . >&2
+fi
+
+log "built ${ref} ${tags[*]} in $((SECONDS - started)) s: $(docker image inspect -f '{{.Id}} {{.Size}} bytes' "$ref")"
+echo "$ref"

@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# Runs the whole service locally with compose.yaml (two app replicas behind a
+# proxy, Postgres, Redis, S3, an SMTP catcher), then prints where to find it.
+#
+#   scripts/up.sh             create .env if missing, build what is needed, start, wait
+#   scripts/up.sh down [-v]   stop and remove the containers (-v: the volumes too)
+#   scripts/up.sh ps|logs …   any other docker compose command, with the same settings
+#
+# On a machine that cannot pull the public images it builds local ones from
+# Debian's packages first (dockerfiles/build-offline-images.sh). The app image
+# is built by scripts/build-image.sh and tagged $BLOG_IMAGE (blog:local).
+# COMPOSE_PROJECT_NAME (default blog) and BLOG_UP_TIMEOUT (seconds, default 300)
+# can be set.
+set -euo pipefail
+shopt -s inherit_errexit
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$repo"
+export COMPOSE_PROJECT_NAME="${COMPOSE_PROJECT_NAME:-blog}"
+
+log() { echo "up: $*" >&2; }
+die() {
+  log "$*"
+  exit 1
+}
+
+compose() {
+  if docker compose version >/dev/null 2>&1; then
+    docker compose -f compose.yaml "$@"
+  elif command -v docker-compose >/dev/null; then
+    docker-compose -f compose.yaml "$@"
+  else
+    die "neither 'docker compose' nor docker-compose is installed"
+  fi
+}
+
+random_secret() { od -An -N24 -tx1 /dev/urandom | tr -d ' \n'; }
+
+# .env from .env.example, with a fresh random value for every empty secret.
+ensure_env_file() {
+  [[ -f .env ]] && return
+  log "creating .env with random local secrets"
+  local line key
+  umask 077
+  while IFS= read -r line; do
+    key="${line%%=*}"
+    case "$line" in
+      POSTGRES_PASSWORD= | S3_SECRET_KEY=) line="${key}=$(random_secret)" ;;
+      S3_ACCESS_KEY=) line="${key}=blog-$(random_secret | cut -c1-12)" ;;
+    esac
+    printf '%s\n' "$line"
+  done <.env.example >.env
+}
+
+# A value set in the environment or in .env wins over the automatic choice.
+configured() {
+  [[ -n "${!1:-}" ]] || grep -qE "^$1=." .env
+}
+
+choose_images() {
+  local line var
+  while IFS= read -r line; do
+    var="${line#export }"
+    var="${var%%=*}"
+    case "$var" in
+      POSTGRES_IMAGE | REDIS_IMAGE | S3_IMAGE | MAIL_IMAGE | PROXY_IMAGE | BLOG_RUNTIME_IMAGE)
+        configured "$var" || eval "$line"
+        ;;
+    esac
+  done < <(dockerfiles/build-offline-images.sh --env)
+}
+
+# docker-compose 1.29 has no `up --wait`: poll until every long-running
+# service is healthy and the one-shot migrate exited 0.
+wait_healthy() {
+  local deadline=$((SECONDS + ${BLOG_UP_TIMEOUT:-300})) pending id state
+  while :; do
+    pending=()
+    while read -r id; do
+      state="$(docker inspect -f '{{.Name}} {{.State.Status}} {{.State.ExitCode}} {{if .State.Health}}{{.State.Health.Status}}{{else}}none{{end}}' "$id")"
+      case "$state" in
+        *migrate*" exited 0 "*) ;;
+        *migrate*" exited "*) compose logs migrate >&2 && die "migrate failed: ${state}" ;;
+        *" running "*" healthy") ;;
+        *) pending+=("${state%% *}") ;;
+      esac
+    done < <(compose ps -q)
+    ((${#pending[@]} == 0)) && return
+    ((SECONDS < deadline)) || {
+      compose ps >&2
+      compose logs --tail=30 >&2
+      die "not healthy after ${BLOG_UP_TIMEOUT:-300} s: ${pending[*]}"
+    }
+    sleep 2
+  done
+}
+
+up() {
+  local started=$SECONDS
+  ensure_env_file
+  choose_images
+  export BLOG_IMAGE="${BLOG_IMAGE:-$(sed -n 's/^BLOG_IMAGE=//p' .env)}"
+  export BLOG_IMAGE="${BLOG_IMAGE:-blog:local}"
+  log "building the app image ${BLOG_IMAGE}"
+  scripts/build-image.sh --tag "$BLOG_IMAGE" >/dev/null
+  local built=$SECONDS
+  compose up -d --remove-orphans
+  wait_healthy
+  local port
+  port="$(sed -n 's/^BLOG_HTTP_PORT=//p' .env)"
+  port="${BLOG_HTTP_PORT:-${port:-8080}}"
+  local mail_port
+  mail_port="$(sed -n 's/^MAIL_UI_PORT=//p' .env)"
+  mail_port="${MAIL_UI_PORT:-${mail_port:-8025}}"
+  curl -fsS -o /dev/null "http://127.0.0.1:${port}/readyz" || die "the proxy does not answer on port ${port}"
+  log "stack healthy in $((SECONDS - built)) s (images ready after $((built - started)) s)"
+  echo "API docs:   http://localhost:${port}/docs"
+  echo "OpenAPI:    http://localhost:${port}/api/openapi.json"
+  echo "Mail inbox: http://localhost:${mail_port}/"
+  echo "Stop with:  scripts/up.sh down"
+}
+
+case "${1:-up}" in
+  up) up ;;
+  down)
+    shift
+    compose down --remove-orphans "$@"
+    ;;
+  -h | --help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//' ;;
+  *) compose "$@" ;;
+esac
