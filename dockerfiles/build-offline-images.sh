@@ -43,7 +43,7 @@ readonly IMG_MAILCATCHER="localhost/mailcatcher:1"
 readonly IMG_NGINX="localhost/nginx:bookworm"
 
 script_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-# shellcheck source=dockerfiles/lib.sh
+# shellcheck disable=SC1091 # lib.sh is linted on its own
 . "${script_dir}/lib.sh"
 readonly offline_dir="${script_dir}/offline"
 readonly cache_dir="${BLOG_CACHE_DIR:-${HOME}/.cache/blog}/offline-images"
@@ -65,10 +65,24 @@ usage() {
   sed -n '2,31p' "$0" | sed 's/^# \{0,1\}//'
 }
 
+# have_image IMAGE [INPUTS_HASH]: the image exists (and was built from inputs
+# with that hash, so an edited Dockerfile or entrypoint triggers a rebuild).
 have_image() {
   [[ -n "${built[$1]:-}" ]] && return 0
   $force && [[ -n "${requested[$1]:-}" ]] && return 1
-  docker image inspect "$1" >/dev/null 2>&1
+  local label
+  label="$(docker image inspect -f '{{index .Config.Labels "blog.offline.inputs"}}' "$1" 2>/dev/null)" || return 1
+  [[ -z "${2:-}" || "$label" == "$2" ]]
+}
+
+# Hash of a derived image's Dockerfile and the files of this directory it COPYs.
+inputs_hash() {
+  local dockerfile="${offline_dir}/$1" files=() src
+  files+=("$dockerfile")
+  while read -r src; do
+    [[ -f "${offline_dir}/${src}" ]] && files+=("${offline_dir}/${src}")
+  done < <(awk '/^COPY/ { print $(NF-1) }' "$dockerfile")
+  cat "${files[@]}" | sha256sum | cut -c1-16
 }
 
 image_of() {
@@ -173,14 +187,15 @@ build_debian() {
 # Builds one derived image from dockerfiles/offline/<name>.Dockerfile with the
 # given context directory.
 build_derived() {
-  local image="$1" dockerfile="$2" context="$3"
-  have_image "$image" && return
+  local image="$1" dockerfile="$2" context="$3" hash
+  hash="$(inputs_hash "$dockerfile")"
+  have_image "$image" "$hash" && return
   build_debian
   log "building ${image}"
   local log="${cache_dir}/build-${image//[\/:]/_}.log"
   mkdir -p "$cache_dir"
   if ! DOCKER_BUILDKIT=1 "$docker_build" build --progress=plain \
-    --build-arg "BASE_IMAGE=${IMG_DEBIAN}" \
+    --build-arg "BASE_IMAGE=${IMG_DEBIAN}" --label "blog.offline.inputs=${hash}" \
     -f "${offline_dir}/${dockerfile}" -t "$image" "$context" >"$log" 2>&1; then
     tail -n 30 "$log" >&2
     die "building ${image} failed (full log: ${log})"
@@ -218,7 +233,7 @@ build_one() {
     postgres) build_derived "$IMG_POSTGRES" postgres.Dockerfile "$offline_dir" ;;
     redis) build_derived "$IMG_REDIS" redis.Dockerfile "$offline_dir" ;;
     seaweedfs)
-      have_image "$IMG_SEAWEEDFS" && return
+      have_image "$IMG_SEAWEEDFS" "$(inputs_hash seaweedfs.Dockerfile)" && return
       build_derived "$IMG_SEAWEEDFS" seaweedfs.Dockerfile "$(seaweedfs_context)"
       ;;
     mailcatcher) build_derived "$IMG_MAILCATCHER" mailcatcher.Dockerfile "$offline_dir" ;;
@@ -233,7 +248,7 @@ public_of() {
     postgres) echo "postgres:16-alpine" ;;
     redis) echo "redis:7-alpine" ;;
     seaweedfs) echo "chrislusf/seaweedfs:${SEAWEEDFS_VERSION}" ;;
-    mailcatcher) echo "axllent/mailpit:v1.27" ;;
+    mailcatcher) echo "axllent/mailpit:v1.30" ;;
     nginx) echo "nginx:1.27-alpine" ;;
   esac
 }
