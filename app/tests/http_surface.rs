@@ -1,0 +1,293 @@
+//! The HTTP surface that needs no running Postgres or Redis: error mapping
+//! of poem's own failures, input limits, probes, metrics and the OpenAPI
+//! document. The pool and Redis client connect lazily, so the app is built
+//! against closed ports; anything reaching them would get a 503, which these
+//! tests would notice.
+//!
+//! Full flows against real servers live in `integration-tests/`.
+
+use blog::config::Settings;
+use blog::startup::AppState;
+use poem::http::StatusCode;
+use poem::test::{TestClient, TestResponse};
+use poem::{Endpoint, Response};
+use serde_json::Value;
+
+fn settings() -> Settings {
+    let mut s = Settings::default();
+    // Nothing listens on port 1: connections are refused immediately.
+    s.database.host = "127.0.0.1".into();
+    s.database.port = 1;
+    s.redis.url = "redis://127.0.0.1:1".into();
+    s.http.max_body_bytes = 4096;
+    s
+}
+
+fn client() -> TestClient<impl Endpoint<Output = Response>> {
+    let state = AppState::new(settings()).expect("state builds without dialling anything");
+    TestClient::new(blog::http::app(state))
+}
+
+async fn problem(resp: TestResponse, status: StatusCode, code: &str) -> Value {
+    resp.assert_status(status);
+    resp.assert_content_type("application/problem+json");
+    let body: Value = resp.0.into_body().into_json().await.unwrap();
+    assert_eq!(body["code"], code, "{body}");
+    assert_eq!(body["status"], status.as_u16(), "{body}");
+    assert_eq!(body["type"], "about:blank");
+    assert!(
+        body["title"].is_string() && body["detail"].is_string(),
+        "{body}"
+    );
+    body
+}
+
+const TOKEN: &str = "Bearer aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+
+#[tokio::test]
+async fn unknown_routes_and_methods_are_problems() {
+    let cli = client();
+    problem(
+        cli.get("/nope").send().await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
+    problem(
+        cli.put("/api/posts/1").send().await,
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn missing_token_is_401_before_any_database_access() {
+    let cli = client();
+    let resp = cli
+        .post("/api/posts")
+        .content_type("application/json")
+        .body(r#"{"title":"t","content":"c"}"#)
+        .send()
+        .await;
+    problem(resp, StatusCode::UNAUTHORIZED, "unauthorized").await;
+}
+
+#[tokio::test]
+async fn malformed_bodies_are_400_not_500() {
+    let cli = client();
+    for body in [
+        r#"{"title":"t""#,                          // truncated
+        r#"{"title":5,"content":"c"}"#,             // wrong type
+        r#"{"title":"t"}"#,                         // missing field
+        r#"{"title":"t","content":"c","extra":1}"#, // unknown field
+        "\u{feff}not json",
+    ] {
+        let resp = cli
+            .post("/api/posts")
+            .header("authorization", TOKEN)
+            .content_type("application/json")
+            .body(body)
+            .send()
+            .await;
+        problem(resp, StatusCode::BAD_REQUEST, "malformed_request").await;
+    }
+    let invalid_utf8 = cli
+        .post("/api/posts")
+        .header("authorization", TOKEN)
+        .content_type("application/json")
+        .body(b"{\"title\":\"\xff\xfe\",\"content\":\"c\"}".to_vec())
+        .send()
+        .await;
+    problem(invalid_utf8, StatusCode::BAD_REQUEST, "malformed_request").await;
+}
+
+#[tokio::test]
+async fn wrong_content_type_is_415() {
+    let resp = client()
+        .post("/api/posts")
+        .header("authorization", TOKEN)
+        .content_type("text/plain")
+        .body("hello")
+        .send()
+        .await;
+    problem(
+        resp,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn oversized_bodies_are_413() {
+    let big = format!(r#"{{"title":"t","content":"{}"}}"#, "x".repeat(5000));
+    let resp = client()
+        .post("/api/posts")
+        .header("authorization", TOKEN)
+        .content_type("application/json")
+        .body(big)
+        .send()
+        .await;
+    problem(resp, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large").await;
+}
+
+#[tokio::test]
+async fn bad_pagination_parameters_are_400() {
+    let cli = client();
+    for query in ["limit=101", "limit=0", "limit=abc", "cursor=not-a-cursor"] {
+        let resp = cli.get(format!("/api/posts?{query}")).send().await;
+        problem(resp, StatusCode::BAD_REQUEST, "malformed_request").await;
+    }
+    let resp = cli.get("/api/posts/abc").send().await;
+    problem(resp, StatusCode::BAD_REQUEST, "malformed_request").await;
+}
+
+#[tokio::test]
+async fn postgres_down_is_503_not_500() {
+    let resp = client().get("/api/posts").send().await;
+    problem(resp, StatusCode::SERVICE_UNAVAILABLE, "service_unavailable").await;
+}
+
+#[tokio::test]
+async fn probes_reflect_dependencies() {
+    let cli = client();
+    let live = cli.get("/healthz").send().await;
+    live.assert_status_is_ok();
+    let ready = cli.get("/readyz").send().await;
+    let body = problem(
+        ready,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "service_unavailable",
+    )
+    .await;
+    assert_eq!(body["checks"]["postgres"], "unavailable");
+    assert_eq!(body["checks"]["redis"], "unavailable");
+}
+
+#[tokio::test]
+async fn readiness_turns_503_once_shutdown_starts() {
+    let state = AppState::new(settings()).unwrap();
+    state.shutdown.trigger();
+    let cli = TestClient::new(blog::http::app(state));
+    let body = problem(
+        cli.get("/readyz").send().await,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "service_unavailable",
+    )
+    .await;
+    assert_eq!(body["detail"], "shutting down");
+}
+
+#[tokio::test]
+async fn request_ids_are_echoed_or_generated() {
+    let cli = client();
+    let resp = cli
+        .get("/healthz")
+        .header("x-request-id", "abc-123")
+        .send()
+        .await;
+    resp.assert_header("x-request-id", "abc-123");
+    // Junk (spaces, overlong) is replaced, not echoed.
+    let resp = cli
+        .get("/healthz")
+        .header("x-request-id", "a b")
+        .send()
+        .await;
+    let id = resp
+        .0
+        .headers()
+        .get("x-request-id")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert_ne!(id, "a b");
+    assert!(!id.is_empty());
+}
+
+#[tokio::test]
+async fn metrics_use_route_templates() {
+    let cli = client();
+    cli.get("/api/posts/123456").send().await;
+    cli.get("/no/such/thing").send().await;
+    let resp = cli.get("/metrics").send().await;
+    resp.assert_status_is_ok();
+    let text = resp.0.into_body().into_string().await.unwrap();
+    assert!(
+        text.contains(
+            r#"http_requests_total{method="GET",route="/api/posts/:param0",status="503"} 1"#
+        ),
+        "{text}"
+    );
+    assert!(text.contains(r#"route="unmatched",status="404""#), "{text}");
+    assert!(!text.contains("123456"), "raw paths must not become labels");
+    for name in [
+        "http_request_duration_seconds_bucket",
+        "db_pool_max_size",
+        "redis_errors_total",
+        "rate_limit_fail_open_total",
+    ] {
+        assert!(text.contains(name), "{name} missing");
+    }
+}
+
+#[tokio::test]
+async fn openapi_document_describes_every_operation() {
+    let cli = client();
+    let resp = cli.get("/api/openapi.json").send().await;
+    resp.assert_status_is_ok();
+    let doc: Value = resp.0.into_body().into_json().await.unwrap();
+    assert_eq!(
+        doc["components"]["securitySchemes"]["BearerAuth"]["scheme"],
+        "bearer"
+    );
+    let paths = doc["paths"].as_object().unwrap();
+    for path in ["/posts", "/posts/{id}", "/users/{username}/posts"] {
+        assert!(paths.contains_key(path), "{path} missing");
+    }
+    for (path, ops) in paths {
+        for (method, op) in ops.as_object().unwrap() {
+            let what = format!("{method} {path}");
+            assert!(op["summary"].is_string(), "{what}: no summary");
+            assert!(op["operationId"].is_string(), "{what}: no operationId");
+            assert!(
+                !op["tags"].as_array().unwrap().is_empty(),
+                "{what}: no tags"
+            );
+            let responses = op["responses"].as_object().unwrap();
+            for status in ["500", "503"] {
+                let schema =
+                    &responses[status]["content"]["application/problem+json"]["schema"]["$ref"];
+                assert_eq!(schema, "#/components/schemas/Problem", "{what}: {status}");
+            }
+            let writes = matches!(method.as_str(), "patch" | "delete")
+                || (method == "post" && path == "/posts");
+            if writes {
+                assert!(op["security"].is_array(), "{what}: no security");
+                assert!(responses.contains_key("401"), "{what}: no 401");
+            }
+        }
+    }
+    let post_create = &paths["/posts"]["post"]["responses"];
+    // poem-openapi spells response header names in capitals.
+    assert!(post_create["201"]["headers"]["LOCATION"].is_object());
+    let yaml = cli.get("/api/openapi.yaml").send().await;
+    yaml.assert_status_is_ok();
+}
+
+#[tokio::test]
+async fn swagger_ui_is_served_without_a_cdn() {
+    let resp = client().get("/docs").send().await;
+    resp.assert_status_is_ok();
+    let html = resp.0.into_body().into_string().await.unwrap();
+    assert!(html.contains("swagger"), "not the Swagger UI");
+    for cdn in [
+        "unpkg.com",
+        "cdn.jsdelivr.net",
+        "cdnjs.cloudflare.com",
+        "fonts.googleapis.com",
+    ] {
+        assert!(!html.contains(cdn), "loads from {cdn}");
+    }
+}
