@@ -23,8 +23,10 @@ use crate::error::status::{
 };
 use crate::startup::AppState;
 
+mod strict;
 mod upload;
 
+pub use strict::Text;
 pub use upload::AvatarUpload;
 
 /// Your own profile (includes your email).
@@ -80,10 +82,10 @@ fn public_profile(settings: &Settings, u: UserRow) -> PublicProfile {
 #[derive(Debug, Object)]
 #[oai(deny_unknown_fields)]
 pub struct Registration {
-    pub username: String,
-    pub email: String,
+    pub username: Text,
+    pub email: Text,
     #[oai(write_only)]
-    pub password: String,
+    pub password: Text,
 }
 
 /// Credentials for logging in.
@@ -91,9 +93,9 @@ pub struct Registration {
 #[oai(deny_unknown_fields)]
 pub struct Credentials {
     /// Username or email address (case-insensitive).
-    pub username: String,
+    pub username: Text,
     #[oai(write_only)]
-    pub password: String,
+    pub password: Text,
 }
 
 /// A new session. Send the token as `Authorization: Bearer <token>`.
@@ -113,9 +115,9 @@ pub struct Session {
 #[derive(Debug, Object)]
 #[oai(deny_unknown_fields)]
 pub struct ProfileChanges {
-    pub username: Option<String>,
-    pub email: Option<String>,
-    pub bio: Option<String>,
+    pub username: Option<Text>,
+    pub email: Option<Text>,
+    pub bio: Option<Text>,
 }
 
 /// A password change. `new_password` follows the registration rules.
@@ -123,16 +125,16 @@ pub struct ProfileChanges {
 #[oai(deny_unknown_fields)]
 pub struct PasswordChange {
     #[oai(write_only)]
-    pub current_password: String,
+    pub current_password: Text,
     #[oai(write_only)]
-    pub new_password: String,
+    pub new_password: Text,
 }
 
 /// Ask for a password reset mail.
 #[derive(Debug, Object)]
 #[oai(deny_unknown_fields)]
 pub struct ResetRequest {
-    pub email: String,
+    pub email: Text,
 }
 
 /// The same answer whether or not the address belongs to an account.
@@ -145,9 +147,9 @@ pub struct ResetRequested {
 #[derive(Debug, Object)]
 #[oai(deny_unknown_fields)]
 pub struct ResetConfirmation {
-    pub token: String,
+    pub token: Text,
     #[oai(write_only)]
-    pub new_password: String,
+    pub new_password: Text,
 }
 
 #[derive(ApiResponse)]
