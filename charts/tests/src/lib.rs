@@ -54,7 +54,7 @@ fn in_ci() -> bool {
 /// Finds a tool: `$env_var`, then `$BLOG_TOOLS_BIN/name`, then `PATH`.
 /// Returns `None` (after saying so) when it is missing outside CI; panics in CI.
 pub fn tool(name: &str, env_var: Option<&str>) -> Option<PathBuf> {
-    let from_env = env_var.and_then(|v| std::env::var_os(v)).map(PathBuf::from);
+    let from_env = env_var.and_then(std::env::var_os).map(PathBuf::from);
     let from_tools_bin =
         std::env::var_os("BLOG_TOOLS_BIN").map(|dir| PathBuf::from(dir).join(name));
     let from_path = std::env::var_os("PATH").and_then(|paths| {
@@ -312,18 +312,18 @@ pub fn fullname() -> String {
     RELEASE.to_owned()
 }
 
-/// Writes each rendered document to its own file in `dir` (tools such as
-/// check-jsonschema take one object per file). Returns the paths.
+/// Writes each document to its own JSON file in `dir` (check-jsonschema takes
+/// one object per file; JSON has no YAML 1.1/1.2 ambiguities). Returns the paths.
 pub fn write_documents(docs: &[&Value], dir: &Path) -> Vec<PathBuf> {
     docs.iter()
         .enumerate()
         .map(|(i, doc)| {
             let path = dir.join(format!(
-                "{i:02}-{}-{}.yaml",
+                "{i:02}-{}-{}.json",
                 Rendered::kind_of(doc).to_lowercase(),
                 Rendered::name_of(doc)
             ));
-            std::fs::write(&path, serde_norway::to_string(doc).expect("yaml"))
+            std::fs::write(&path, serde_json::to_string_pretty(doc).expect("json"))
                 .expect("write manifest");
             path
         })
