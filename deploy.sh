@@ -284,12 +284,12 @@ cmd_deploy() {
   # The migration Job is a pre-upgrade hook, so a failed migration lands here
   # too, before any pod of the new version has started.
   {
-    echo "deploy.sh: helm upgrade of release '${release}' in namespace '${NAMESPACE}' FAILED (Helm's reason is above)."
-    echo "deploy.sh: ${rollback_flag} made Helm roll the release back to its last successful revision"
-    echo "deploy.sh: (a failed first install is uninstalled). Release history and recent events:"
-    helm history "$release" --namespace "$NAMESPACE" --max 5 || true
+    echo "deploy.sh: deploying ${sha} to ${env} FAILED: helm upgrade of release '${release}' in namespace '${NAMESPACE}' exited non-zero; Helm's reason is above."
+    echo "deploy.sh: with ${rollback_flag}, whatever the upgrade had changed is rolled back to the last successful"
+    echo "deploy.sh: revision (a failed first install is uninstalled). Release history and recent events:"
+    helm history "$release" --namespace "$NAMESPACE" --max 5 2>&1 || true
     if command -v kubectl >/dev/null 2>&1; then
-      kubectl get events --namespace "$NAMESPACE" --sort-by=.lastTimestamp 2>/dev/null | tail -n 20 || true
+      kubectl get events --namespace "$NAMESPACE" --sort-by=.lastTimestamp --request-timeout=10s 2>&1 | tail -n 20 || true
     fi
   } >&2
   exit 1

@@ -431,5 +431,22 @@ else
   printf '%s\n%s\n' "$out" "$err" | sed 's/^/    /'
 fi
 
+# A real helm run against a cluster that is not there (a closed port on
+# 127.0.0.1): deploy.sh must fail with exit 1 and say why, not hang or pass.
+closed_port="$(free_port)"
+(
+  export KUBECONFIG="${work}/unreachable.kubeconfig"
+  kubectl config set-cluster nowhere --server="https://127.0.0.1:${closed_port}" --insecure-skip-tls-verify=true
+  kubectl config set-credentials nobody --token=not-a-real-token
+  kubectl config set-context nowhere --cluster=nowhere --user=nobody --namespace=blog-test
+  kubectl config use-context nowhere
+) >/dev/null
+started=$SECONDS
+expect_refusal "deploy against an unreachable cluster fails with exit 1 and the reason" 1 \
+  "FAILED" "127.0.0.1:${closed_port}" -- \
+  "${real_env[@]}" NAMESPACE=blog-test KUBECONFIG="${work}/unreachable.kubeconfig" HELM_TIMEOUT=30s \
+  "${build_repo}/deploy.sh" deploy "${environments[0]:-production}"
+echo "    (helm gave up after $((SECONDS - started))s)"
+
 echo "delivery: ${passed} passed, ${failed} failed"
 ((failed == 0))
