@@ -358,15 +358,26 @@ pub async fn expect_status(response: Response, status: u16) -> Value {
 
 /// Asserts an RFC 9457 problem with this status and `code`; returns the document.
 pub async fn expect_problem(response: Response, status: u16, code: &str) -> Value {
-    let problem = expect_problem_4xx(response).await;
-    assert_eq!(problem["status"], status, "wrong status in {problem}");
+    let (got, problem) = problem_document(response).await;
+    assert_eq!(got, status, "wrong status: {problem}");
     assert_eq!(problem["code"], code, "wrong code in {problem}");
     problem
 }
 
 /// Asserts a 4xx `application/problem+json` with a non-empty `code`; returns it.
 pub async fn expect_problem_4xx(response: Response) -> Value {
-    let status = response.status();
+    let (status, problem) = problem_document(response).await;
+    assert!(
+        (400..500).contains(&status),
+        "expected a 4xx, got {status}: {problem}"
+    );
+    problem
+}
+
+/// Checks the response is `application/problem+json` whose `status` matches the HTTP
+/// status and which carries a `code`; returns the status and the document.
+async fn problem_document(response: Response) -> (u16, Value) {
+    let status = response.status().as_u16();
     let url = response.url().clone();
     let content_type = response
         .headers()
@@ -376,22 +387,17 @@ pub async fn expect_problem_4xx(response: Response) -> Value {
         .to_owned();
     let text = response.text().await.expect("body");
     assert!(
-        status.is_client_error(),
-        "expected a 4xx from {url}, got {status}: {text}"
-    );
-    assert!(
         content_type.starts_with("application/problem+json"),
-        "expected application/problem+json from {url}, got {content_type:?}: {text}"
+        "expected application/problem+json from {url} ({status}), got {content_type:?}: {text}"
     );
     let problem: Value = serde_json::from_str(&text).expect("problem body is JSON");
     assert_eq!(
-        problem["status"],
-        status.as_u16(),
-        "status field of {problem}"
+        problem["status"], status,
+        "status field of {problem} from {url}"
     );
     assert!(
         problem["code"].as_str().is_some_and(|c| !c.is_empty()),
-        "problem without a code: {problem}"
+        "problem without a code from {url}: {problem}"
     );
-    problem
+    (status, problem)
 }

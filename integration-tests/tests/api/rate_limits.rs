@@ -35,7 +35,7 @@ async fn repeated_failed_logins_get_429_with_retry_after() {
     }
     let limited = limited.unwrap_or_else(|| panic!("never rate limited: {statuses:?}"));
     assert!(
-        statuses.iter().any(|s| *s == 401),
+        statuses.contains(&401),
         "wrong passwords are 401 first: {statuses:?}"
     );
     let seconds = retry_after(&limited);
