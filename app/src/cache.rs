@@ -36,12 +36,20 @@ impl Cache {
 
     /// Current generation, or `None` when Redis is unavailable (bypass).
     pub async fn generation(&self) -> Option<u64> {
-        let gen_value: Option<u64> = self
+        match self
             .kv
-            .cmd("cache generation", redis::cmd("GET").arg(GENERATION_KEY))
+            .cmd::<Option<u64>>("cache generation", redis::cmd("GET").arg(GENERATION_KEY))
             .await
-            .ok()?;
-        Some(gen_value.unwrap_or(0))
+        {
+            Ok(generation) => Some(generation.unwrap_or(0)),
+            Err(_) => {
+                self.metrics
+                    .cache_requests_total
+                    .with_label_values(&["bypass"])
+                    .inc();
+                None
+            }
+        }
     }
 
     /// Key for `parts` under generation `generation`.

@@ -210,6 +210,30 @@ impl From<tokio_postgres::Error> for ApiError {
                 code: "conflict",
                 detail: "a resource with these values already exists".into(),
             },
+            // Input that slipped past the domain types; still the client's
+            // fault, so 4xx rather than 500.
+            Some(c)
+                if *c == SqlState::CHECK_VIOLATION
+                    || *c == SqlState::NOT_NULL_VIOLATION
+                    || *c == SqlState::STRING_DATA_RIGHT_TRUNCATION =>
+            {
+                let field = err
+                    .as_db_error()
+                    .and_then(|db| db.column().or(db.constraint()))
+                    .unwrap_or("body")
+                    .to_owned();
+                Self::Validation(vec![FieldError::new(field, "value is not allowed")])
+            }
+            Some(c)
+                if *c == SqlState::CHARACTER_NOT_IN_REPERTOIRE
+                    || *c == SqlState::UNTRANSLATABLE_CHARACTER =>
+            {
+                Self::Malformed("text must not contain NUL characters".into())
+            }
+            Some(c) if *c == SqlState::FOREIGN_KEY_VIOLATION => Self::Conflict {
+                code: "conflict",
+                detail: "a referenced resource no longer exists".into(),
+            },
             Some(c) if *c == SqlState::QUERY_CANCELED => {
                 Self::ServiceUnavailable("the database took too long to answer".into())
             }

@@ -45,10 +45,9 @@ pub struct RequestId(pub String);
 
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
-pub fn openapi_service(
-    settings: &crate::config::Settings,
-) -> OpenApiService<(posts::PostsApi, accounts::AccountsApi), ()> {
-    let _ = settings;
+/// The API and its OpenAPI document. The server URL is relative so the
+/// document (and `/docs`) work behind any host name or proxy.
+pub fn openapi_service() -> OpenApiService<(posts::PostsApi, accounts::AccountsApi), ()> {
     OpenApiService::new(
         (posts::PostsApi, accounts::AccountsApi),
         "Blog API",
@@ -64,7 +63,7 @@ pub fn openapi_service(
 
 /// The whole application as one endpoint.
 pub fn app(state: AppState) -> impl Endpoint<Output = Response> {
-    let api = openapi_service(&state.settings);
+    let api = openapi_service();
     let spec_json = api.spec_endpoint();
     let spec_yaml = api.spec_endpoint_yaml();
     let docs = api.swagger_ui();
