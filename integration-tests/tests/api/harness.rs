@@ -83,3 +83,65 @@ async fn smtp_sink_receives_mail() {
     assert_eq!(mails.len(), 1);
     assert!(mails[0].text().contains("token=abc123"));
 }
+
+/// Runs one harness test of this same binary in a child process whose Docker is
+/// unreachable, with or without `CI=true`.
+fn run_without_docker(ci: bool) -> std::process::Output {
+    let mut cmd = std::process::Command::new(std::env::current_exe().unwrap());
+    cmd.args(["--exact", "harness::redis_answers_ping", "--nocapture"])
+        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+        .env_remove("CI");
+    if ci {
+        cmd.env("CI", "true");
+    }
+    cmd.output().expect("run the test binary")
+}
+
+#[test]
+fn without_docker_tests_skip_loudly_or_fail_in_ci() {
+    let local = run_without_docker(false);
+    let stderr = String::from_utf8_lossy(&local.stderr);
+    assert!(
+        local.status.success(),
+        "outside CI a missing Docker is a skip: {stderr}"
+    );
+    assert!(
+        stderr.contains("SKIPPED: Docker is not reachable"),
+        "the skip is announced: {stderr}"
+    );
+
+    let ci = run_without_docker(true);
+    let output = format!(
+        "{}{}",
+        String::from_utf8_lossy(&ci.stdout),
+        String::from_utf8_lossy(&ci.stderr)
+    );
+    assert!(
+        !ci.status.success(),
+        "with CI=true a missing Docker fails: {output}"
+    );
+    assert!(
+        output.contains("Docker is not reachable and CI=true"),
+        "{output}"
+    );
+}
+
+#[test]
+fn image_names_split_into_name_and_tag() {
+    use integration_tests::containers::image_from_env;
+    let cases = [
+        (
+            "localhost/postgres:15-bookworm",
+            ("localhost/postgres", "15-bookworm"),
+        ),
+        ("localhost:5000/redis:7", ("localhost:5000/redis", "7")),
+        ("localhost:5000/redis", ("localhost:5000/redis", "latest")),
+        ("postgres:16-alpine", ("postgres", "16-alpine")),
+    ];
+    for (spec, (name, tag)) in cases {
+        assert_eq!(
+            image_from_env("BLOG_TEST_UNSET_VARIABLE_FOR_THIS_TEST", spec),
+            (name.to_owned(), tag.to_owned())
+        );
+    }
+}
