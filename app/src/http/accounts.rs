@@ -186,6 +186,21 @@ pub enum Accepted {
     Accepted(Json<ResetRequested>),
 }
 
+/// Percent-encodes everything but RFC 3986 unreserved characters and the
+/// `@ +` usernames may contain (header values must be ASCII; usernames may
+/// hold any letter).
+fn path_segment(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    for b in raw.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'@' | b'+') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 pub const RESET_REQUESTED: &str =
     "If an account uses this email address, a message with a reset link has been sent to it.";
 
@@ -217,7 +232,7 @@ impl AccountsApi {
             password,
         } = body.0;
         let user = service::register(&state, &ip.to_string(), &username, &email, &password).await?;
-        let location = format!("/api/users/{}", user.username);
+        let location = format!("/api/users/{}", path_segment(&user.username));
         Ok(Registered::Created(
             Json(private_profile(&state.settings, user)),
             location,
@@ -490,5 +505,16 @@ impl AccountsApi {
     ) -> Result<NoContent, ApiErrors<{ BAD_REQUEST | UNPROCESSABLE }>> {
         service::confirm_password_reset(&state, &body.0.token, &body.0.new_password).await?;
         Ok(NoContent::Done)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn location_segments_are_ascii() {
+        assert_eq!(path_segment("alice.b+c@d_e-f"), "alice.b+c@d_e-f");
+        assert_eq!(path_segment("émile"), "%C3%A9mile");
     }
 }
