@@ -23,9 +23,11 @@ impl ValidationError {
     }
 }
 
-/// Django's username rule: 1–150 characters, letters, digits and `@.+-_`.
-/// Case is preserved for display; uniqueness is case-insensitive (enforced by
-/// the database on `lower(username)`).
+/// Django's username rule: 1–150 characters, letters, digits and `@.+-_`,
+/// after Unicode NFKC normalisation (as Django does, so that look-alikes such
+/// as fullwidth `ａｌｉｃｅ` and `alice` are the same name). Case is preserved
+/// for display; uniqueness is case-insensitive (enforced by the database on
+/// `lower(username)`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Username(String);
 
@@ -34,6 +36,8 @@ impl Username {
 
     pub fn parse(raw: &str) -> Result<Self, ValidationError> {
         let err = |msg: &str| ValidationError::new("username", "invalid_username", msg);
+        let normalized = normalize(raw);
+        let raw = normalized.as_str();
         let count = raw.chars().count();
         if count == 0 {
             return Err(err("must not be empty"));
@@ -60,6 +64,13 @@ impl Username {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// The NFKC form of a username, for parsing and for look-ups (log-in,
+/// profile URLs) so that every spelling finds the stored name.
+pub fn normalize(raw: &str) -> String {
+    use unicode_normalization::UnicodeNormalization as _;
+    raw.nfkc().collect()
 }
 
 impl AsRef<str> for Username {
@@ -240,6 +251,14 @@ mod tests {
             assert_eq!(err.code, "invalid_username", "{bad:?}");
             assert_eq!(err.field, "username");
         }
+    }
+
+    #[test]
+    fn usernames_are_nfkc_normalised() {
+        assert_eq!(Username::parse("ａｌｉｃｅ").unwrap().as_str(), "alice");
+        // "e" + combining acute accent becomes the single character "é".
+        assert_eq!(Username::parse("e\u{301}mile").unwrap().as_str(), "émile");
+        assert_eq!(normalize("ﬁx"), "fix");
     }
 
     #[test]

@@ -62,9 +62,10 @@ fn iterations(state: &AppState) -> u32 {
     state.settings.auth.pbkdf2_iterations
 }
 
-/// Rate-limit subjects for accounts are case-insensitive.
+/// Rate-limit subjects for accounts: every spelling of a name (case,
+/// Unicode form) counts against the same account.
 fn account_subject(login: &str) -> String {
-    login.trim().to_lowercase()
+    super::domain::normalize(login.trim()).to_lowercase()
 }
 
 pub async fn register(
@@ -119,7 +120,8 @@ pub async fn login(
     }
 
     let conn = state.db.get().await?;
-    let Some(user) = repo::find_by_login(&conn, login.trim()).await? else {
+    let login = super::domain::normalize(login.trim());
+    let Some(user) = repo::find_by_login(&conn, &login).await? else {
         // Same work as a real verification, so timing does not reveal
         // whether the account exists.
         passwords::burn_blocking(password.to_owned(), iterations(state)).await;
@@ -181,7 +183,7 @@ pub async fn public_profile(state: &AppState, username: &str) -> Result<UserRow,
         return Err(ApiError::not_found("user"));
     }
     let conn = state.db.get().await?;
-    repo::find_by_username(&conn, username)
+    repo::find_by_username(&conn, &super::domain::normalize(username))
         .await?
         .ok_or_else(|| ApiError::not_found("user"))
 }
