@@ -83,14 +83,14 @@ expect_refusal() {
 
 work="$(mktemp -d)"
 registry_pid=""
-pushed_refs=()
+cleanup_refs=()
 cleanup() {
   if [[ -n "$registry_pid" ]]; then
     kill "$registry_pid" 2>/dev/null || true
     wait "$registry_pid" 2>/dev/null || true
   fi
-  if ((${#pushed_refs[@]} > 0)); then
-    docker image rm "${pushed_refs[@]}" >/dev/null 2>&1 || true
+  if ((${#cleanup_refs[@]} > 0)); then
+    docker image rm "${cleanup_refs[@]}" >/dev/null 2>&1 || true
   fi
   rm -rf "$work"
 }
@@ -353,7 +353,7 @@ fi
 
 repo_path="delivery-test/blog"
 ref="${registry}/${repo_path}"
-pushed_refs=("${ref}:${sha}" "${ref}:${version}")
+cleanup_refs=("${ref}:${sha}" "${ref}:${version}")
 # Own Docker client config: the login below must not touch the user's.
 real_env=(
   env -u REGISTRY_USERNAME -u REGISTRY_PASSWORD -u IMAGE_DIGEST
@@ -369,6 +369,11 @@ if [[ -z "$(git status --porcelain --untracked-files=no)" ]]; then
   build_repo="$ROOT"
 else
   build_repo="$clone"
+fi
+# scripts/build-image.sh also tags blog:<short sha>; keep it only if it was
+# there before (the test stage's image).
+if ! docker image inspect "blog:${sha:0:12}" >/dev/null 2>&1; then
+  cleanup_refs+=("blog:${sha:0:12}")
 fi
 started=$SECONDS
 capture "${real_env[@]}" "${build_repo}/deploy.sh" build
