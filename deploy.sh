@@ -40,6 +40,8 @@ usage() {
 }
 
 dry_run=false
+# Set by `push`, so `all` deploys exactly the digest it pushed.
+pushed_digest=""
 
 # Prints a command exactly as it would be typed, then runs it unless this is a
 # dry run. Only commands that change something go through here.
@@ -232,6 +234,7 @@ cmd_push() {
     return 0
   fi
   [[ -n "$digest" ]] || die "pushed ${ref}:${sha} but Docker reported no digest"
+  pushed_digest="$digest"
   info "pushed ${ref}:${sha} and ${ref}:${version}"
   # The one line on stdout a caller can capture.
   printf 'pushed %s@%s\n' "$ref" "$digest"
@@ -245,9 +248,9 @@ cmd_deploy() {
   require_clean_tree
   if ! $dry_run; then
     require_tools helm
-    [[ -r "$KUBECONFIG" ]] || die "KUBECONFIG=${KUBECONFIG} is not a readable file"
+    [[ -r "$KUBECONFIG" && -s "$KUBECONFIG" ]] || die "KUBECONFIG=${KUBECONFIG} is not a readable, non-empty file"
   fi
-  local ref sha release="${HELM_RELEASE:-blog}" digest="${IMAGE_DIGEST:-}"
+  local ref sha release="${HELM_RELEASE:-blog}" digest="${IMAGE_DIGEST:-$pushed_digest}"
   ref="$(image_ref)"
   sha="$(git_sha)"
   if [[ -z "$digest" ]] && command -v docker >/dev/null 2>&1; then

@@ -411,6 +411,16 @@ else
   fail "registry API holds both tags at the pushed digest" "tags ${tags}; sha -> '${head_sha}', version -> '${head_version}', pushed '${digest}'"
 fi
 
+# Docker recorded the digest on push: deploy pins it as well as the tag.
+capture "${real_env[@]}" NAMESPACE=blog-test KUBECONFIG="${work}/kubeconfig" \
+  "${clone}/deploy.sh" --dry-run deploy "${environments[0]:-production}"
+if [[ "$rc" == 0 && -n "$digest" ]] && grep -qE -- "--set image.tag=${sha} --set image.digest=${digest}\$" <<<"$out"; then
+  pass "dry run deploy after push: pins image.digest=${digest:0:19}…"
+else
+  fail "dry run deploy after push pins the digest" "exit ${rc}"
+  printf '%s\n%s\n' "$out" "$err" | sed 's/^/    /'
+fi
+
 # Forget the image locally, then get it back by its SHA tag.
 docker image rm "${ref}:${sha}" "${ref}:${version}" >/dev/null 2>&1 || true
 if docker image inspect "${ref}:${sha}" >/dev/null 2>&1; then
@@ -426,15 +436,6 @@ else
   printf '%s\n' "$err" | sed 's/^/    /'
 fi
 
-# With the image known locally, deploy pins the digest as well as the tag.
-capture "${real_env[@]}" NAMESPACE=blog-test KUBECONFIG="${work}/kubeconfig" \
-  "${clone}/deploy.sh" --dry-run deploy "${environments[0]:-production}"
-if [[ "$rc" == 0 && -n "$digest" ]] && grep -qE -- "--set image.tag=${sha} --set image.digest=${digest}\$" <<<"$out"; then
-  pass "dry run deploy after push: pins image.digest=${digest:0:19}…"
-else
-  fail "dry run deploy after push pins the digest" "exit ${rc}"
-  printf '%s\n%s\n' "$out" "$err" | sed 's/^/    /'
-fi
 
 # A real helm run against a cluster that is not there (a closed port on
 # 127.0.0.1): deploy.sh must fail with exit 1 and say why, not hang or pass.
