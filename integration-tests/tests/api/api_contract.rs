@@ -216,3 +216,42 @@ fn asset_url_scan_finds_external_scripts() {
         ]
     );
 }
+
+#[tokio::test]
+async fn every_response_carries_a_request_id() {
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
+    let generated = app.get("/api/posts").await;
+    let id = generated.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(!id.is_empty());
+    let other = app.get("/api/nothing-here").await;
+    assert_ne!(
+        other.headers()["x-request-id"].to_str().unwrap(),
+        id,
+        "one id per request"
+    );
+
+    let sane = app
+        .client
+        .get(app.url("/healthz"))
+        .header("x-request-id", "from-the-proxy.42")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sane.headers()["x-request-id"], "from-the-proxy.42");
+    // Anything else is replaced, so logs cannot be forged through it.
+    let hostile = app
+        .client
+        .get(app.url("/healthz"))
+        .header("x-request-id", "a b\tc")
+        .send()
+        .await
+        .unwrap();
+    let replaced = hostile.headers()["x-request-id"].to_str().unwrap();
+    assert_ne!(replaced, "a b\tc");
+    assert!(!replaced.is_empty());
+}

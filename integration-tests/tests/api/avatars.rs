@@ -23,6 +23,15 @@ pub fn jpeg(width: u32, height: u32) -> Vec<u8> {
     out.into_inner()
 }
 
+pub fn webp(width: u32, height: u32) -> Vec<u8> {
+    let img = image::RgbaImage::from_fn(width, height, |x, y| {
+        image::Rgba([x as u8, y as u8, 7, 255])
+    });
+    let mut out = Cursor::new(Vec::new());
+    img.write_to(&mut out, image::ImageFormat::WebP).unwrap();
+    out.into_inner()
+}
+
 fn crc32(bytes: &[u8]) -> u32 {
     let mut crc = 0xffff_ffffu32;
     for &b in bytes {
@@ -161,6 +170,31 @@ async fn uploads_are_resized_into_300px_and_served_from_s3() {
     assert!(
         listed.iter().all(|l| l.contents.is_empty()),
         "removed avatars leave no object"
+    );
+}
+
+#[tokio::test]
+async fn webp_is_accepted_whatever_the_declared_type() {
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
+    let user = app.new_user().await;
+    // Declared as something else: the bytes decide.
+    let me = expect_status(
+        upload(
+            &app,
+            &user.token,
+            webp(600, 600),
+            "avatar.bin",
+            "application/octet-stream",
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(
+        fetch_avatar(&app, me["avatar_url"].as_str().unwrap()).await,
+        (300, 300)
     );
 }
 
