@@ -10,7 +10,8 @@
 #
 # --source prebuilt (default): cargo builds target/release/blog on the host
 #   (`cargo build --release --locked -p blog`, a no-op when up to date;
-#   CARGO_TARGET_DIR honoured) and the binary alone is the build context.
+#   CARGO_TARGET_DIR honoured; BLOG_BIN=path uses that binary instead) and the
+#   binary alone is the build context.
 # --source builder: compiles inside the Dockerfile's builder stage from the
 #   repository (needs ${RUST_IMAGE:-rust:1.95-bookworm}); the machine's CA
 #   bundle is passed as a BuildKit secret for crates.io, never copied.
@@ -47,7 +48,7 @@ while (($#)); do
       ;;
     --print-ref) ;;
     -h | --help)
-      sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'
+      sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'
       exit 0
       ;;
     *) die "unknown argument: $1 (see --help)" ;;
@@ -96,13 +97,16 @@ for t in "${tags[@]}"; do tag_args+=(-t "$t"); done
 
 started=$SECONDS
 if [[ "$source_kind" == prebuilt ]]; then
-  target_dir="${CARGO_TARGET_DIR:-${repo}/target}"
-  log "cargo build --release --locked -p blog"
-  cargo build --release --locked -p blog --bin blog >&2
+  binary="${BLOG_BIN:-}"
+  if [[ -z "$binary" ]]; then
+    log "cargo build --release --locked -p blog"
+    cargo build --release --locked -p blog --bin blog >&2
+    binary="${CARGO_TARGET_DIR:-${repo}/target}/release/blog"
+  fi
   # The binary alone is the context: nothing else on the host can reach a layer.
   context="$(mktemp -d)"
   trap 'rm -rf "$context"' EXIT
-  cp "${target_dir}/release/blog" "${context}/blog"
+  cp "$binary" "${context}/blog"
   # The release profile keeps line tables for readable backtraces; compressed,
   # they cost a third of the space (116 MB -> 42 MB) and stay usable.
   if command -v objcopy >/dev/null; then

@@ -3,6 +3,7 @@
 # proxy, Postgres, Redis, S3, an SMTP catcher), then prints where to find it.
 #
 #   scripts/up.sh             create .env if missing, build what is needed, start, wait
+#   scripts/up.sh --no-build  the same with the existing app image $BLOG_IMAGE
 #   scripts/up.sh down [-v]   stop and remove the containers (-v: the volumes too)
 #   scripts/up.sh ps|logs …   any other docker compose command, with the same settings
 #
@@ -96,13 +97,19 @@ wait_healthy() {
 }
 
 up() {
+  local build=true
+  [[ "${1:-}" == --no-build ]] && build=false
   local started=$SECONDS
   ensure_env_file
   choose_images
   export BLOG_IMAGE="${BLOG_IMAGE:-$(sed -n 's/^BLOG_IMAGE=//p' .env)}"
   export BLOG_IMAGE="${BLOG_IMAGE:-blog:local}"
-  log "building the app image ${BLOG_IMAGE}"
-  scripts/build-image.sh --tag "$BLOG_IMAGE" >/dev/null
+  if $build; then
+    log "building the app image ${BLOG_IMAGE}"
+    scripts/build-image.sh --tag "$BLOG_IMAGE" >/dev/null
+  else
+    docker image inspect "$BLOG_IMAGE" >/dev/null 2>&1 || die "no image ${BLOG_IMAGE}: run without --no-build"
+  fi
   local built=$SECONDS
   compose up -d --remove-orphans
   wait_healthy
@@ -121,11 +128,12 @@ up() {
 }
 
 case "${1:-up}" in
-  up) up ;;
+  up) up "${@:2}" ;;
+  --no-build) up --no-build ;;
   down)
     shift
     compose down --remove-orphans "$@"
     ;;
-  -h | --help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//' ;;
+  -h | --help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//' ;;
   *) compose "$@" ;;
 esac
