@@ -53,6 +53,9 @@ fi
 if wants build || wants image || wants test; then
   stage "build"
   cargo build --release --workspace --all-targets --locked
+  # Later stages (image, deploy.sh build, compose, fuzz) reuse this binary
+  # instead of building `-p blog` again with a different feature set.
+  export BLOG_BIN="$target_dir/release/blog"
 fi
 
 if wants image || wants test || wants delivery; then
