@@ -172,6 +172,20 @@ pub enum LoggedIn {
 }
 
 #[derive(ApiResponse)]
+pub enum Profile {
+    /// Your profile, as it is now.
+    #[oai(status = 200)]
+    Ok(Json<PrivateProfile>),
+}
+
+#[derive(ApiResponse)]
+pub enum Public {
+    /// The user's public profile.
+    #[oai(status = 200)]
+    Ok(Json<PublicProfile>),
+}
+
+#[derive(ApiResponse)]
 pub enum NoContent {
     /// Done.
     #[oai(status = 204)]
@@ -253,9 +267,9 @@ impl AccountsApi {
         &self,
         state: Data<&AppState>,
         username: Path<String>,
-    ) -> Result<Json<PublicProfile>, ApiErrors<NOT_FOUND>> {
+    ) -> Result<Public, ApiErrors<NOT_FOUND>> {
         let user = service::public_profile(&state, &username.0).await?;
-        Ok(Json(public_profile(&state.settings, user)))
+        Ok(Public::Ok(Json(public_profile(&state.settings, user))))
     }
 
     /// Log in
@@ -336,10 +350,10 @@ impl AccountsApi {
         &self,
         state: Data<&AppState>,
         auth: BearerAuth,
-    ) -> Result<Json<PrivateProfile>, ApiErrors<UNAUTHORIZED>> {
+    ) -> Result<Profile, ApiErrors<UNAUTHORIZED>> {
         let who = authenticate(&state, &auth).await?;
         let user = service::me(&state, &who).await?;
-        Ok(Json(private_profile(&state.settings, user)))
+        Ok(Profile::Ok(Json(private_profile(&state.settings, user))))
     }
 
     /// Update your profile
@@ -357,10 +371,7 @@ impl AccountsApi {
         state: Data<&AppState>,
         auth: BearerAuth,
         body: Json<ProfileChanges>,
-    ) -> Result<
-        Json<PrivateProfile>,
-        ApiErrors<{ BAD_REQUEST | UNAUTHORIZED | CONFLICT | UNPROCESSABLE }>,
-    > {
+    ) -> Result<Profile, ApiErrors<{ BAD_REQUEST | UNAUTHORIZED | CONFLICT | UNPROCESSABLE }>> {
         let who = authenticate(&state, &auth).await?;
         let ProfileChanges {
             username,
@@ -375,7 +386,7 @@ impl AccountsApi {
             bio.as_deref(),
         )
         .await?;
-        Ok(Json(private_profile(&state.settings, user)))
+        Ok(Profile::Ok(Json(private_profile(&state.settings, user))))
     }
 
     /// Change your password
@@ -426,7 +437,7 @@ impl AccountsApi {
         auth: BearerAuth,
         upload: AvatarUpload,
     ) -> Result<
-        Json<PrivateProfile>,
+        Profile,
         ApiErrors<
             {
                 BAD_REQUEST
@@ -439,7 +450,7 @@ impl AccountsApi {
     > {
         let who = authenticate(&state, &auth).await?;
         let user = service::set_avatar(&state, &who, upload.bytes).await?;
-        Ok(Json(private_profile(&state.settings, user)))
+        Ok(Profile::Ok(Json(private_profile(&state.settings, user))))
     }
 
     /// Remove your avatar
@@ -455,10 +466,10 @@ impl AccountsApi {
         &self,
         state: Data<&AppState>,
         auth: BearerAuth,
-    ) -> Result<Json<PrivateProfile>, ApiErrors<UNAUTHORIZED>> {
+    ) -> Result<Profile, ApiErrors<UNAUTHORIZED>> {
         let who = authenticate(&state, &auth).await?;
         let user = service::remove_avatar(&state, &who).await?;
-        Ok(Json(private_profile(&state.settings, user)))
+        Ok(Profile::Ok(Json(private_profile(&state.settings, user))))
     }
 
     /// Request a password reset
