@@ -59,6 +59,18 @@ COPY ${PREBUILT_BINARY} /out/blog
 FROM ${BINARY_SOURCE} AS binary
 
 FROM ${RUNTIME_IMAGE} AS runtime
+# ca-certificates: TLS to S3/SMTP/Postgres providers. The fixed IDs let
+# Kubernetes' runAsUser/fsGroup and volume ownership match the image.
+# hadolint ignore=DL3008
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ca-certificates \
+ && rm -rf /var/lib/apt/lists/* /var/cache/apt/* /var/log/apt /var/log/dpkg.log \
+ && groupadd --gid 10001 blog \
+ && useradd --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin blog
+
+COPY --from=binary --chmod=0755 /out/blog /usr/local/bin/blog
+
+# Last, so that a new commit (new REVISION) does not invalidate the layers above.
 ARG VERSION=0.0.0-dev
 ARG REVISION=unknown
 ARG CREATED=1970-01-01T00:00:00Z
@@ -70,17 +82,6 @@ LABEL org.opencontainers.image.title="blog" \
       org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.created="${CREATED}" \
       org.opencontainers.image.licenses="MIT"
-
-# ca-certificates: TLS to S3/SMTP/Postgres providers. The fixed IDs let
-# Kubernetes' runAsUser/fsGroup and volume ownership match the image.
-# hadolint ignore=DL3008
-RUN apt-get update \
- && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ca-certificates \
- && rm -rf /var/lib/apt/lists/* /var/cache/apt/* /var/log/apt /var/log/dpkg.log \
- && groupadd --gid 10001 blog \
- && useradd --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin blog
-
-COPY --from=binary --chmod=0755 /out/blog /usr/local/bin/blog
 
 USER 10001:10001
 WORKDIR /tmp

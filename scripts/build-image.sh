@@ -58,6 +58,10 @@ done
 [[ "$source_kind" == prebuilt || "$source_kind" == builder ]] ||
   die "--source must be prebuilt or builder"
 
+# Resolved before changing directory: a relative BLOG_BIN means the caller's.
+if [[ -n "${BLOG_BIN:-}" ]]; then
+  BLOG_BIN="$(realpath -e "$BLOG_BIN")" || die "BLOG_BIN does not exist"
+fi
 cd "$repo"
 revision="$(git rev-parse HEAD)"
 short="${revision:0:12}"
@@ -66,6 +70,7 @@ if [[ -n "$(git status --porcelain --untracked-files=no)" ]]; then
   revision="${revision}-dirty"
 fi
 version="$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)"
+source_url="$(sed -n 's/^repository = "\(.*\)"/\1/p' Cargo.toml | head -n1)"
 # The commit time, not the wall clock: rebuilding a commit gives the same label.
 created="$(git log -1 --format=%cI | xargs -I{} date -u -d {} +%Y-%m-%dT%H:%M:%SZ)"
 ref="blog:${short}"
@@ -88,6 +93,7 @@ docker_build="$(buildkit_docker)"
 build_args=(
   --build-arg "RUNTIME_IMAGE=${runtime}"
   --build-arg "VERSION=${version}"
+  --build-arg "SOURCE=${source_url}"
   --build-arg "REVISION=${revision}"
   --build-arg "CREATED=${created}"
   --build-arg "BINARY_SOURCE=${source_kind}"
