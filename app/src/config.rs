@@ -107,11 +107,16 @@ impl HttpSettings {
 #[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum SslMode {
+    /// Plain TCP.
     Disable,
-    /// TLS if the server offers it and this build can speak it; this build
-    /// has no Postgres TLS connector, so `prefer` connects in plain text.
+    /// Plain TCP as well: opportunistic TLS without verification would give
+    /// a false sense of security, and verifying would break servers with
+    /// self-signed certificates that `prefer` is expected to accept.
     #[default]
     Prefer,
+    /// TLS, with the server certificate verified against
+    /// `database.ssl_root_cert` (a PEM bundle) or the system's roots, and its
+    /// name against `database.host` (libpq's `verify-full`).
     Require,
 }
 
@@ -124,6 +129,9 @@ pub struct DatabaseSettings {
     pub user: String,
     pub password: Option<Secret>,
     pub ssl_mode: SslMode,
+    /// PEM file of the CA(s) that signed the server certificate, for
+    /// `ssl_mode = require`; the system's roots when unset.
+    pub ssl_root_cert: Option<String>,
     pub pool_max_size: usize,
     pub connect_timeout_ms: u64,
     pub statement_timeout_ms: u64,
@@ -140,6 +148,7 @@ impl Default for DatabaseSettings {
             user: "blog".into(),
             password: None,
             ssl_mode: SslMode::Prefer,
+            ssl_root_cert: None,
             pool_max_size: 16,
             connect_timeout_ms: 3000,
             statement_timeout_ms: 5000,
@@ -510,10 +519,12 @@ impl Settings {
             10,
             120_000,
         )?;
-        if db.ssl_mode == SslMode::Require {
+        if let Some(path) = &db.ssl_root_cert
+            && !Path::new(path).is_file()
+        {
             return Err(ConfigError::new(
-                "database.ssl_mode",
-                "`require` is not supported by this build (use `disable` or `prefer`)",
+                "database.ssl_root_cert",
+                format!("{path} is not a readable file"),
             ));
         }
 
@@ -756,6 +767,20 @@ mod tests {
         let err = Settings::load_from(env(&[("BLOG_SMTP__PASSWORD_FILE", "/nonexistent/pw")]))
             .unwrap_err();
         assert_eq!(err.setting, "BLOG_SMTP__PASSWORD_FILE");
+    }
+
+    #[test]
+    fn postgres_tls_settings_are_checked() {
+        let s = Settings::load_from(env(&[("BLOG_DATABASE__SSL_MODE", "require")])).unwrap();
+        assert_eq!(s.database.ssl_mode, SslMode::Require);
+        let err = Settings::load_from(env(&[
+            ("BLOG_DATABASE__SSL_MODE", "require"),
+            ("BLOG_DATABASE__SSL_ROOT_CERT", "/nonexistent/ca.pem"),
+        ]))
+        .unwrap_err();
+        assert_eq!(err.setting, "BLOG_DATABASE__SSL_ROOT_CERT");
+        let err = Settings::load_from(env(&[("BLOG_DATABASE__SSL_MODE", "verify-ca")])).unwrap_err();
+        assert_eq!(err.setting, "BLOG_DATABASE__SSL_MODE");
     }
 
     #[test]

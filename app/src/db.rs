@@ -1,10 +1,14 @@
 //! Postgres: the connection pool and the embedded migrations.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use rustls_pki_types::CertificateDer;
+use rustls_pki_types::pem::PemObject as _;
 use tokio_postgres::NoTls;
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::config::{DatabaseSettings, Settings, SslMode};
 
@@ -26,10 +30,10 @@ fn pg_config(db: &DatabaseSettings, statement_timeout: bool) -> tokio_postgres::
         .application_name("blog")
         .connect_timeout(Duration::from_millis(db.connect_timeout_ms))
         .ssl_mode(match db.ssl_mode {
+            // `prefer` goes with `NoTls` below, which makes it plain text.
             SslMode::Disable => tokio_postgres::config::SslMode::Disable,
-            // `require` is refused by config validation; `prefer` with NoTls
-            // connects in plain text.
-            SslMode::Prefer | SslMode::Require => tokio_postgres::config::SslMode::Prefer,
+            SslMode::Prefer => tokio_postgres::config::SslMode::Prefer,
+            SslMode::Require => tokio_postgres::config::SslMode::Require,
         });
     if let Some(password) = &db.password {
         cfg.password(password.expose());
@@ -45,15 +49,15 @@ fn pg_config(db: &DatabaseSettings, statement_timeout: bool) -> tokio_postgres::
 /// Builds the pool. It connects lazily: nothing is dialled until the first
 /// `get()`, so this never fails because Postgres is down.
 pub fn pool(db: &DatabaseSettings) -> anyhow::Result<Pool> {
-    let manager = Manager::from_config(
-        pg_config(db, true),
-        NoTls,
-        ManagerConfig {
-            // `Fast` trusts a connection that has not reported an error;
-            // broken ones are detected on use and dropped.
-            recycling_method: RecyclingMethod::Fast,
-        },
-    );
+    let config = ManagerConfig {
+        // `Fast` trusts a connection that has not reported an error;
+        // broken ones are detected on use and dropped.
+        recycling_method: RecyclingMethod::Fast,
+    };
+    let manager = match tls(db)? {
+        Some(tls) => Manager::from_config(pg_config(db, true), tls, config),
+        None => Manager::from_config(pg_config(db, true), NoTls, config),
+    };
     Pool::builder(manager)
         .max_size(db.pool_max_size)
         .wait_timeout(Some(Duration::from_millis(db.pool_wait_timeout_ms)))
@@ -69,18 +73,23 @@ pub fn pool(db: &DatabaseSettings) -> anyhow::Result<Pool> {
 /// wait for the first to finish, then find nothing left to do.
 pub async fn migrate(settings: &Settings) -> anyhow::Result<()> {
     let db = &settings.database;
-    let (mut client, connection) =
-        pg_config(db, false).connect(NoTls).await.with_context(|| {
-            format!(
-                "connecting to Postgres at {}:{}/{}",
-                db.host, db.port, db.name
-            )
-        })?;
-    let conn_task = tokio::spawn(async move {
-        if let Err(e) = connection.await {
-            tracing::warn!(error = %e, "migration connection closed with an error");
-        }
-    });
+    let cfg = pg_config(db, false);
+    let connected = match tls(db)? {
+        Some(tls) => cfg
+            .connect(tls)
+            .await
+            .map(|(c, conn)| (c, spawn_connection(conn))),
+        None => cfg
+            .connect(NoTls)
+            .await
+            .map(|(c, conn)| (c, spawn_connection(conn))),
+    };
+    let (mut client, conn_task) = connected.with_context(|| {
+        format!(
+            "connecting to Postgres at {}:{}/{}",
+            db.host, db.port, db.name
+        )
+    })?;
 
     client
         .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK_KEY])
@@ -104,6 +113,63 @@ pub async fn migrate(settings: &Settings) -> anyhow::Result<()> {
     }
     unlock.context("releasing the migration advisory lock")?;
     Ok(())
+}
+
+fn spawn_connection<S, T>(
+    connection: tokio_postgres::Connection<S, T>,
+) -> tokio::task::JoinHandle<()>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            tracing::warn!(error = %e, "migration connection closed with an error");
+        }
+    })
+}
+
+/// The TLS connector for `ssl_mode = require`, verifying the server against
+/// `ssl_root_cert` or the system roots; `None` for plain connections.
+fn tls(db: &DatabaseSettings) -> anyhow::Result<Option<MakeRustlsConnect>> {
+    if db.ssl_mode != SslMode::Require {
+        return Ok(None);
+    }
+    let mut roots = rustls::RootCertStore::empty();
+    match &db.ssl_root_cert {
+        Some(path) => {
+            for cert in CertificateDer::pem_file_iter(path)
+                .with_context(|| format!("BLOG_DATABASE__SSL_ROOT_CERT: cannot read {path}"))?
+            {
+                let cert = cert
+                    .with_context(|| format!("BLOG_DATABASE__SSL_ROOT_CERT: bad PEM in {path}"))?;
+                roots.add(cert).with_context(|| {
+                    format!("BLOG_DATABASE__SSL_ROOT_CERT: bad certificate in {path}")
+                })?;
+            }
+        }
+        None => {
+            // Unreadable individual system certificates are skipped, as
+            // every TLS client does.
+            let (added, _) =
+                roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
+            tracing::debug!(added, "loaded system root certificates for Postgres TLS");
+        }
+    }
+    anyhow::ensure!(
+        !roots.is_empty(),
+        "BLOG_DATABASE__SSL_MODE=require but no root certificate was found (set BLOG_DATABASE__SSL_ROOT_CERT)"
+    );
+    // Explicit provider: both ring and aws-lc-rs are in the dependency tree,
+    // and rustls refuses to guess between them.
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .context("configuring TLS for Postgres")?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    Ok(Some(MakeRustlsConnect::new(config)))
 }
 
 /// Names and versions of the embedded migrations (for tests and `--help`).
