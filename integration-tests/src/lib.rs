@@ -1,6 +1,13 @@
 //! Shared harness for the end-to-end tests: real Postgres and Redis (containers), a real
 //! S3 server and a real SMTP server (in-process), and the service itself on a random port.
 //!
+//! Run: `cargo test -p integration-tests` (Docker required). Without registry access, build
+//! the local images (`dockerfiles/build-offline-images.sh`) and set
+//! `BLOG_TEST_POSTGRES_IMAGE=localhost/postgres:15-bookworm` and
+//! `BLOG_TEST_REDIS_IMAGE=localhost/redis:7-bookworm`. Without Docker the tests print a
+//! skip notice, or fail when `CI=true`. Containers carry the label `blog-integration-tests`
+//! and are removed when the test process exits.
+//!
 //! Each `#[tokio::test]` has its own runtime, which dies with the test. Shared servers
 //! therefore run on one runtime of their own that lives as long as the test binary.
 
