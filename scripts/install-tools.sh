@@ -127,7 +127,9 @@ main() {
   fi
   local stamp="${tools_dir}/.installed" want
   want="$(stamp_value)"
-  if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" || ! -x "${bin}/helm" || ! -x "${bin}/kubectl" ]]; then
+  # A venv breaks when the Python it was made from goes away: check it runs.
+  if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" || ! -x "${bin}/helm" || ! -x "${bin}/kubectl" ]] ||
+    ! "${bin}/python" -c '' 2>/dev/null; then
     local started=$SECONDS
     rm -f "$stamp"
     install_venv
