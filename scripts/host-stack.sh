@@ -124,7 +124,7 @@ host_stack_up() {
   HOST_STACK_PIDS+=("$BLOG_PID")
   BLOG_URL="http://127.0.0.1:${app_port}"
   tries=0
-  until curl -fsS -o /dev/null "$BLOG_URL/readyz"; do
+  until curl -fs -o /dev/null "$BLOG_URL/readyz"; do
     tries=$((tries + 1))
     if ((tries > 100)) || ! kill -0 "$BLOG_PID" 2>/dev/null; then
       tail -n 20 "$HOST_STACK_DIR/serve.log" >&2

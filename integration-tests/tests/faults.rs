@@ -373,7 +373,9 @@ async fn create_network(name: &str) -> (String, String) {
 /// The proxy: round-robin over the replicas, retrying a request on the other
 /// replica when one cannot be reached (for any method while nothing was sent,
 /// for idempotent ones also after a broken response), with short connect
-/// timeouts so a dead address costs about a second, not a minute. One
+/// timeouts so a dead address costs about a second, not a minute. A replica
+/// that failed is skipped for one second only, so that one which is back is
+/// used again before the next one goes (else: "no live upstreams"). One
 /// connection per request (nginx's default towards upstreams): an idle
 /// keep-alive connection closed by a draining replica would turn a POST
 /// into a 502 that nginx may not retry.
@@ -382,7 +384,7 @@ fn nginx_conf(apps: &[Node]) -> String {
         .iter()
         .map(|a| {
             format!(
-                "        server {}:8080 max_fails=1 fail_timeout=5s;\n",
+                "        server {}:8080 max_fails=1 fail_timeout=1s;\n",
                 a.ip
             )
         })
@@ -758,7 +760,9 @@ async fn rolling_restart_loses_no_request() {
             stopped.as_millis(),
             t.elapsed().as_millis()
         );
-        tokio::time::sleep(Duration::from_secs(2)).await;
+        // Like a Deployment's minReadySeconds: nginx's passive health check
+        // (fail_timeout) must see the replica live before the next one goes.
+        tokio::time::sleep(Duration::from_secs(3)).await;
     }
     let (samples, acked) = load.finish().await;
     let all = summarize(&samples, Duration::ZERO, ALL);
