@@ -449,7 +449,8 @@ impl AccountsApi {
         >,
     > {
         let who = authenticate(&state, &auth).await?;
-        let user = service::set_avatar(&state, &who, upload.bytes).await?;
+        let bytes = upload.read().await?;
+        let user = service::set_avatar(&state, &who, bytes).await?;
         Ok(Profile::Ok(Json(private_profile(&state.settings, user))))
     }
 

@@ -1,12 +1,16 @@
 //! The avatar upload body: `multipart/form-data` with a file field `avatar`.
 //!
 //! A hand-written extractor rather than poem-openapi's `Upload` (which
-//! spools the whole field to a temporary file first): the field is read
-//! incrementally and refused with 413 as soon as it passes
-//! `avatars.max_bytes`, whether or not the client declared a length.
+//! spools the whole field to a temporary file first). Extraction only checks
+//! the content type and keeps the body unread; [`AvatarUpload::read`] then
+//! reads the field incrementally and refuses it with 413 as soon as it
+//! passes `avatars.max_bytes`, whether or not the client declared a length.
+//! The handler authenticates before reading, so anonymous clients cannot
+//! make us buffer uploads.
 
+use poem::http::header;
 use poem::web::Multipart;
-use poem::{FromRequest, Request, RequestBody};
+use poem::{Body, FromRequest, Request, RequestBody};
 use poem_openapi::registry::{MetaMediaType, MetaRequest, MetaSchema, MetaSchemaRef, Registry};
 use poem_openapi::{ApiExtractor, ApiExtractorType, ExtractParamOptions};
 use tokio::io::AsyncReadExt as _;
@@ -17,14 +21,11 @@ use crate::startup::AppState;
 pub const FIELD: &str = "avatar";
 const CONTENT_TYPE: &str = "multipart/form-data";
 
-/// The raw bytes of the `avatar` field, at most `avatars.max_bytes` long.
-#[derive(Debug)]
+/// The still unread multipart body of an avatar upload.
 pub struct AvatarUpload {
-    pub bytes: Vec<u8>,
-}
-
-fn malformed(detail: impl Into<String>) -> poem::Error {
-    ApiError::Malformed(detail.into()).into()
+    content_type: String,
+    body: Body,
+    max_bytes: usize,
 }
 
 impl<'a> ApiExtractor<'a> for AvatarUpload {
@@ -69,42 +70,64 @@ impl<'a> ApiExtractor<'a> for AvatarUpload {
             )
             .into());
         }
-        let max = request
+        let content_type = request.content_type().unwrap_or_default().to_owned();
+        let max_bytes = request
             .data::<AppState>()
             .map(|s| s.settings.avatars.max_bytes)
             .unwrap_or(5 * 1024 * 1024);
+        let body = body.take()?;
+        Ok(Self {
+            content_type,
+            body,
+            max_bytes,
+        })
+    }
+}
 
-        let mut multipart = <Multipart as FromRequest>::from_request(request, body)
+impl AvatarUpload {
+    /// The bytes of the `avatar` field, at most `avatars.max_bytes` long.
+    pub async fn read(self) -> Result<Vec<u8>, ApiError> {
+        let malformed =
+            |e: &dyn std::fmt::Display| ApiError::Malformed(format!("invalid multipart body: {e}"));
+        // poem parses multipart from a request; rebuild a minimal one around
+        // the body we kept.
+        let request = Request::builder()
+            .header(header::CONTENT_TYPE, self.content_type)
+            .finish();
+        let mut body = RequestBody::new(self.body);
+        let mut multipart = <Multipart as FromRequest>::from_request(&request, &mut body)
             .await
-            .map_err(|e| malformed(format!("invalid multipart body: {e}")))?;
+            .map_err(|e| malformed(&e))?;
         loop {
             let field = multipart
                 .next_field()
                 .await
-                .map_err(|e| malformed(format!("invalid multipart body: {e}")))?
-                .ok_or_else(|| malformed("the multipart body has no `avatar` field"))?;
+                .map_err(|e| malformed(&e))?
+                .ok_or_else(|| {
+                    ApiError::Malformed("the multipart body has no `avatar` field".into())
+                })?;
             if field.name() != Some(FIELD) {
-                // Other fields are ignored, but still read through (bounded
-                // by the request body limit) to reach the next one.
+                // Other fields are skipped (bounded by the request body
+                // limit) to reach the next one.
                 continue;
             }
             let mut bytes = Vec::new();
             field
                 .into_async_read()
-                .take(max as u64 + 1)
+                .take(self.max_bytes as u64 + 1)
                 .read_to_end(&mut bytes)
                 .await
-                .map_err(|e| malformed(format!("could not read the avatar: {e}")))?;
-            if bytes.len() > max {
+                .map_err(|e| malformed(&e))?;
+            if bytes.len() > self.max_bytes {
                 return Err(ApiError::PayloadTooLarge(format!(
-                    "the avatar is larger than {max} bytes"
-                ))
-                .into());
+                    "the avatar is larger than {} bytes",
+                    self.max_bytes
+                )));
             }
             if bytes.is_empty() {
-                return Err(ApiError::validation(FIELD, "must not be empty").into());
+                return Err(ApiError::validation(FIELD, "must not be empty"));
             }
-            return Ok(Self { bytes });
+            return Ok(bytes);
         }
     }
 }
