@@ -40,6 +40,11 @@ random_secret() { od -An -N24 -tx1 /dev/urandom | tr -d ' \n'; }
 # .env from .env.example, with a fresh random value for every empty secret.
 ensure_env_file() {
   [[ -f .env ]] && return
+  # Postgres keeps the password it was initialised with: a new random one
+  # would lock the app out of an existing volume.
+  if docker volume inspect "${COMPOSE_PROJECT_NAME}_pgdata" >/dev/null 2>&1; then
+    die "volume ${COMPOSE_PROJECT_NAME}_pgdata exists but .env does not: restore .env, or drop the old data with 'scripts/up.sh down -v'"
+  fi
   log "creating .env with random local secrets"
   local line key
   umask 077
@@ -127,13 +132,25 @@ up() {
   echo "Stop with:  scripts/up.sh down"
 }
 
+# Commands other than `up` do not start anything, but compose still resolves
+# the file's required variables: placeholders keep them working without .env.
+placeholders() {
+  [[ -f .env ]] && return
+  export POSTGRES_PASSWORD="${POSTGRES_PASSWORD:-unused}" \
+    S3_ACCESS_KEY="${S3_ACCESS_KEY:-unused}" S3_SECRET_KEY="${S3_SECRET_KEY:-unused}"
+}
+
 case "${1:-up}" in
   up) up "${@:2}" ;;
   --no-build) up --no-build ;;
   down)
     shift
+    placeholders
     compose down --remove-orphans "$@"
     ;;
   -h | --help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//' ;;
-  *) compose "$@" ;;
+  *)
+    placeholders
+    compose "$@"
+    ;;
 esac
