@@ -78,6 +78,7 @@ fi
 if wants compose; then
   stage "compose: the README's run command on the whole local stack"
   scripts/up.sh
+  scripts/up.sh check
   scripts/up.sh down -v
 fi
 

@@ -4,6 +4,8 @@
 #
 #   scripts/up.sh             create .env if missing, build what is needed, start, wait
 #   scripts/up.sh --no-build  the same with the existing app image $BLOG_IMAGE
+#   scripts/up.sh check       smoke test of the running stack through the proxy:
+#                             register, log in, post, avatar, reset mail in the inbox
 #   scripts/up.sh down [-v]   stop and remove the containers (-v: the volumes too)
 #   scripts/up.sh ps|logs …   any other docker compose command, with the same settings
 #
@@ -107,8 +109,8 @@ up() {
   local started=$SECONDS
   ensure_env_file
   choose_images
-  export BLOG_IMAGE="${BLOG_IMAGE:-$(sed -n 's/^BLOG_IMAGE=//p' .env)}"
-  export BLOG_IMAGE="${BLOG_IMAGE:-blog:local}"
+  BLOG_IMAGE="$(env_value BLOG_IMAGE blog:local)"
+  export BLOG_IMAGE
   if $build; then
     log "building the app image ${BLOG_IMAGE}"
     scripts/build-image.sh --tag "$BLOG_IMAGE" >/dev/null
@@ -118,18 +120,53 @@ up() {
   local built=$SECONDS
   compose up -d --remove-orphans
   wait_healthy
-  local port
-  port="$(sed -n 's/^BLOG_HTTP_PORT=//p' .env)"
-  port="${BLOG_HTTP_PORT:-${port:-8080}}"
-  local mail_port
-  mail_port="$(sed -n 's/^MAIL_UI_PORT=//p' .env)"
-  mail_port="${MAIL_UI_PORT:-${mail_port:-8025}}"
+  local port mail_port
+  port="$(env_value BLOG_HTTP_PORT 8080)"
+  mail_port="$(env_value MAIL_UI_PORT 8025)"
   curl -fsS -o /dev/null "http://127.0.0.1:${port}/readyz" || die "the proxy does not answer on port ${port}"
   log "stack healthy in $((SECONDS - built)) s (images ready after $((built - started)) s)"
   echo "API docs:   http://localhost:${port}/docs"
   echo "OpenAPI:    http://localhost:${port}/api/openapi.json"
   echo "Mail inbox: http://localhost:${mail_port}/"
   echo "Stop with:  scripts/up.sh down"
+}
+
+env_value() {
+  local value
+  value="$(sed -n "s/^$1=//p" .env 2>/dev/null | tail -n1)"
+  echo "${!1:-${value:-$2}}"
+}
+
+json_field() { python3 -c 'import json, sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
+
+# End to end through nginx, both replicas, Postgres, Redis, S3 and the SMTP catcher.
+check() {
+  local api mail user token key
+  api="http://127.0.0.1:$(env_value BLOG_HTTP_PORT 8080)"
+  mail="http://127.0.0.1:$(env_value MAIL_UI_PORT 8025)"
+  user="smoke_$(random_secret | cut -c1-8)"
+  curl -fsS -o /dev/null "${api}/docs"
+  curl -fsS -o /dev/null -H 'content-type: application/json' \
+    -d "{\"username\":\"${user}\",\"email\":\"${user}@example.test\",\"password\":\"smoke test passphrase\"}" \
+    "${api}/api/users"
+  token="$(curl -fsS -H 'content-type: application/json' \
+    -d "{\"username\":\"${user}\",\"password\":\"smoke test passphrase\"}" \
+    "${api}/api/sessions" | json_field token)"
+  curl -fsS -o /dev/null -H "authorization: Bearer ${token}" -H 'content-type: application/json' \
+    -d '{"title":"Smoke test","content":"Posted by scripts/up.sh check."}' "${api}/api/posts"
+  key="$(curl -fsS -X PUT -H "authorization: Bearer ${token}" -F "avatar=@app/assets/default.png;type=image/png" \
+    "${api}/api/me/avatar" | json_field avatar_url)"
+  key="${key#*/media/}"
+  [[ "$key" != avatars/default.png ]] || die "the avatar was not stored"
+  curl -fsS -o /dev/null "${api}/media/${key}"
+  curl -fsS -o /dev/null -H 'content-type: application/json' \
+    -d "{\"email\":\"${user}@example.test\"}" "${api}/api/password-resets"
+  local tries=0
+  until curl -fsS "${mail}/api/v1/messages" | grep -q "${user}@example.test"; do
+    ((++tries < 30)) || die "no reset mail for ${user} in the inbox at ${mail}"
+    sleep 1
+  done
+  log "check passed: account, post, avatar in S3, reset mail in the inbox (${user})"
 }
 
 # Commands other than `up` do not start anything, but compose still resolves
@@ -143,12 +180,13 @@ placeholders() {
 case "${1:-up}" in
   up) up "${@:2}" ;;
   --no-build) up --no-build ;;
+  check) check ;;
   down)
     shift
     placeholders
     compose down --remove-orphans "$@"
     ;;
-  -h | --help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//' ;;
+  -h | --help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//' ;;
   *)
     placeholders
     compose "$@"
