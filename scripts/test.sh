@@ -45,7 +45,8 @@ if wants lint; then
   stage "lint: rustfmt, clippy, hadolint"
   cargo fmt --all -- --check
   cargo clippy --workspace --all-targets --locked -- -D warnings
-  hadolint dockerfiles/*Dockerfile*
+  hadolint dockerfiles/*Dockerfile* dockerfiles/offline/*Dockerfile*
+  check-jsonschema --builtin-schema vendor.compose-spec compose.yaml
 fi
 
 # One release build of the whole workspace (tests included) serves the test
