@@ -6,8 +6,9 @@
 //! source <(scripts/install-tools.sh --env) && cargo test -p chart-tests
 //! ```
 //!
-//! `helm` is taken from `$HELM`, else from `PATH`; `kubernetes-validate`,
-//! `check-jsonschema` and `checkov` from `$BLOG_TOOLS_BIN`, else from `PATH`.
+//! `helm` (the pinned Helm 4) is taken from `$HELM`, `helm3` from `$HELM3`,
+//! `kubernetes-validate`, `check-jsonschema`, `checkov` and `shellcheck` from
+//! `$BLOG_TOOLS_BIN`; each falls back to `PATH`.
 //! A missing tool skips the test that needs it, except with `CI=true`, where
 //! it fails the test: CI must never pass by testing nothing.
 //!
