@@ -79,6 +79,9 @@ pub struct HttpSettings {
     /// Base URL clients use to reach us (reset links, avatar URLs).
     pub public_url: String,
     pub shutdown_grace_seconds: u64,
+    /// After SIGTERM, keep accepting requests this long (readiness already
+    /// 503) so load balancers notice before the listener closes.
+    pub shutdown_drain_seconds: u64,
     /// Upper bound for request bodies (JSON); avatars have their own limit.
     pub max_body_bytes: usize,
     /// How many reverse-proxy hops in front of us append to `X-Forwarded-For`.
@@ -92,6 +95,7 @@ impl Default for HttpSettings {
             port: 8080,
             public_url: "http://localhost:8080".into(),
             shutdown_grace_seconds: 20,
+            shutdown_drain_seconds: 0,
             max_body_bytes: 1024 * 1024,
             trusted_proxies: 0,
         }
@@ -779,7 +783,8 @@ mod tests {
         ]))
         .unwrap_err();
         assert_eq!(err.setting, "BLOG_DATABASE__SSL_ROOT_CERT");
-        let err = Settings::load_from(env(&[("BLOG_DATABASE__SSL_MODE", "verify-ca")])).unwrap_err();
+        let err =
+            Settings::load_from(env(&[("BLOG_DATABASE__SSL_MODE", "verify-ca")])).unwrap_err();
         assert_eq!(err.setting, "BLOG_DATABASE__SSL_MODE");
     }
 

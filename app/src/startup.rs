@@ -147,7 +147,8 @@ impl Application {
         self.run_with_shutdown(shutdown_signal()).await
     }
 
-    /// Serves until `signal` completes. Then readiness turns 503, the
+    /// Serves until `signal` completes. Then readiness turns 503, requests
+    /// are still served for `http.shutdown_drain_seconds` (default 0), the
     /// listener closes, and in-flight requests get
     /// `http.shutdown_grace_seconds` to finish.
     pub async fn run_with_shutdown(
@@ -156,12 +157,20 @@ impl Application {
     ) -> anyhow::Result<()> {
         let state = self.state.clone();
         let grace = state.settings.http.shutdown_grace();
+        let drain = Duration::from_secs(state.settings.http.shutdown_drain_seconds);
         let flag = state.shutdown.clone();
         let app = crate::http::app(state).boxed();
         let signal = async move {
             signal.await;
             flag.trigger();
-            tracing::info!("shutdown requested; draining in-flight requests");
+            if !drain.is_zero() {
+                tracing::info!(
+                    seconds = drain.as_secs(),
+                    "shutdown requested; not ready, still serving"
+                );
+                tokio::time::sleep(drain).await;
+            }
+            tracing::info!("closing the listener; finishing in-flight requests");
         };
         Server::new_with_acceptor(self.acceptor)
             .name("blog")
