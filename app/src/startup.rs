@@ -98,16 +98,19 @@ impl Application {
         let state = AppState::new(settings)?;
 
         let db = &state.settings.database;
-        let _conn = state.db.get().await.map_err(|e| {
+        let conn = state.db.get().await.map_err(|e| {
+            // `{:#}` prints the causes too ("connection refused", "password
+            // authentication failed"), which is what an operator needs.
             anyhow::anyhow!(
-                "cannot connect to Postgres at {}:{} (database {:?}, user {:?}): {e}",
+                "cannot connect to Postgres at {}:{} (database {:?}, user {:?}): {:#}",
                 db.host,
                 db.port,
                 db.name,
-                db.user
+                db.user,
+                anyhow::Error::from(e)
             )
         })?;
-        drop(_conn);
+        drop(conn);
         if let Err(e) = state.kv.ping().await {
             tracing::warn!(error = %e, "Redis is unavailable at start-up; continuing without cache and counters");
         }
