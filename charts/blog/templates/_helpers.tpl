@@ -129,6 +129,9 @@ BLOG_DATABASE__PORT: {{ .Values.database.port | quote }}
 BLOG_DATABASE__NAME: {{ .Values.database.name | quote }}
 BLOG_DATABASE__USER: {{ .Values.database.user | quote }}
 BLOG_DATABASE__SSL_MODE: {{ .Values.database.sslMode | quote }}
+{{- if .Values.database.caSecret.name }}
+BLOG_DATABASE__SSL_ROOT_CERT: {{ include "blog.databaseCaPath" . | quote }}
+{{- end }}
 {{- end }}
 BLOG_DATABASE__POOL_MAX_SIZE: {{ .Values.database.poolMaxSize | quote }}
 BLOG_DATABASE__CONNECT_TIMEOUT_MS: {{ .Values.database.connectTimeoutMs | quote }}
@@ -148,6 +151,60 @@ BLOG_SMTP__FROM: {{ .Values.smtp.from | quote }}
 
 {{/* Mount point of the Secret in app and migration pods. */}}
 {{- define "blog.secretsDir" -}}/var/run/secrets/blog{{- end }}
+
+{{/* Paths under the secrets mount. */}}
+{{- define "blog.databaseCaPath" -}}
+{{- printf "%s/database-ca.crt" (include "blog.secretsDir" .) }}
+{{- end }}
+
+{{/*
+The keys of the release's (or existing) Secret that the app and the
+migration Job need, given the features in use.
+*/}}
+{{- define "blog.secretKeys" -}}
+{{- $keys := list }}
+{{- if not .Values.database.passwordSecret.name }}{{ $keys = append $keys "database-password" }}{{ end }}
+{{- if not .Values.redis.enabled }}{{ $keys = append $keys "redis-url" }}{{ end }}
+{{- if .Values.s3.credentials }}{{ $keys = concat $keys (list "s3-access-key" "s3-secret-key") }}{{ end }}
+{{- if .Values.smtp.auth }}{{ $keys = concat $keys (list "smtp-username" "smtp-password") }}{{ end }}
+{{- toJson $keys }}
+{{- end }}
+
+{{/*
+The volume with every secret file of the app and the migration Job: only the
+keys in use (a missing key stops the pod with a clear event instead of an
+app error), plus the database password and CA from external Secrets.
+*/}}
+{{- define "blog.secretsVolume" -}}
+- name: secrets
+  projected:
+    defaultMode: 288 # 0440: owner and fsGroup may read
+    sources:
+      {{- $keys := include "blog.secretKeys" . | fromJsonArray }}
+      {{- if $keys }}
+      - secret:
+          name: {{ include "blog.secretName" . }}
+          items:
+            {{- range $keys }}
+            - key: {{ . }}
+              path: {{ . }}
+            {{- end }}
+      {{- end }}
+      {{- with .Values.database.passwordSecret.name }}
+      - secret:
+          name: {{ . }}
+          items:
+            - key: {{ $.Values.database.passwordSecret.key }}
+              path: database-password
+      {{- end }}
+      {{- with .Values.database.caSecret.name }}
+      - secret:
+          name: {{ . }}
+          items:
+            - key: {{ $.Values.database.caSecret.key }}
+              path: database-ca.crt
+      {{- end }}
+{{- end }}
 
 {{/*
 Secrets reach the app as files (BLOG_*_FILE, see docs/contracts.md), never as
@@ -214,8 +271,11 @@ seccompProfile:
 {{- if and (not .Values.redis.enabled) (not .Values.existingSecret) (not .Values.secrets.redisUrl) }}
 {{- fail "redis.enabled=false needs secrets.redisUrl or existingSecret (key redis-url)" }}
 {{- end }}
-{{- if and (not .Values.postgresql.enabled) (not .Values.existingSecret) (not .Values.secrets.databasePassword) }}
-{{- fail "postgresql.enabled=false needs secrets.databasePassword or existingSecret (key database-password)" }}
+{{- if and (not .Values.postgresql.enabled) (not .Values.existingSecret) (not .Values.secrets.databasePassword) (not .Values.database.passwordSecret.name) }}
+{{- fail "postgresql.enabled=false needs secrets.databasePassword, existingSecret (key database-password) or database.passwordSecret" }}
+{{- end }}
+{{- if and .Values.postgresql.enabled (or .Values.database.passwordSecret.name .Values.database.caSecret.name) }}
+{{- fail "database.passwordSecret and database.caSecret are for an external database (postgresql.enabled=false)" }}
 {{- end }}
 {{- if and .Values.s3.credentials (not .Values.existingSecret) (or (not .Values.secrets.s3AccessKey) (not .Values.secrets.s3SecretKey)) }}
 {{- fail "s3.credentials=true needs secrets.s3AccessKey and secrets.s3SecretKey, or existingSecret" }}

@@ -157,6 +157,16 @@ pub const SCENARIOS: &[Scenario] = &[
         ],
     },
     Scenario {
+        name: "cloudnativepg",
+        values: Some("staging.yaml"),
+        sets: &[
+            "postgresql.enabled=false",
+            "database.host=blog-db-rw",
+            "database.passwordSecret.name=blog-db-app",
+            "database.caSecret.name=blog-db-ca",
+        ],
+    },
+    Scenario {
         name: "httproute",
         values: Some("dev.yaml"),
         sets: &[

@@ -328,7 +328,12 @@ fn migration_job_is_a_hook_that_runs_after_what_it_needs() {
             .volumes
             .iter()
             .flatten()
-            .filter_map(|v| v.secret.as_ref()?.secret_name.clone())
+            .flat_map(|v| {
+                let plain = v.secret.as_ref().and_then(|s| s.secret_name.clone());
+                let projected = v.projected.iter().flat_map(|p| p.sources.iter().flatten());
+                let projected = projected.filter_map(|s| Some(s.secret.as_ref()?.name.clone()));
+                plain.into_iter().chain(projected).collect::<Vec<_>>()
+            })
             .map(|n| ("Secret", n))
             .chain(
                 pod.service_account_name
@@ -732,6 +737,59 @@ fn environments_get_their_replicas_hosts_and_tls() {
     let app: Deployment = off.get("Deployment", &fullname());
     assert_eq!(app.spec.replicas, Some(4));
     assert!(off.of_kind("HorizontalPodAutoscaler").is_empty());
+
+    let cnpg = get("cloudnativepg");
+    let cm: ConfigMap = cnpg.get("ConfigMap", &fullname());
+    let data = cm.data.unwrap();
+    assert_eq!(data["BLOG_DATABASE__HOST"], "blog-db-rw");
+    assert_eq!(
+        data["BLOG_DATABASE__SSL_ROOT_CERT"],
+        "/var/run/secrets/blog/database-ca.crt"
+    );
+    let app: Deployment = cnpg.get("Deployment", &fullname());
+    let volumes = app.spec.template.spec.unwrap().volumes.unwrap();
+    let sources = volumes
+        .iter()
+        .find(|v| v.name == "secrets")
+        .unwrap()
+        .projected
+        .clone()
+        .unwrap()
+        .sources
+        .unwrap();
+    let from: Vec<(String, Vec<(String, String)>)> = sources
+        .into_iter()
+        .map(|s| {
+            let s = s.secret.unwrap();
+            (
+                s.name,
+                s.items
+                    .unwrap()
+                    .into_iter()
+                    .map(|i| (i.key, i.path))
+                    .collect(),
+            )
+        })
+        .collect();
+    let pair = |k: &str, p: &str| (k.to_owned(), p.to_owned());
+    assert_eq!(
+        from[1],
+        (
+            "blog-db-app".to_owned(),
+            vec![pair("password", "database-password")]
+        )
+    );
+    assert_eq!(
+        from[2],
+        (
+            "blog-db-ca".to_owned(),
+            vec![pair("ca.crt", "database-ca.crt")]
+        )
+    );
+    assert!(
+        !from[0].1.iter().any(|(k, _)| k == "database-password"),
+        "password comes from the CNPG Secret"
+    );
 
     let ext = get("external-db-and-redis");
     assert!(
