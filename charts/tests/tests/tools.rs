@@ -311,3 +311,37 @@ fn chart_readme_documents_every_value() {
         "values missing from charts/blog/README.md: {missing:?}"
     );
 }
+
+#[test]
+fn install_notes_render_with_the_public_url() {
+    let helm = require!(helm());
+    let Some(all) = rendered_scenarios() else {
+        return;
+    };
+    for (scenario, r) in all {
+        // --dry-run=client renders NOTES.txt without a cluster.
+        let out = run(Command::new(&helm)
+            .args(["install", "blog", "--dry-run=client", "--namespace", "blog"])
+            .arg(chart_dir())
+            .args(scenario.args()));
+        let stdout = text(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{}: {}",
+            scenario.name,
+            text(&out.stderr)
+        );
+        let notes = stdout.split("\nNOTES:\n").nth(1).expect("NOTES section");
+        let cm = r.of_kind("ConfigMap")[0];
+        let url = cm["data"]["BLOG_HTTP__PUBLIC_URL"].as_str().unwrap();
+        assert!(
+            notes.contains(&format!("Public URL: {url}")),
+            "{}: {notes}",
+            scenario.name
+        );
+        assert!(
+            notes.contains("kubectl -n blog rollout status deployment/blog"),
+            "{notes}"
+        );
+    }
+}
