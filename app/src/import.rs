@@ -29,6 +29,8 @@ pub struct ImportReport {
     pub imported: usize,
     /// Rows whose username or email already exists (or repeats an earlier row).
     pub skipped: usize,
+    /// The usernames of those rows.
+    pub duplicates: Vec<String>,
     /// `row N (username): reason` for rows that break a rule.
     pub invalid: Vec<String>,
     /// Imported users whose hash is neither Django PBKDF2 nor ours: they
@@ -50,6 +52,13 @@ impl fmt::Display for ImportReport {
                 f,
                 " ({} imported with an unusable password hash: they must reset their password)",
                 self.unusable_hashes
+            )?;
+        }
+        if !self.duplicates.is_empty() {
+            write!(
+                f,
+                "\n  skipped (username or email exists): {}",
+                self.duplicates.join(", ")
             )?;
         }
         for line in &self.invalid {
@@ -111,7 +120,10 @@ pub async fn run(settings: &Settings, path: &Path) -> anyhow::Result<ImportRepor
                     report.unusable_hashes += 1;
                 }
             }
-            None => report.skipped += 1,
+            None => {
+                report.skipped += 1;
+                report.duplicates.push(user.username.to_string());
+            }
         }
     }
     tx.commit().await?;
@@ -270,6 +282,7 @@ mod tests {
         let report = ImportReport {
             imported: 2,
             skipped: 1,
+            duplicates: vec!["carol".into()],
             invalid: vec!["row 3 (x y): username: bad".into()],
             unusable_hashes: 0,
         };
@@ -279,5 +292,6 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("row 3 (x y)"));
+        assert!(text.contains("skipped (username or email exists): carol"));
     }
 }
