@@ -125,25 +125,40 @@ fn verify_django(password: &str, stored: &str) -> bool {
     derived.ct_eq(&expected).into()
 }
 
-/// [`hash`] on the blocking thread pool.
-pub async fn hash_blocking(password: String, iterations: u32) -> String {
-    tokio::task::spawn_blocking(move || hash(&password, iterations))
+/// At most one hashing job per CPU at a time: a burst of log-ins then queues
+/// (cheaply, asynchronously) instead of spawning hundreds of blocking threads
+/// that all fight for the same cores.
+fn hashing_permits() -> &'static tokio::sync::Semaphore {
+    static PERMITS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    PERMITS.get_or_init(|| {
+        let cpus = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
+        tokio::sync::Semaphore::new(cpus)
+    })
+}
+
+async fn run_blocking<T: Send + 'static>(job: impl FnOnce() -> T + Send + 'static) -> T {
+    let _permit = hashing_permits()
+        .acquire()
+        .await
+        .expect("the hashing semaphore is never closed");
+    tokio::task::spawn_blocking(job)
         .await
         .expect("password hashing task panicked")
+}
+
+/// [`hash`] on the blocking thread pool.
+pub async fn hash_blocking(password: String, iterations: u32) -> String {
+    run_blocking(move || hash(&password, iterations)).await
 }
 
 /// [`verify`] on the blocking thread pool.
 pub async fn verify_blocking(password: String, stored: String, iterations: u32) -> Verification {
-    tokio::task::spawn_blocking(move || verify(&password, &stored, iterations))
-        .await
-        .expect("password verification task panicked")
+    run_blocking(move || verify(&password, &stored, iterations)).await
 }
 
 /// [`burn`] on the blocking thread pool.
 pub async fn burn_blocking(password: String, iterations: u32) {
-    tokio::task::spawn_blocking(move || burn(&password, iterations))
-        .await
-        .expect("password hashing task panicked")
+    run_blocking(move || burn(&password, iterations)).await
 }
 
 #[cfg(test)]
@@ -241,6 +256,33 @@ mod tests {
                 needs_rehash: false
             }
         );
+    }
+
+    #[tokio::test]
+    async fn blocking_helpers_round_trip_concurrently() {
+        let stored = hash_blocking("pw in pool".into(), ITER).await;
+        let checks = (0..4).map(|i| {
+            let stored = stored.clone();
+            let guess = if i % 2 == 0 { "pw in pool" } else { "wrong" };
+            tokio::spawn(verify_blocking(guess.into(), stored, ITER))
+        });
+        let results: Vec<_> = futures_results(checks).await;
+        assert_eq!(
+            results,
+            [true, false, true, false],
+            "each verification sees its own password"
+        );
+        burn_blocking("anything".into(), ITER).await;
+    }
+
+    async fn futures_results(
+        handles: impl Iterator<Item = tokio::task::JoinHandle<Verification>>,
+    ) -> Vec<bool> {
+        let mut out = Vec::new();
+        for h in handles {
+            out.push(h.await.unwrap().is_valid());
+        }
+        out
     }
 
     #[test]

@@ -119,9 +119,10 @@ pub async fn login(
         return Err(invalid_credentials());
     }
 
-    let conn = state.db.get().await?;
     let login = super::domain::normalize(login.trim());
-    let Some(user) = repo::find_by_login(&conn, &login).await? else {
+    // No pooled connection is held while hashing (hundreds of milliseconds).
+    let found = repo::find_by_login(&state.db.get().await?, &login).await?;
+    let Some(user) = found else {
         // Same work as a real verification, so timing does not reveal
         // whether the account exists.
         passwords::burn_blocking(password.to_owned(), iterations(state)).await;
@@ -133,18 +134,22 @@ pub async fn login(
         iterations(state),
     )
     .await;
-    match verification {
+    let upgraded = match verification {
         Verification::Invalid => return Err(invalid_credentials()),
         Verification::Valid {
             needs_rehash: false,
-        } => {}
+        } => None,
+        // Imported Django hash or an old iteration count: store a current
+        // PHC hash now that we know the password.
         Verification::Valid { needs_rehash: true } => {
-            // Imported Django hash or an old iteration count: store a
-            // current PHC hash now that we know the password.
-            let new = passwords::hash_blocking(password.to_owned(), iterations(state)).await;
-            repo::upgrade_password_hash(&conn, user.id, &user.password_hash, &new).await?;
-            tracing::info!(user_id = user.id, "password hash upgraded");
+            Some(passwords::hash_blocking(password.to_owned(), iterations(state)).await)
         }
+    };
+
+    let conn = state.db.get().await?;
+    if let Some(new) = upgraded {
+        repo::upgrade_password_hash(&conn, user.id, &user.password_hash, &new).await?;
+        tracing::info!(user_id = user.id, "password hash upgraded");
     }
 
     let token = crate::tokens::generate();
@@ -233,8 +238,7 @@ pub async fn change_password(
         .rate_limiter
         .check(Scope::LoginPerAccount, &account_subject(&who.username))
         .await?;
-    let mut conn = state.db.get().await?;
-    let user = repo::find_by_id(&conn, who.id)
+    let user = repo::find_by_id(&state.db.get().await?, who.id)
         .await?
         .ok_or_else(|| ApiError::not_found("user"))?;
     let current_ok = current.len() <= Password::MAX_BYTES
@@ -252,6 +256,7 @@ pub async fn change_password(
         .map_err(|e| ApiError::Validation(vec![FieldError::new("new_password", e.message)]))?;
     let hash = passwords::hash_blocking(new.into_inner(), iterations(state)).await;
 
+    let mut conn = state.db.get().await?;
     let tx = conn.transaction().await?;
     repo::set_password_hash(&tx, user.id, &hash).await?;
     repo::delete_sessions(&tx, user.id).await?;
@@ -323,8 +328,7 @@ pub async fn confirm_password_reset(
         return Err(invalid_reset_token());
     }
     let token_hash = crate::tokens::hash(token);
-    let mut conn = state.db.get().await?;
-    let (reset_id, user) = repo::find_usable_reset(&conn, &token_hash)
+    let (reset_id, user) = repo::find_usable_reset(&state.db.get().await?, &token_hash)
         .await?
         .ok_or_else(invalid_reset_token)?;
     // Checked before the token is consumed: a rejected password leaves the
@@ -333,6 +337,7 @@ pub async fn confirm_password_reset(
         .map_err(|e| ApiError::Validation(vec![FieldError::new("new_password", e.message)]))?;
     let hash = passwords::hash_blocking(password.into_inner(), iterations(state)).await;
 
+    let mut conn = state.db.get().await?;
     let tx = conn.transaction().await?;
     if !repo::consume_reset(&tx, reset_id).await? {
         return Err(invalid_reset_token());
