@@ -86,6 +86,10 @@ pub struct HttpSettings {
     pub max_body_bytes: usize,
     /// How many reverse-proxy hops in front of us append to `X-Forwarded-For`.
     pub trusted_proxies: usize,
+    /// Whether `/readyz` fails while Redis is down. The app works without
+    /// Redis (cache bypassed), so `false` keeps pods in the Service during a
+    /// Redis outage; `true` is the stricter "all dependencies up" reading.
+    pub readiness_requires_redis: bool,
 }
 
 impl Default for HttpSettings {
@@ -98,6 +102,7 @@ impl Default for HttpSettings {
             shutdown_drain_seconds: 0,
             max_body_bytes: 1024 * 1024,
             trusted_proxies: 0,
+            readiness_requires_redis: true,
         }
     }
 }
@@ -675,6 +680,7 @@ mod tests {
         assert_eq!(s.http.host, "0.0.0.0");
         assert_eq!(s.database.pool_max_size, 16);
         assert_eq!(s.http.shutdown_grace_seconds, 20);
+        assert!(s.http.readiness_requires_redis);
         assert_eq!(s.log_format(), LogFormat::Pretty);
     }
 
@@ -685,10 +691,12 @@ mod tests {
             ("BLOG_DATABASE__POOL_MAX_SIZE", "3"),
             ("BLOG_RATE_LIMIT__LOGIN_PER_IP__MAX", "7"),
             ("BLOG_ENVIRONMENT", "production"),
+            ("BLOG_HTTP__READINESS_REQUIRES_REDIS", "false"),
             ("UNRELATED", "x"),
         ]))
         .unwrap();
         assert_eq!(s.http.port, 9000);
+        assert!(!s.http.readiness_requires_redis);
         assert_eq!(s.database.pool_max_size, 3);
         assert_eq!(s.rate_limit.login_per_ip.max, 7);
         assert_eq!(s.log_format(), LogFormat::Json);

@@ -166,6 +166,24 @@ async fn probes_reflect_dependencies() {
 }
 
 #[tokio::test]
+async fn readiness_can_ignore_redis_but_never_postgres() {
+    let mut s = settings();
+    s.http.readiness_requires_redis = false;
+    let cli = TestClient::new(blog::http::app(AppState::new(s).unwrap()));
+    // Redis is still probed and reported; Postgres being down still fails.
+    // (The 200-with-Redis-down case needs a real Postgres: see the unit test
+    // in `http::health` and integration-tests' resilience suite.)
+    let body = problem(
+        cli.get("/readyz").send().await,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "service_unavailable",
+    )
+    .await;
+    assert_eq!(body["checks"]["postgres"], "unavailable");
+    assert_eq!(body["checks"]["redis"], "unavailable");
+}
+
+#[tokio::test]
 async fn readiness_turns_503_once_shutdown_starts() {
     let state = AppState::new(settings()).unwrap();
     state.shutdown.trigger();
