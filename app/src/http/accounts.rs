@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::ApiTags;
 use super::auth::{BearerAuth, authenticate};
 use super::client_ip::ClientIp;
+use super::strict::StrictString;
 use crate::accounts::repository::UserRow;
 use crate::accounts::service;
 use crate::avatars::avatar_url;
@@ -23,10 +24,8 @@ use crate::error::status::{
 };
 use crate::startup::AppState;
 
-mod strict;
 mod upload;
 
-pub use strict::Text;
 pub use upload::AvatarUpload;
 
 /// Your own profile (includes your email).
@@ -82,10 +81,10 @@ fn public_profile(settings: &Settings, u: UserRow) -> PublicProfile {
 #[derive(Debug, Object)]
 #[oai(deny_unknown_fields)]
 pub struct Registration {
-    pub username: Text,
-    pub email: Text,
+    pub username: StrictString,
+    pub email: StrictString,
     #[oai(write_only)]
-    pub password: Text,
+    pub password: StrictString,
 }
 
 /// Credentials for logging in.
@@ -93,9 +92,9 @@ pub struct Registration {
 #[oai(deny_unknown_fields)]
 pub struct Credentials {
     /// Username or email address (case-insensitive).
-    pub username: Text,
+    pub username: StrictString,
     #[oai(write_only)]
-    pub password: Text,
+    pub password: StrictString,
 }
 
 /// A new session. Send the token as `Authorization: Bearer <token>`.
@@ -115,9 +114,9 @@ pub struct Session {
 #[derive(Debug, Object)]
 #[oai(deny_unknown_fields)]
 pub struct ProfileChanges {
-    pub username: Option<Text>,
-    pub email: Option<Text>,
-    pub bio: Option<Text>,
+    pub username: Option<StrictString>,
+    pub email: Option<StrictString>,
+    pub bio: Option<StrictString>,
 }
 
 /// A password change. `new_password` follows the registration rules.
@@ -125,16 +124,16 @@ pub struct ProfileChanges {
 #[oai(deny_unknown_fields)]
 pub struct PasswordChange {
     #[oai(write_only)]
-    pub current_password: Text,
+    pub current_password: StrictString,
     #[oai(write_only)]
-    pub new_password: Text,
+    pub new_password: StrictString,
 }
 
 /// Ask for a password reset mail.
 #[derive(Debug, Object)]
 #[oai(deny_unknown_fields)]
 pub struct ResetRequest {
-    pub email: Text,
+    pub email: StrictString,
 }
 
 /// The same answer whether or not the address belongs to an account.
@@ -147,9 +146,9 @@ pub struct ResetRequested {
 #[derive(Debug, Object)]
 #[oai(deny_unknown_fields)]
 pub struct ResetConfirmation {
-    pub token: Text,
+    pub token: StrictString,
     #[oai(write_only)]
-    pub new_password: Text,
+    pub new_password: StrictString,
 }
 
 #[derive(ApiResponse)]
