@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # API fuzzing: schemathesis (v4) against the running service, authenticated,
-# with every check it has, all four phases (explicit examples, coverage of
+# with every check it has but one (below), all four phases (explicit examples, coverage of
 # boundaries, random fuzzing, stateful sequences through the links it infers),
 # a bounded number of examples per operation and a fixed seed.
 #
@@ -9,6 +9,12 @@
 #   BLOG_FUZZ_URL=http://127.0.0.1:8080 scripts/fuzz.sh   against a running service
 #
 # Fails on any server error (5xx), schema violation or other check failure.
+# Not checked: `positive_data_acceptance` ("schema-valid input must get a
+# 2xx"). The service enforces rules JSON Schema cannot state — a title that
+# is blank once trimmed, control characters in a bio, the right current
+# password, a live reset token, a cursor it issued, real image bytes — and
+# answers them with documented 4xx problems, so that check reports false
+# positives by design.
 # The service is the release binary on the host against Postgres, Redis and
 # S3 containers plus an SMTP sink (scripts/host-stack.sh), all on 127.0.0.1.
 # Reports (JUnit, NDJSON events) go to $FUZZ_REPORT_DIR
@@ -55,6 +61,7 @@ PYTHONPATH="$PWD/scripts/fuzz${PYTHONPATH:+:$PYTHONPATH}" SCHEMATHESIS_HOOKS=hoo
   schemathesis --config-file scripts/fuzz/schemathesis.toml \
   run "$BLOG_FUZZ_URL/api/openapi.json" \
   --checks all \
+  --exclude-checks positive_data_acceptance \
   --phases "$PHASES" \
   --max-examples "$MAX_EXAMPLES" \
   --seed "$SEED" \

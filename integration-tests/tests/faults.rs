@@ -1,7 +1,8 @@
 //! Fault tests: the service keeps its promises while parts of the stack fail.
 //!
 //! Each test starts its own stack with the Docker CLI on a private network —
-//! Postgres, Redis, S3, two app replicas (`BLOG_TEST_APP_IMAGE`) behind nginx —
+//! Postgres, Redis, S3, two app replicas (`BLOG_TEST_APP_IMAGE`) behind nginx
+//! with the compose stack's proxy config (`dockerfiles/nginx/blog.conf`) —
 //! runs a bounded load generator through the proxy (reads and authenticated
 //! writes), injects one fault, and then checks what the clients saw and that
 //! every write acknowledged with a 2xx is in the database.
@@ -130,7 +131,6 @@ struct Node {
 struct Stack {
     network: String,
     containers: Vec<String>,
-    dir: tempfile::TempDir,
     postgres: Node,
     redis: Node,
     apps: Vec<Node>,
@@ -146,11 +146,9 @@ impl Stack {
             name: format!("blog-faults-{id}-{suffix}"),
             ip: format!("{subnet}.{host}"),
         };
-        let dir = tempfile::tempdir().expect("temp dir");
         let mut stack = Stack {
             network,
             containers: Vec::new(),
-            dir,
             postgres: node("postgres", 10),
             redis: node("redis", 11),
             apps: vec![node("app1", 20), node("app2", 21)],
@@ -206,27 +204,33 @@ impl Stack {
             }
         }
 
-        for app in stack.apps.clone() {
+        for (n, app) in stack.apps.clone().iter().enumerate() {
+            // The names the proxy config knows the replicas by.
+            let mut flags = vec!["--network-alias".to_owned(), format!("app{}", n + 1)];
+            flags.extend(env_flags.iter().cloned());
             stack
-                .run_detached(&app, &env_flags, &images.app, &["serve"])
+                .run_detached(app, &flags, &images.app, &["serve"])
                 .await;
         }
         for app in stack.apps.clone() {
             wait_ready(&app).await;
         }
 
-        let conf = stack.dir.path().join("nginx.conf");
-        std::fs::write(&conf, nginx_conf(&stack.apps)).expect("write nginx.conf");
-        let mount = format!("{}:/etc/nginx/nginx.conf:ro", conf.display());
+        // The compose stack's own proxy config, as shipped.
+        let conf = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../dockerfiles/nginx/blog.conf"
+        );
+        let mount = format!("{conf}:/etc/nginx/conf.d/default.conf:ro");
         stack
             .run_detached(
                 &proxy,
-                &["-v".into(), mount, "-p".into(), "127.0.0.1::8080".into()],
+                &["-v".into(), mount, "-p".into(), "127.0.0.1::80".into()],
                 &images.proxy,
                 &[],
             )
             .await;
-        let port = docker::must(&["port", &proxy.name, "8080/tcp"]).await;
+        let port = docker::must(&["port", &proxy.name, "80/tcp"]).await;
         let port = port
             .lines()
             .next()
@@ -368,50 +372,6 @@ async fn create_network(name: &str) -> (String, String) {
         }
     }
     panic!("cannot create a docker network: {last_err}");
-}
-
-/// The proxy: round-robin over the replicas, retrying a request on the other
-/// replica when one cannot be reached (for any method while nothing was sent,
-/// for idempotent ones also after a broken response), with short connect
-/// timeouts so a dead address costs about a second, not a minute. A replica
-/// that failed is skipped for one second only, so that one which is back is
-/// used again before the next one goes (else: "no live upstreams"). One
-/// connection per request (nginx's default towards upstreams): an idle
-/// keep-alive connection closed by a draining replica would turn a POST
-/// into a 502 that nginx may not retry.
-fn nginx_conf(apps: &[Node]) -> String {
-    let servers: String = apps
-        .iter()
-        .map(|a| {
-            format!(
-                "        server {}:8080 max_fails=1 fail_timeout=1s;\n",
-                a.ip
-            )
-        })
-        .collect();
-    format!(
-        "worker_processes 1;
-pid /tmp/nginx.pid;
-events {{ worker_connections 1024; }}
-http {{
-    access_log off;
-    upstream app {{
-{servers}    }}
-    server {{
-        listen 8080;
-        location / {{
-            proxy_pass http://app;
-            proxy_set_header Host $host;
-            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-            proxy_connect_timeout 1s;
-            proxy_read_timeout 30s;
-            proxy_next_upstream error timeout http_502;
-            proxy_next_upstream_tries 2;
-        }}
-    }}
-}}
-"
-    )
 }
 
 async fn wait_ready(app: &Node) {
