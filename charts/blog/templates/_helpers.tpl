@@ -118,6 +118,7 @@ BLOG_HTTP__PUBLIC_URL: {{ include "blog.publicUrl" . | quote }}
 BLOG_HTTP__SHUTDOWN_GRACE_SECONDS: {{ .Values.http.shutdownGraceSeconds | quote }}
 BLOG_HTTP__MAX_BODY_BYTES: {{ .Values.http.maxBodyBytes | int64 | quote }}
 BLOG_HTTP__TRUSTED_PROXIES: {{ .Values.http.trustedProxies | quote }}
+BLOG_HTTP__READINESS_REQUIRES_REDIS: {{ .Values.http.readinessRequiresRedis | quote }}
 BLOG_DATABASE__HOST: {{ include "blog.databaseHost" . | quote }}
 {{- if .Values.postgresql.enabled }}
 BLOG_DATABASE__PORT: "5432"
