@@ -8,6 +8,7 @@ pub mod health;
 pub mod media;
 pub mod metrics;
 pub mod posts;
+pub mod reset_page;
 pub mod strict;
 
 use std::time::Instant;
@@ -76,6 +77,7 @@ pub fn app(state: AppState) -> impl Endpoint<Output = Response> {
         .at("/api/openapi.yaml", get(spec_yaml))
         .nest("/docs", docs)
         .nest("/media", media::routes())
+        .at("/reset-password", get(reset_page::show).post(reset_page::submit))
         .nest("/api", api);
 
     let metrics = state.metrics.clone();
