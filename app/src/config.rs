@@ -666,6 +666,15 @@ fn from_config_error(err: config::ConfigError) -> ConfigError {
 mod tests {
     use super::*;
 
+    /// Writes `content` to a file of a per-test temporary directory.
+    fn temp_file(test: &str, name: &str, content: &str) -> String {
+        let dir = std::env::temp_dir().join(format!("blog-{test}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join(name);
+        std::fs::write(&file, content).unwrap();
+        file.to_str().unwrap().to_owned()
+    }
+
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         pairs
             .iter()
@@ -726,15 +735,11 @@ mod tests {
 
     #[test]
     fn toml_file_is_a_layer_below_the_environment() {
-        let dir = std::env::temp_dir().join(format!("blog-config-test-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let file = dir.join("blog.toml");
-        std::fs::write(
-            &file,
+        let path = &temp_file(
+            "config-test",
+            "blog.toml",
             "[http]\nport = 7000\npublic_url = \"https://blog.example\"\n",
-        )
-        .unwrap();
-        let path = file.to_str().unwrap();
+        );
         let s = Settings::load_from(env(&[("BLOG_CONFIG_FILE", path)])).unwrap();
         assert_eq!(s.http.port, 7000);
         assert_eq!(s.http.public_url, "https://blog.example");
@@ -756,15 +761,8 @@ mod tests {
 
     #[test]
     fn secrets_are_read_from_files_and_never_debug_printed() {
-        let dir = std::env::temp_dir().join(format!("blog-secret-test-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let file = dir.join("db-password");
-        std::fs::write(&file, "hunter2\n").unwrap();
-        let s = Settings::load_from(env(&[(
-            "BLOG_DATABASE__PASSWORD_FILE",
-            file.to_str().unwrap(),
-        )]))
-        .unwrap();
+        let file = temp_file("secret-test", "db-password", "hunter2\n");
+        let s = Settings::load_from(env(&[("BLOG_DATABASE__PASSWORD_FILE", &file)])).unwrap();
         assert_eq!(
             s.database.password.as_ref().map(Secret::expose),
             Some("hunter2")

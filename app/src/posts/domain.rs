@@ -20,12 +20,7 @@ impl PostTitle {
         if chars == 0 {
             return Err(FieldError::new("title", "must not be empty"));
         }
-        if chars > TITLE_MAX_CHARS {
-            return Err(FieldError::new(
-                "title",
-                format!("must be at most {TITLE_MAX_CHARS} characters (got {chars})"),
-            ));
-        }
+        at_most("title", chars, TITLE_MAX_CHARS)?;
         if title.chars().any(char::is_control) {
             return Err(FieldError::new(
                 "title",
@@ -51,13 +46,7 @@ impl PostContent {
         if raw.trim().is_empty() {
             return Err(FieldError::new("content", "must not be empty"));
         }
-        let chars = raw.chars().count();
-        if chars > CONTENT_MAX_CHARS {
-            return Err(FieldError::new(
-                "content",
-                format!("must be at most {CONTENT_MAX_CHARS} characters (got {chars})"),
-            ));
-        }
+        at_most("content", raw.chars().count(), CONTENT_MAX_CHARS)?;
         if raw.contains('\0') {
             return Err(FieldError::new(
                 "content",
@@ -70,6 +59,16 @@ impl PostContent {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+fn at_most(field: &str, chars: usize, max: usize) -> Result<(), FieldError> {
+    if chars > max {
+        return Err(FieldError::new(
+            field,
+            format!("must be at most {max} characters (got {chars})"),
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
