@@ -24,7 +24,7 @@ pub const PROBLEM_JSON: &str = "application/problem+json";
 
 /// The problem document (RFC 9457) every error response carries.
 #[derive(Debug, Clone, Serialize, serde::Deserialize, Object)]
-#[oai(rename = "Problem")]
+#[oai(rename = "Problem", example)]
 pub struct ProblemDetails {
     /// Always `about:blank`: `code` identifies the problem.
     #[serde(rename = "type")]
@@ -32,6 +32,7 @@ pub struct ProblemDetails {
     pub type_: String,
     /// The HTTP status phrase.
     pub title: String,
+    /// The HTTP status code, repeated for convenience.
     pub status: u16,
     /// Human-readable explanation specific to this occurrence.
     pub detail: String,
@@ -43,9 +44,18 @@ pub struct ProblemDetails {
     pub errors: Option<Vec<FieldError>>,
 }
 
+impl poem_openapi::types::Example for ProblemDetails {
+    fn example() -> Self {
+        ApiError::Validation(vec![FieldError::new("title", "must not be empty")]).to_problem()
+    }
+}
+
+/// What is wrong with one field of the request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, Object)]
 pub struct FieldError {
+    /// The field's name in the request body, e.g. `title`.
     pub field: String,
+    /// What is wrong with it, for people.
     pub message: String,
 }
 

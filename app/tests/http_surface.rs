@@ -269,6 +269,16 @@ async fn openapi_document_describes_every_operation() {
                     &responses[status]["content"]["application/problem+json"]["schema"]["$ref"];
                 assert_eq!(schema, "#/components/schemas/Problem", "{what}: {status}");
             }
+            if op["tags"][0] == "Posts" {
+                assert!(op["description"].is_string(), "{what}: no description");
+                for (status, r) in responses {
+                    let described = r["description"].as_str().is_some_and(|d| !d.is_empty());
+                    assert!(described, "{what}: {status} undescribed");
+                }
+                for p in op["parameters"].as_array().into_iter().flatten() {
+                    assert!(p["description"].is_string(), "{what}: {p} undescribed");
+                }
+            }
             let writes = matches!(method.as_str(), "patch" | "delete")
                 || (method == "post" && path == "/posts");
             if writes {
@@ -276,6 +286,14 @@ async fn openapi_document_describes_every_operation() {
                 assert!(responses.contains_key("401"), "{what}: no 401");
             }
         }
+    }
+    let schemas = &doc["components"]["schemas"];
+    for name in ["Post", "PostPage", "NewPost", "PostChanges", "Problem"] {
+        assert!(schemas[name]["example"].is_object(), "{name}: no example");
+        assert!(
+            schemas[name]["description"].is_string(),
+            "{name}: undescribed"
+        );
     }
     let post_create = &paths["/posts"]["post"]["responses"];
     // poem-openapi spells response header names in capitals.

@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use poem::web::Data;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
+use poem_openapi::types::Example;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 use serde::{Deserialize, Serialize};
 
@@ -25,17 +26,25 @@ use crate::startup::AppState;
 /// Who wrote a post.
 #[derive(Debug, Clone, Serialize, Deserialize, Object)]
 pub struct AuthorSummary {
+    /// The author's username.
     pub username: String,
     /// Absolute URL of the author's avatar (a default image if none is set).
     pub avatar_url: String,
 }
 
+/// A blog post with its author.
 #[derive(Debug, Clone, Serialize, Deserialize, Object)]
+#[oai(example)]
 pub struct Post {
+    /// Identifier, used in `/api/posts/{id}`.
     pub id: i64,
+    /// Trimmed title, 1–100 characters.
     pub title: String,
+    /// Body text, exactly as written.
     pub content: String,
+    /// When the post was written.
     pub created_at: DateTime<Utc>,
+    /// When the post was last edited (equals `created_at` if never).
     pub updated_at: DateTime<Utc>,
     pub author: AuthorSummary,
     /// Times the post was read through `GET /api/posts/{id}`; `null` when
@@ -45,7 +54,9 @@ pub struct Post {
 
 /// A page of posts, newest first.
 #[derive(Debug, Clone, Serialize, Deserialize, Object)]
+#[oai(example)]
 pub struct PostPage {
+    /// At most `limit` posts.
     pub items: Vec<Post>,
     /// Pass as `cursor` to get the next page; `null` on the last page.
     pub next_cursor: Option<String>,
@@ -55,18 +66,22 @@ pub struct PostPage {
 /// trimmed, one line. `content`: non-blank, at most 100 000 characters,
 /// stored verbatim.
 #[derive(Debug, Object)]
-#[oai(deny_unknown_fields)]
+#[oai(deny_unknown_fields, example)]
 pub struct NewPost {
+    /// 1–100 characters after trimming, one line.
     pub title: StrictString,
+    /// Non-blank, at most 100 000 characters.
     pub content: StrictString,
 }
 
 /// Changes to a post; absent (or `null`) fields stay as they are. Same rules
 /// as for a new post.
 #[derive(Debug, Object)]
-#[oai(deny_unknown_fields)]
+#[oai(deny_unknown_fields, example)]
 pub struct PostChanges {
+    /// New title, or absent to keep it.
     pub title: Option<StrictString>,
+    /// New content, or absent to keep it.
     pub content: Option<StrictString>,
 }
 
@@ -80,6 +95,20 @@ pub enum CreatedPost {
         #[oai(header = "Location")]
         String,
     ),
+}
+
+#[derive(ApiResponse)]
+pub enum OnePost {
+    /// The post, with its current view count.
+    #[oai(status = 200)]
+    Ok(Json<Post>),
+}
+
+#[derive(ApiResponse)]
+pub enum Posts {
+    /// One page of posts, newest first.
+    #[oai(status = 200)]
+    Ok(Json<PostPage>),
 }
 
 #[derive(ApiResponse)]
@@ -114,7 +143,7 @@ impl PostsApi {
             validator(minimum(value = "1"), maximum(value = "100"))
         )]
         limit: Query<u32>,
-    ) -> Result<Json<PostPage>, ApiErrors<BAD_REQUEST>> {
+    ) -> Result<Posts, ApiErrors<BAD_REQUEST>> {
         let limit = pagination::limit(Some(limit.0))?;
         let cursor_raw = cursor.0.as_deref();
         let cursor = cursor_raw.map(Cursor::decode).transpose()?;
@@ -130,7 +159,7 @@ impl PostsApi {
             },
         )
         .await?;
-        Ok(Json(with_views(state, page).await))
+        Ok(Posts::Ok(Json(with_views(state, page).await)))
     }
 
     /// List an author's posts
@@ -145,6 +174,7 @@ impl PostsApi {
     async fn list_by_author(
         &self,
         state: Data<&AppState>,
+        /// The author's username (case-insensitive).
         username: Path<String>,
         /// Opaque cursor from a previous page's `next_cursor`.
         cursor: Query<Option<String>>,
@@ -154,7 +184,7 @@ impl PostsApi {
             validator(minimum(value = "1"), maximum(value = "100"))
         )]
         limit: Query<u32>,
-    ) -> Result<Json<PostPage>, ApiErrors<{ BAD_REQUEST | NOT_FOUND }>> {
+    ) -> Result<Posts, ApiErrors<{ BAD_REQUEST | NOT_FOUND }>> {
         let limit = pagination::limit(Some(limit.0))?;
         let cursor_raw = cursor.0.as_deref();
         let cursor = cursor_raw.map(Cursor::decode).transpose()?;
@@ -176,7 +206,7 @@ impl PostsApi {
             ))
         })
         .await?;
-        Ok(Json(with_views(state, page).await))
+        Ok(Posts::Ok(Json(with_views(state, page).await)))
     }
 
     /// Read a post
@@ -186,8 +216,9 @@ impl PostsApi {
     async fn get(
         &self,
         state: Data<&AppState>,
+        /// The post's `id`.
         id: Path<i64>,
-    ) -> Result<Json<Post>, ApiErrors<{ BAD_REQUEST | NOT_FOUND }>> {
+    ) -> Result<OnePost, ApiErrors<{ BAD_REQUEST | NOT_FOUND }>> {
         let state = *state;
         let id = id.0;
         let mut post = cached(state, &["post", &id.to_string()], || async move {
@@ -198,7 +229,7 @@ impl PostsApi {
         })
         .await?;
         post.views = state.cache.record_view(id).await;
-        Ok(Json(post))
+        Ok(OnePost::Ok(Json(post)))
     }
 
     /// Write a post
@@ -243,10 +274,11 @@ impl PostsApi {
         &self,
         state: Data<&AppState>,
         auth: BearerAuth,
+        /// The post's `id`.
         id: Path<i64>,
         body: Json<PostChanges>,
     ) -> Result<
-        Json<Post>,
+        OnePost,
         ApiErrors<
             {
                 BAD_REQUEST
@@ -273,7 +305,7 @@ impl PostsApi {
             .views(&[post.id])
             .await
             .and_then(|v| v.first().copied());
-        Ok(Json(post))
+        Ok(OnePost::Ok(Json(post)))
     }
 
     /// Delete a post
@@ -284,6 +316,7 @@ impl PostsApi {
         &self,
         state: Data<&AppState>,
         auth: BearerAuth,
+        /// The post's `id`.
         id: Path<i64>,
     ) -> Result<DeletedPost, ApiErrors<{ BAD_REQUEST | UNAUTHORIZED | FORBIDDEN | NOT_FOUND }>>
     {
@@ -363,5 +396,59 @@ fn to_page(state: &AppState, page: Page) -> PostPage {
             .map(|row| to_post(state, row))
             .collect(),
         next_cursor: page.next_cursor.map(|c| c.encode()),
+    }
+}
+
+// Examples shown in the OpenAPI document.
+
+impl Example for Post {
+    fn example() -> Self {
+        let at = DateTime::parse_from_rfc3339("2026-05-01T09:30:00Z")
+            .map(|t| t.with_timezone(&Utc))
+            .unwrap_or_default();
+        Post {
+            id: 42,
+            title: "Blog Like a Pro".into(),
+            content: "Posts are plain text; line breaks are kept.".into(),
+            created_at: at,
+            updated_at: at,
+            author: AuthorSummary {
+                username: "corey".into(),
+                avatar_url: "https://blog.example/media/avatars/default.png".into(),
+            },
+            views: Some(7),
+        }
+    }
+}
+
+impl Example for PostPage {
+    fn example() -> Self {
+        let post = Post::example();
+        let next = Cursor {
+            created_at: post.created_at,
+            id: post.id,
+        };
+        PostPage {
+            items: vec![post],
+            next_cursor: Some(next.encode()),
+        }
+    }
+}
+
+impl Example for NewPost {
+    fn example() -> Self {
+        NewPost {
+            title: StrictString("Blog Like a Pro".into()),
+            content: StrictString("Posts are plain text; line breaks are kept.".into()),
+        }
+    }
+}
+
+impl Example for PostChanges {
+    fn example() -> Self {
+        PostChanges {
+            title: Some(StrictString("Blog Like a Pro, updated".into())),
+            content: None,
+        }
     }
 }
