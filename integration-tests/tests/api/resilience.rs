@@ -191,3 +191,20 @@ async fn redis_stopping_and_coming_back() {
         newer
     );
 }
+
+#[tokio::test]
+async fn readiness_can_ignore_redis_but_still_reports_it() {
+    let dead = containers::free_port();
+    let Some(app) = TestApp::spawn_with(|s| {
+        s.redis.url = blog::config::Secret::new(format!("redis://127.0.0.1:{dead}"));
+        s.http.readiness_requires_redis = false;
+    })
+    .await
+    else {
+        return;
+    };
+    let (status, body) = readiness(&app).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["checks"]["redis"], "unavailable", "{body}");
+    assert_eq!(body["checks"]["postgres"], "ok", "{body}");
+}
