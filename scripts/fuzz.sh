@@ -15,6 +15,10 @@
 # password, a live reset token, a cursor it issued, real image bytes — and
 # answers them with documented 4xx problems, so that check reports false
 # positives by design.
+# Known, reported failures are listed in scripts/fuzz/baseline.json (each with
+# the reason and the fix): they are reported as known but do not fail the
+# run; anything else does. When one is fixed, drop it with
+#   FUZZ_ARGS=--baseline-prune scripts/fuzz.sh
 # The service is the release binary on the host against Postgres, Redis and
 # S3 containers plus an SMTP sink (scripts/host-stack.sh), all on 127.0.0.1.
 # Reports (JUnit, NDJSON events) go to $FUZZ_REPORT_DIR
@@ -22,7 +26,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-MAX_EXAMPLES="${FUZZ_MAX_EXAMPLES:-20}"
+MAX_EXAMPLES="${FUZZ_MAX_EXAMPLES:-100}"
 SEED="${FUZZ_SEED:-20261127}"
 PHASES="${FUZZ_PHASES:-examples,coverage,fuzzing,stateful}"
 REPORT_DIR="${FUZZ_REPORT_DIR:-${BLOG_CACHE_DIR:-$HOME/.cache/blog}/fuzz-report}"
@@ -55,6 +59,7 @@ rm -rf "$REPORT_DIR"
 mkdir -p "$REPORT_DIR"
 started=$SECONDS
 status=0
+read -ra extra_args <<<"${FUZZ_ARGS:-}"
 # Tokens come from scripts/fuzz/hooks.py (a fresh account per token, renewed
 # after a 401), because fuzzed operations log sessions out.
 PYTHONPATH="$PWD/scripts/fuzz${PYTHONPATH:+:$PYTHONPATH}" SCHEMATHESIS_HOOKS=hooks \
@@ -69,7 +74,8 @@ PYTHONPATH="$PWD/scripts/fuzz${PYTHONPATH:+:$PYTHONPATH}" SCHEMATHESIS_HOOKS=hoo
   --request-timeout 30 \
   --report junit,ndjson \
   --report-dir "$REPORT_DIR" \
-  --no-color || status=$?
+  --baseline scripts/fuzz/baseline.json \
+  --no-color "${extra_args[@]}" || status=$?
 
 python3 scripts/fuzz/summary.py "$REPORT_DIR" "$((SECONDS - started))" || true
 if ((status != 0)); then
