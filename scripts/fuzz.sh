@@ -51,7 +51,8 @@ password="$(python3 -c 'import secrets; print(secrets.token_urlsafe(18))')"
 curl -fsS -H 'Content-Type: application/json' -X POST "$BLOG_FUZZ_URL/api/users" \
   -d "{\"username\":\"$user\",\"email\":\"$user@example.com\",\"password\":\"$password\"}" >/dev/null
 token="$(curl -fsS -H 'Content-Type: application/json' -X POST "$BLOG_FUZZ_URL/api/sessions" \
-  -d "{\"username\":\"$user\",\"password\":\"$password\"}" | jq -r .token)"
+  -d "{\"username\":\"$user\",\"password\":\"$password\"}" |
+  python3 -c 'import json, sys; print(json.load(sys.stdin)["token"])')"
 curl -fsS -o /dev/null -H "Authorization: Bearer $token" "$BLOG_FUZZ_URL/api/me"
 echo "fuzz: authenticated as $user against $BLOG_FUZZ_URL" >&2
 
