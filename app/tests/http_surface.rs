@@ -317,3 +317,35 @@ async fn swagger_ui_is_served_without_a_cdn() {
         assert!(!html.contains(cdn), "loads from {cdn}");
     }
 }
+
+async fn openapi_doc() -> Value {
+    let resp = client().get("/api/openapi.json").send().await;
+    resp.assert_status_is_ok();
+    resp.0.into_body().into_json().await.unwrap()
+}
+
+/// The fields the service serialises as `null` (last page, counter down)
+/// must be nullable in the schema, or clients validating responses reject
+/// them (found by schemathesis).
+#[tokio::test]
+async fn fields_sent_as_null_are_nullable_in_the_schema() {
+    let doc = openapi_doc().await;
+    let schemas = &doc["components"]["schemas"];
+    for (schema, field) in [("PostPage", "next_cursor"), ("Post", "views")] {
+        let prop = &schemas[schema]["properties"][field];
+        assert_eq!(prop["nullable"], true, "{schema}.{field}: {prop}");
+        let required = schemas[schema]["required"].as_array().cloned();
+        assert!(
+            !required.unwrap_or_default().iter().any(|r| r == field),
+            "{schema}.{field} is optional"
+        );
+    }
+    // The other way round: a value the schema marks nullable really
+    // round-trips as `null` rather than being left out.
+    let page = blog::http::posts::PostPage {
+        items: vec![],
+        next_cursor: None,
+    };
+    let json = serde_json::to_value(&page).unwrap();
+    assert!(json["next_cursor"].is_null() && json.as_object().unwrap().contains_key("next_cursor"));
+}

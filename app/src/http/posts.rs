@@ -49,6 +49,7 @@ pub struct Post {
     pub author: AuthorSummary,
     /// Times the post was read through `GET /api/posts/{id}`; `null` when
     /// the counter is temporarily unavailable.
+    #[oai(nullable)]
     pub views: Option<u64>,
 }
 
@@ -59,6 +60,7 @@ pub struct PostPage {
     /// At most `limit` posts.
     pub items: Vec<Post>,
     /// Pass as `cursor` to get the next page; `null` on the last page.
+    #[oai(nullable)]
     pub next_cursor: Option<String>,
 }
 
