@@ -349,3 +349,35 @@ async fn fields_sent_as_null_are_nullable_in_the_schema() {
     let json = serde_json::to_value(&page).unwrap();
     assert!(json["next_cursor"].is_null() && json.as_object().unwrap().contains_key("next_cursor"));
 }
+
+/// Every operation with a request body can answer 413 and 415 before its
+/// handler runs, so each must document both.
+#[tokio::test]
+async fn operations_with_a_body_document_413_and_415() {
+    let doc = openapi_doc().await;
+    let mut with_body = 0;
+    for (path, ops) in doc["paths"].as_object().unwrap() {
+        for (method, op) in ops.as_object().unwrap() {
+            if op.get("requestBody").is_none() {
+                continue;
+            }
+            with_body += 1;
+            for status in ["413", "415"] {
+                assert!(
+                    op["responses"].get(status).is_some(),
+                    "{method} {path} does not document {status}"
+                );
+            }
+        }
+    }
+    assert!(with_body >= 8, "only {with_body} operations with a body");
+
+    // And the 415 is what a JSON body without a Content-Type gets.
+    let resp = client().post("/api/sessions").body("{}").send().await;
+    problem(
+        resp,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+    )
+    .await;
+}

@@ -24,6 +24,11 @@ use crate::error::status::{
 };
 use crate::startup::AppState;
 
+/// What any operation with a JSON body can answer before the handler runs:
+/// a body over the size limit (413) or one not sent as `application/json`
+/// (415).
+const BODY_ERRORS: u32 = PAYLOAD_TOO_LARGE | UNSUPPORTED_MEDIA_TYPE;
+
 mod upload;
 
 pub use upload::AvatarUpload;
@@ -237,8 +242,10 @@ impl AccountsApi {
         state: Data<&AppState>,
         ip: ClientIp,
         body: Json<Registration>,
-    ) -> Result<Registered, ApiErrors<{ BAD_REQUEST | CONFLICT | UNPROCESSABLE | TOO_MANY_REQUESTS }>>
-    {
+    ) -> Result<
+        Registered,
+        ApiErrors<{ BAD_REQUEST | CONFLICT | BODY_ERRORS | UNPROCESSABLE | TOO_MANY_REQUESTS }>,
+    > {
         let Registration {
             username,
             email,
@@ -289,7 +296,8 @@ impl AccountsApi {
         state: Data<&AppState>,
         ip: ClientIp,
         body: Json<Credentials>,
-    ) -> Result<LoggedIn, ApiErrors<{ BAD_REQUEST | UNAUTHORIZED | TOO_MANY_REQUESTS }>> {
+    ) -> Result<LoggedIn, ApiErrors<{ BAD_REQUEST | UNAUTHORIZED | BODY_ERRORS | TOO_MANY_REQUESTS }>>
+    {
         let session =
             service::login(&state, &ip.to_string(), &body.0.username, &body.0.password).await?;
         Ok(LoggedIn::Created(Json(Session {
@@ -370,7 +378,10 @@ impl AccountsApi {
         state: Data<&AppState>,
         auth: BearerAuth,
         body: Json<ProfileChanges>,
-    ) -> Result<Profile, ApiErrors<{ BAD_REQUEST | UNAUTHORIZED | CONFLICT | UNPROCESSABLE }>> {
+    ) -> Result<
+        Profile,
+        ApiErrors<{ BAD_REQUEST | UNAUTHORIZED | CONFLICT | BODY_ERRORS | UNPROCESSABLE }>,
+    > {
         let who = authenticate(&state, &auth).await?;
         let ProfileChanges {
             username,
@@ -407,7 +418,7 @@ impl AccountsApi {
         body: Json<PasswordChange>,
     ) -> Result<
         NoContent,
-        ApiErrors<{ BAD_REQUEST | UNAUTHORIZED | UNPROCESSABLE | TOO_MANY_REQUESTS }>,
+        ApiErrors<{ BAD_REQUEST | UNAUTHORIZED | BODY_ERRORS | UNPROCESSABLE | TOO_MANY_REQUESTS }>,
     > {
         let who = authenticate(&state, &auth).await?;
         service::change_password(&state, &who, &body.0.current_password, &body.0.new_password)
@@ -491,7 +502,10 @@ impl AccountsApi {
         state: Data<&AppState>,
         ip: ClientIp,
         body: Json<ResetRequest>,
-    ) -> Result<Accepted, ApiErrors<{ BAD_REQUEST | UNPROCESSABLE | TOO_MANY_REQUESTS }>> {
+    ) -> Result<
+        Accepted,
+        ApiErrors<{ BAD_REQUEST | BODY_ERRORS | UNPROCESSABLE | TOO_MANY_REQUESTS }>,
+    > {
         service::request_password_reset(&state, &ip.to_string(), &body.0.email).await?;
         Ok(Accepted::Accepted(Json(ResetRequested {
             message: RESET_REQUESTED.into(),
@@ -513,7 +527,7 @@ impl AccountsApi {
         &self,
         state: Data<&AppState>,
         body: Json<ResetConfirmation>,
-    ) -> Result<NoContent, ApiErrors<{ BAD_REQUEST | UNPROCESSABLE }>> {
+    ) -> Result<NoContent, ApiErrors<{ BAD_REQUEST | BODY_ERRORS | UNPROCESSABLE }>> {
         service::confirm_password_reset(&state, &body.0.token, &body.0.new_password).await?;
         Ok(NoContent::Done)
     }
