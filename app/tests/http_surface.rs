@@ -381,3 +381,67 @@ async fn operations_with_a_body_document_413_and_415() {
     )
     .await;
 }
+
+/// RFC 9110 §15.5.6: a 405 MUST list the methods the resource supports.
+#[tokio::test]
+async fn method_not_allowed_lists_the_allowed_methods() {
+    let cli = client();
+    let cases = [
+        (
+            poem::http::Method::PUT,
+            "/api/posts/1",
+            "DELETE, GET, HEAD, PATCH",
+        ),
+        (poem::http::Method::TRACE, "/api/posts", "GET, HEAD, POST"),
+        (poem::http::Method::PATCH, "/api/me/avatar", "DELETE, PUT"),
+        (poem::http::Method::POST, "/healthz", "GET, HEAD"),
+        (
+            poem::http::Method::DELETE,
+            "/reset-password",
+            "GET, HEAD, POST",
+        ),
+        (
+            poem::http::Method::POST,
+            "/media/avatars/a/b.png",
+            "GET, HEAD",
+        ),
+    ];
+    for (method, path, allow) in cases {
+        let resp = cli.request(method.clone(), path).send().await;
+        assert_eq!(allow_of(&resp), allow, "{method} {path}");
+        problem(resp, StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed").await;
+    }
+
+    // Every documented path: a method it lacks gets exactly its methods.
+    let doc = openapi_doc().await;
+    for (path, ops) in doc["paths"].as_object().unwrap() {
+        let mut methods: Vec<String> = ops
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(|m| m.to_ascii_uppercase())
+            .collect();
+        if methods.iter().any(|m| m == "GET") {
+            methods.push("HEAD".into());
+        }
+        methods.sort();
+        let concrete = format!(
+            "/api{}",
+            path.replace("{id}", "1").replace("{username}", "someone")
+        );
+        let resp = cli
+            .request(poem::http::Method::TRACE, &concrete)
+            .send()
+            .await;
+        resp.assert_status(StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(allow_of(&resp), methods.join(", "), "TRACE {concrete}");
+    }
+}
+
+fn allow_of(resp: &TestResponse) -> &str {
+    resp.0
+        .headers()
+        .get("allow")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("(none)")
+}

@@ -2,6 +2,7 @@
 //! request goes through.
 
 pub mod accounts;
+pub mod allow;
 pub mod auth;
 pub mod client_ip;
 pub mod health;
@@ -14,7 +15,7 @@ pub mod strict;
 use std::time::Instant;
 
 use poem::PathPattern;
-use poem::http::HeaderValue;
+use poem::http::{HeaderValue, Method, StatusCode, header};
 use poem::middleware::CatchPanic;
 use poem::{Body, Endpoint, EndpointExt as _, Request, Response, Route, get};
 use poem_openapi::{OpenApiService, Tags};
@@ -68,6 +69,21 @@ pub fn app(state: AppState) -> impl Endpoint<Output = Response> {
     let spec_json = api.spec_endpoint();
     let spec_yaml = api.spec_endpoint_yaml();
     let docs = api.swagger_ui();
+    // Routes outside the OpenAPI document, for the `Allow` of their 405s;
+    // keep in step with the table below.
+    let allow = std::sync::Arc::new(allow::AllowTable::new(
+        &api.spec(),
+        "/api",
+        &[
+            ("/healthz", &[Method::GET]),
+            ("/readyz", &[Method::GET]),
+            ("/metrics", &[Method::GET]),
+            ("/api/openapi.json", &[Method::GET]),
+            ("/api/openapi.yaml", &[Method::GET]),
+            ("/media/avatars/*key", &[Method::GET]),
+            ("/reset-password", &[Method::GET, Method::POST]),
+        ],
+    ));
 
     let routes = Route::new()
         .at("/healthz", get(health::healthz))
@@ -77,7 +93,10 @@ pub fn app(state: AppState) -> impl Endpoint<Output = Response> {
         .at("/api/openapi.yaml", get(spec_yaml))
         .nest("/docs", docs)
         .nest("/media", media::routes())
-        .at("/reset-password", get(reset_page::show).post(reset_page::submit))
+        .at(
+            "/reset-password",
+            get(reset_page::show).post(reset_page::submit),
+        )
         .nest("/api", api);
 
     let metrics = state.metrics.clone();
@@ -88,10 +107,12 @@ pub fn app(state: AppState) -> impl Endpoint<Output = Response> {
         .data(state)
         .around(move |next, mut req| {
             let metrics = metrics.clone();
+            let allow = allow.clone();
             async move {
                 let request_id = request_id(&req);
                 req.set_data(RequestId(request_id.clone()));
                 let method = req.method().clone();
+                let path = req.uri().path().to_owned();
                 let span = tracing::info_span!(
                     "request",
                     request_id = %request_id,
@@ -118,6 +139,12 @@ pub fn app(state: AppState) -> impl Endpoint<Output = Response> {
                 .await;
 
                 let mut resp = result;
+                if resp.status() == StatusCode::METHOD_NOT_ALLOWED
+                    && !resp.headers().contains_key(header::ALLOW)
+                    && let Some(value) = allow.lookup(&path)
+                {
+                    resp.headers_mut().insert(header::ALLOW, value.clone());
+                }
                 let status = resp.status();
                 let route = resp
                     .data::<PathPattern>()
