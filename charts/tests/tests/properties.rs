@@ -909,7 +909,7 @@ fn deployer_role_covers_every_rendered_kind_without_wildcards() {
         assert_eq!(rb.role_ref.kind, "Role", "{at}: namespaced binding");
     }
     assert!(
-        checked >= 2,
-        "production and everything-on render the deployer Role"
+        checked >= 3,
+        "staging, production and everything-on render the deployer Role"
     );
 }
