@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use poem::web::Data;
 use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
+use poem_openapi::types::Example;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 use serde::{Deserialize, Serialize};
 
@@ -35,23 +36,35 @@ pub use upload::AvatarUpload;
 
 /// Your own profile (includes your email).
 #[derive(Debug, Clone, Serialize, Deserialize, Object)]
+#[oai(example)]
 pub struct PrivateProfile {
+    /// The account's numeric identifier.
     pub id: i64,
+    /// 1–150 characters (NFKC-normalised), letters, digits and `@ . + - _`;
+    /// case as chosen, unique whatever its case.
     pub username: String,
+    /// Your email address, with its domain lower-cased; unique whatever its
+    /// case. Never shown to other users.
     pub email: String,
+    /// Free text, at most 500 characters; empty if not set.
     pub bio: String,
     /// Absolute URL of the avatar (the default image if none is set).
     pub avatar_url: String,
+    /// When the account was created.
     pub joined_at: DateTime<Utc>,
 }
 
 /// What anybody may see about a user.
 #[derive(Debug, Clone, Serialize, Deserialize, Object)]
+#[oai(example)]
 pub struct PublicProfile {
+    /// The username, in the case its owner chose.
     pub username: String,
+    /// Free text, at most 500 characters; empty if not set.
     pub bio: String,
     /// Absolute URL of the avatar (the default image if none is set).
     pub avatar_url: String,
+    /// When the account was created.
     pub joined_at: DateTime<Utc>,
 }
 
@@ -86,8 +99,14 @@ fn public_profile(settings: &Settings, u: UserRow) -> PublicProfile {
 #[derive(Debug, Object)]
 #[oai(deny_unknown_fields)]
 pub struct Registration {
+    /// 1–150 characters after NFKC normalisation: letters, digits and
+    /// `@ . + - _`, not `.` or `..`. Unique whatever its case.
     pub username: StrictString,
+    /// A valid address of at most 254 bytes (surrounding whitespace is
+    /// trimmed, the domain lower-cased). Unique whatever its case.
     pub email: StrictString,
+    /// At least 8 characters and at most 1024 bytes, not entirely numeric,
+    /// not the username (whatever its case).
     #[oai(write_only)]
     pub password: StrictString,
 }
@@ -98,18 +117,23 @@ pub struct Registration {
 pub struct Credentials {
     /// Username or email address (case-insensitive).
     pub username: StrictString,
+    /// The account's password.
     #[oai(write_only)]
     pub password: StrictString,
 }
 
 /// A new session. Send the token as `Authorization: Bearer <token>`.
 #[derive(Debug, Clone, Serialize, Deserialize, Object)]
+#[oai(example)]
 pub struct Session {
     /// Opaque, shown once; only its hash is stored.
     pub token: String,
     /// Always `Bearer`.
     pub token_type: String,
+    /// When the token stops working (`auth.session_ttl_hours` after log-in,
+    /// 14 days by default), unless revoked earlier.
     pub expires_at: DateTime<Utc>,
+    /// The profile of the user who logged in.
     pub user: PrivateProfile,
 }
 
@@ -117,10 +141,16 @@ pub struct Session {
 /// Same rules as at registration; `bio` is at most 500 characters (line
 /// breaks allowed, other control characters not).
 #[derive(Debug, Object)]
-#[oai(deny_unknown_fields)]
+#[oai(deny_unknown_fields, example)]
 pub struct ProfileChanges {
+    /// New username, or absent to keep it: 1–150 characters, letters,
+    /// digits and `@ . + - _`, unique whatever its case.
     pub username: Option<StrictString>,
+    /// New email address, or absent to keep it: valid, at most 254 bytes,
+    /// unique whatever its case.
     pub email: Option<StrictString>,
+    /// New bio, or absent to keep it: at most 500 characters, line breaks
+    /// and tabs allowed, other control characters not. Empty clears it.
     pub bio: Option<StrictString>,
 }
 
@@ -128,22 +158,28 @@ pub struct ProfileChanges {
 #[derive(Debug, Object)]
 #[oai(deny_unknown_fields)]
 pub struct PasswordChange {
+    /// Your password as it is now.
     #[oai(write_only)]
     pub current_password: StrictString,
+    /// At least 8 characters and at most 1024 bytes, not entirely numeric,
+    /// not your username (whatever its case).
     #[oai(write_only)]
     pub new_password: StrictString,
 }
 
 /// Ask for a password reset mail.
 #[derive(Debug, Object)]
-#[oai(deny_unknown_fields)]
+#[oai(deny_unknown_fields, example)]
 pub struct ResetRequest {
+    /// The address of the account (a valid address, at most 254 bytes).
     pub email: StrictString,
 }
 
 /// The same answer whether or not the address belongs to an account.
 #[derive(Debug, Clone, Serialize, Deserialize, Object)]
+#[oai(example)]
 pub struct ResetRequested {
+    /// Always the same sentence, for humans.
     pub message: String,
 }
 
@@ -151,7 +187,11 @@ pub struct ResetRequested {
 #[derive(Debug, Object)]
 #[oai(deny_unknown_fields)]
 pub struct ResetConfirmation {
+    /// The token from the reset mail (single-use, valid for
+    /// `auth.password_reset_ttl_minutes`, 60 by default).
     pub token: StrictString,
+    /// At least 8 characters and at most 1024 bytes, not entirely numeric,
+    /// not the account's username (whatever its case).
     #[oai(write_only)]
     pub new_password: StrictString,
 }
@@ -272,6 +312,7 @@ impl AccountsApi {
     async fn get_user(
         &self,
         state: Data<&AppState>,
+        /// The username (case-insensitive).
         username: Path<String>,
     ) -> Result<Public, ApiErrors<NOT_FOUND>> {
         let user = service::public_profile(&state, &username.0).await?;
@@ -347,6 +388,8 @@ impl AccountsApi {
     }
 
     /// Your profile
+    ///
+    /// The authenticated user's own profile, email included.
     #[oai(
         path = "/me",
         method = "get",
@@ -530,6 +573,78 @@ impl AccountsApi {
     ) -> Result<NoContent, ApiErrors<{ BAD_REQUEST | BODY_ERRORS | UNPROCESSABLE }>> {
         service::confirm_password_reset(&state, &body.0.token, &body.0.new_password).await?;
         Ok(NoContent::Done)
+    }
+}
+
+// Examples shown in the OpenAPI document. Request objects with write-only
+// fields (passwords) have none: poem-openapi leaves write-only fields out of
+// an object's example, which would show an incomplete request.
+
+fn example_time() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("2026-05-01T09:30:00Z")
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or_default()
+}
+
+impl Example for PrivateProfile {
+    fn example() -> Self {
+        PrivateProfile {
+            id: 1,
+            username: "corey".into(),
+            email: "corey@blog.example".into(),
+            bio: "Writes about Python and Django.".into(),
+            avatar_url: "https://blog.example/media/avatars/default.png".into(),
+            joined_at: example_time(),
+        }
+    }
+}
+
+impl Example for PublicProfile {
+    fn example() -> Self {
+        let p = PrivateProfile::example();
+        PublicProfile {
+            username: p.username,
+            bio: p.bio,
+            avatar_url: p.avatar_url,
+            joined_at: p.joined_at,
+        }
+    }
+}
+
+impl Example for Session {
+    fn example() -> Self {
+        Session {
+            token: "example-token-0123456789abcdefghijklmnopqr".into(),
+            token_type: "Bearer".into(),
+            expires_at: example_time() + chrono::Duration::days(14),
+            user: PrivateProfile::example(),
+        }
+    }
+}
+
+impl Example for ProfileChanges {
+    fn example() -> Self {
+        ProfileChanges {
+            username: None,
+            email: None,
+            bio: Some(StrictString("Writes about Python, Django and Rust.".into())),
+        }
+    }
+}
+
+impl Example for ResetRequest {
+    fn example() -> Self {
+        ResetRequest {
+            email: StrictString("corey@blog.example".into()),
+        }
+    }
+}
+
+impl Example for ResetRequested {
+    fn example() -> Self {
+        ResetRequested {
+            message: RESET_REQUESTED.into(),
+        }
     }
 }
 
