@@ -12,7 +12,7 @@ use std::io::Cursor;
 use image::imageops::FilterType;
 use image::{DynamicImage, ImageDecoder as _, ImageFormat, ImageReader, Limits};
 
-use crate::config::{AvatarSettings, Settings};
+use crate::config::AvatarSettings;
 
 /// File name of the bundled avatar shown for users without their own.
 pub const DEFAULT_AVATAR: &str = "default.png";
@@ -60,17 +60,22 @@ pub fn process(bytes: &[u8], cfg: &AvatarSettings) -> Result<Vec<u8>, AvatarErro
     let mut limits = Limits::default();
     // Decoders count their own buffers against `max_alloc`; 8 bytes per pixel
     // covers 16-bit RGBA, plus slack for codec state.
-    limits.max_alloc = Some(cfg.max_pixels.saturating_mul(8).saturating_add(16 << 20));
+    limits.max_alloc = Some(
+        cfg.max_pixels
+            .get()
+            .saturating_mul(8)
+            .saturating_add(16 << 20),
+    );
     reader.limits(limits);
 
     let mut decoder = reader.into_decoder().map_err(decode_error(cfg))?;
     let (width, height) = decoder.dimensions();
     // The header alone tells us the size: refuse bombs before allocating.
-    if u64::from(width) * u64::from(height) > cfg.max_pixels {
+    if u64::from(width) * u64::from(height) > cfg.max_pixels.get() {
         return Err(AvatarError::TooManyPixels {
             width,
             height,
-            max_pixels: cfg.max_pixels,
+            max_pixels: cfg.max_pixels.get(),
         });
     }
     // Camera JPEGs are often stored sideways with an EXIF rotation tag; we
@@ -81,8 +86,9 @@ pub fn process(bytes: &[u8], cfg: &AvatarSettings) -> Result<Vec<u8>, AvatarErro
         img.apply_orientation(orientation);
     }
 
-    if img.width() > cfg.size || img.height() > cfg.size {
-        img = img.resize(cfg.size, cfg.size, FilterType::CatmullRom);
+    let size = cfg.size.as_u32();
+    if img.width() > size || img.height() > size {
+        img = img.resize(size, size, FilterType::CatmullRom);
     }
     let img = DynamicImage::ImageRgba8(img.into_rgba8());
 
@@ -97,20 +103,26 @@ fn decode_error(cfg: &AvatarSettings) -> impl Fn(image::ImageError) -> AvatarErr
         image::ImageError::Limits(_) => AvatarError::TooManyPixels {
             width: 0,
             height: 0,
-            max_pixels: cfg.max_pixels,
+            max_pixels: cfg.max_pixels.get(),
         },
         other => AvatarError::Corrupt(other.to_string()),
     }
 }
 
-/// Public URL of an avatar: the user's stored key, or the bundled default.
-/// Keys are relative to the `avatars/` prefix (`<user-id>/<random>.png`).
-pub fn avatar_url(settings: &Settings, key: Option<&str>) -> String {
+/// Public URL of an avatar under `public_url`: the user's stored key, or
+/// the bundled default. Keys are relative to the `avatars/` prefix
+/// (`<user-id>/<random>.png`).
+pub fn avatar_url(public_url: &str, key: Option<&str>) -> String {
     format!(
         "{}/media/avatars/{}",
-        settings.http.public_url.trim_end_matches('/'),
+        public_url.trim_end_matches('/'),
         key.unwrap_or(DEFAULT_AVATAR)
     )
+}
+
+/// S3 key of an avatar whose database key is `key`.
+pub fn object_key(key: &str) -> String {
+    format!("avatars/{key}")
 }
 
 /// A new, unguessable key for `user_id`'s next avatar. A fresh key per upload
@@ -222,12 +234,12 @@ mod tests {
     fn pixel_limit_is_configurable() {
         let png = encode(&gradient(100, 100), ImageFormat::Png);
         let mut small = cfg();
-        small.max_pixels = 9_999;
+        small.max_pixels = crate::config::units::Count::of(9_999);
         assert!(matches!(
             process(&png, &small),
             Err(AvatarError::TooManyPixels { .. })
         ));
-        small.max_pixels = 10_000;
+        small.max_pixels = crate::config::units::Count::of(10_000);
         assert!(process(&png, &small).is_ok());
     }
 
@@ -283,14 +295,13 @@ mod tests {
 
     #[test]
     fn urls_use_the_public_url_and_fall_back_to_the_default() {
-        let mut s = Settings::default();
-        s.http.public_url = "https://blog.example/".into();
+        let s = "https://blog.example/";
         assert_eq!(
-            avatar_url(&s, None),
+            avatar_url(s, None),
             "https://blog.example/media/avatars/default.png"
         );
         assert_eq!(
-            avatar_url(&s, Some("42/abc.png")),
+            avatar_url(s, Some("42/abc.png")),
             "https://blog.example/media/avatars/42/abc.png"
         );
     }

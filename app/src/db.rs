@@ -1,7 +1,7 @@
-//! Postgres: the connection pool and the embedded migrations.
+//! Postgres: the connection pool, the embedded migrations, and [`DbError`],
+//! what every repository function returns.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context as _;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
@@ -10,10 +10,195 @@ use rustls_pki_types::pem::PemObject as _;
 use tokio_postgres::NoTls;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
-use crate::config::{DatabaseSettings, Settings, SslMode};
+use crate::config::{DatabaseSettings, ExposeSecret as _, Settings, SslMode};
 
 mod embedded {
     refinery::embed_migrations!("migrations");
+}
+
+/// A failed database call, named after the statement that failed so that a
+/// logged error says what was being done ("insert user: db error: …").
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// Postgres is down, restarting, out of connections, or took longer than
+    /// the statement timeout; the pool waited longer than its wait timeout.
+    #[error("{op}: the database is unavailable: {source}")]
+    Unavailable {
+        op: &'static str,
+        #[source]
+        source: anyhow::Error,
+    },
+    /// A unique index refused the row; `constraint` names the index, so the
+    /// caller can tell which value was taken.
+    #[error("{op}: duplicate value for {constraint}")]
+    Unique { op: &'static str, constraint: String },
+    /// Anything else: a bug (bad SQL, a row that does not decode) or data
+    /// the domain rules should have refused.
+    #[error("{op}: {source}")]
+    Other {
+        op: &'static str,
+        #[source]
+        source: anyhow::Error,
+    },
+}
+
+impl DbError {
+    pub fn from_postgres(op: &'static str, err: tokio_postgres::Error) -> Self {
+        use tokio_postgres::error::SqlState;
+        let code = err.code().cloned();
+        match code {
+            Some(c) if c == SqlState::UNIQUE_VIOLATION => Self::Unique {
+                op,
+                constraint: err
+                    .as_db_error()
+                    .and_then(|db| db.constraint())
+                    .unwrap_or_default()
+                    .to_owned(),
+            },
+            Some(c)
+                if c == SqlState::QUERY_CANCELED
+                    || c == SqlState::ADMIN_SHUTDOWN
+                    || c == SqlState::CRASH_SHUTDOWN
+                    || c == SqlState::CANNOT_CONNECT_NOW
+                    || c == SqlState::TOO_MANY_CONNECTIONS =>
+            {
+                Self::Unavailable {
+                    op,
+                    source: err.into(),
+                }
+            }
+            // No SQLSTATE and a closed connection: the server went away.
+            None if err.is_closed() => Self::Unavailable {
+                op,
+                source: err.into(),
+            },
+            _ => Self::Other {
+                op,
+                source: err.into(),
+            },
+        }
+    }
+
+    pub fn from_pool(op: &'static str, err: deadpool_postgres::PoolError) -> Self {
+        use deadpool_postgres::PoolError;
+        match err {
+            PoolError::Timeout(_) | PoolError::Closed => Self::Unavailable {
+                op,
+                source: err.into(),
+            },
+            PoolError::Backend(e) => match Self::from_postgres(op, e) {
+                // A connection that cannot even be made is an outage.
+                Self::Other { op, source } => Self::Unavailable { op, source },
+                other => other,
+            },
+            other => Self::Other {
+                op,
+                source: anyhow::anyhow!("pool error: {other}"),
+            },
+        }
+    }
+
+    /// The unique index that refused a row, if that is what happened.
+    pub fn unique_constraint(&self) -> Option<&str> {
+        match self {
+            Self::Unique { constraint, .. } => Some(constraint),
+            _ => None,
+        }
+    }
+}
+
+impl From<DbError> for crate::error::Failure {
+    fn from(err: DbError) -> Self {
+        match err {
+            DbError::Unavailable { .. } => Self::Unavailable(err.into()),
+            DbError::Unique { .. } | DbError::Other { .. } => Self::Internal(err.into()),
+        }
+    }
+}
+
+/// `.op("insert user")` names a failed statement (see [`DbError`]).
+pub trait Op<T> {
+    fn op(self, op: &'static str) -> Result<T, DbError>;
+}
+
+impl<T> Op<T> for Result<T, tokio_postgres::Error> {
+    fn op(self, op: &'static str) -> Result<T, DbError> {
+        self.map_err(|e| DbError::from_postgres(op, e))
+    }
+}
+
+impl<T> Op<T> for Result<T, deadpool_postgres::PoolError> {
+    fn op(self, op: &'static str) -> Result<T, DbError> {
+        self.map_err(|e| DbError::from_pool(op, e))
+    }
+}
+
+/// A type read from a row by column name, never by position.
+pub trait FromRow: Sized {
+    fn from_row(row: &tokio_postgres::Row) -> Result<Self, tokio_postgres::Error>;
+}
+
+/// Reads every row of `rows` as `T`.
+pub fn from_rows<T: FromRow>(
+    op: &'static str,
+    rows: &[tokio_postgres::Row],
+) -> Result<Vec<T>, DbError> {
+    rows.iter().map(T::from_row).collect::<Result<_, _>>().op(op)
+}
+
+/// Runs a cached prepared statement (prepared once per pooled connection)
+/// and maps every returned row.
+pub async fn query<T: FromRow>(
+    client: &impl deadpool_postgres::GenericClient,
+    op: &'static str,
+    sql: &str,
+    params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+) -> Result<Vec<T>, DbError> {
+    let statement = client.prepare_cached(sql).await.op(op)?;
+    let rows = client.query(&statement, params).await.op(op)?;
+    from_rows(op, &rows)
+}
+
+/// Like [`query`] for at most one row.
+pub async fn query_opt<T: FromRow>(
+    client: &impl deadpool_postgres::GenericClient,
+    op: &'static str,
+    sql: &str,
+    params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+) -> Result<Option<T>, DbError> {
+    let statement = client.prepare_cached(sql).await.op(op)?;
+    match client.query_opt(&statement, params).await.op(op)? {
+        Some(row) => T::from_row(&row).op(op).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// Like [`query`] for exactly one row.
+pub async fn query_one<T: FromRow>(
+    client: &impl deadpool_postgres::GenericClient,
+    op: &'static str,
+    sql: &str,
+    params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+) -> Result<T, DbError> {
+    let statement = client.prepare_cached(sql).await.op(op)?;
+    let row = client.query_one(&statement, params).await.op(op)?;
+    T::from_row(&row).op(op)
+}
+
+/// A statement without rows; the number of rows it changed.
+pub async fn execute(
+    client: &impl deadpool_postgres::GenericClient,
+    op: &'static str,
+    sql: &str,
+    params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+) -> Result<u64, DbError> {
+    let statement = client.prepare_cached(sql).await.op(op)?;
+    client.execute(&statement, params).await.op(op)
+}
+
+/// A pooled connection, or [`DbError::Unavailable`] when none comes in time.
+pub async fn connect(pool: &Pool, op: &'static str) -> Result<deadpool_postgres::Object, DbError> {
+    pool.get().await.op(op)
 }
 
 /// Key of the session-level advisory lock held while migrating, so that
@@ -28,7 +213,7 @@ fn pg_config(db: &DatabaseSettings, statement_timeout: bool) -> tokio_postgres::
         .dbname(&db.name)
         .user(&db.user)
         .application_name("blog")
-        .connect_timeout(Duration::from_millis(db.connect_timeout_ms))
+        .connect_timeout(db.connect_timeout_ms.get())
         .ssl_mode(match db.ssl_mode {
             // `prefer` goes with `NoTls` below, which makes it plain text.
             SslMode::Disable => tokio_postgres::config::SslMode::Disable,
@@ -36,12 +221,15 @@ fn pg_config(db: &DatabaseSettings, statement_timeout: bool) -> tokio_postgres::
             SslMode::Require => tokio_postgres::config::SslMode::Require,
         });
     if let Some(password) = &db.password {
-        cfg.password(password.expose());
+        cfg.password(password.expose_secret());
     }
     if statement_timeout {
         // Server-side bound on every statement: a slow query turns into a 503
         // instead of holding a pooled connection indefinitely.
-        cfg.options(format!("-c statement_timeout={}", db.statement_timeout_ms));
+        cfg.options(format!(
+            "-c statement_timeout={}",
+            db.statement_timeout_ms.units()
+        ));
     }
     cfg
 }
@@ -59,10 +247,10 @@ pub fn pool(db: &DatabaseSettings) -> anyhow::Result<Pool> {
         None => Manager::from_config(pg_config(db, true), NoTls, config),
     };
     Pool::builder(manager)
-        .max_size(db.pool_max_size)
-        .wait_timeout(Some(Duration::from_millis(db.pool_wait_timeout_ms)))
-        .create_timeout(Some(Duration::from_millis(db.connect_timeout_ms)))
-        .recycle_timeout(Some(Duration::from_millis(db.connect_timeout_ms)))
+        .max_size(db.pool_max_size.as_usize())
+        .wait_timeout(Some(db.pool_wait_timeout_ms.get()))
+        .create_timeout(Some(db.connect_timeout_ms.get()))
+        .recycle_timeout(Some(db.connect_timeout_ms.get()))
         .runtime(Runtime::Tokio1)
         .build()
         .context("building the Postgres pool")
@@ -195,7 +383,7 @@ mod tests {
     fn pool_creation_does_not_dial() {
         let db = DatabaseSettings {
             host: "203.0.113.1".into(), // TEST-NET-3: would hang if dialled
-            pool_max_size: 3,
+            pool_max_size: crate::config::units::Count::of(3),
             ..DatabaseSettings::default()
         };
         let pool = pool(&db).unwrap();

@@ -14,7 +14,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{FromRedisValue, RedisError};
 
-use crate::config::RedisSettings;
+use crate::config::{ExposeSecret as _, RedisSettings};
 use crate::metrics::Metrics;
 
 const BREAKER_OPEN_MS: u64 = 1000;
@@ -50,9 +50,9 @@ impl Kv {
     /// Does not connect: the manager dials on first use and reconnects by
     /// itself, so Redis being down at start-up is fine.
     pub fn new(settings: &RedisSettings, metrics: Metrics) -> anyhow::Result<Self> {
-        let client = redis::Client::open(settings.url.expose())
+        let client = redis::Client::open(settings.url.expose_secret())
             .map_err(|_| anyhow::anyhow!("BLOG_REDIS__URL: not a valid Redis URL"))?;
-        let timeout = settings.timeout();
+        let timeout = settings.timeout_ms.get();
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(timeout))
             .set_response_timeout(Some(timeout))

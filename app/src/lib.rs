@@ -1,9 +1,23 @@
-//! The blog service library: an API-first blog (accounts, posts) on
-//! Postgres, Redis, S3 and SMTP. `main.rs` is a thin CLI over this.
+//! The blog service library: a blog (accounts, posts) on Postgres, Redis,
+//! S3 and SMTP. `main.rs` is a thin CLI over this.
+//!
+//! Layers, and the error type each uses:
+//! - domain: `accounts` and `posts` (value types, repositories, use cases).
+//!   They know nothing of HTTP; use cases return one `thiserror` enum each,
+//!   built from [`error::Failure`], [`error::ValidationErrors`] and
+//!   [`error::Limited`]; repositories return [`db::DbError`].
+//! - infrastructure the use cases are given: `db`, `cache`, `kv`,
+//!   `rate_limit`, `storage`, `mail`, `passwords`, `tokens`, `avatars`,
+//!   `clock`, `pagination`.
+//! - the HTTP edge: `http` (the API, probes, metrics), whose `http::problem`
+//!   maps every domain error, once, to problem+json.
+//! - wiring: `config` (settings), `startup` (builds everything, runs the
+//!   server), `telemetry`, `import` (CLI).
 
 pub mod accounts;
 pub mod avatars;
 pub mod cache;
+pub mod clock;
 pub mod config;
 pub mod db;
 pub mod error;

@@ -5,7 +5,6 @@
 //! password), `tls` → implicit TLS (port 465). Certificates are checked
 //! against the system roots.
 
-use std::time::Duration;
 
 use lettre::message::header::ContentTransferEncoding;
 use lettre::message::{Body, Mailbox, MultiPart};
@@ -13,7 +12,7 @@ use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport as _, Message, Tokio1Executor};
 
 use crate::accounts::EmailAddress;
-use crate::config::{SmtpSettings, SmtpTls};
+use crate::config::{ExposeSecret as _, SmtpSettings, SmtpTls};
 
 #[derive(Debug, thiserror::Error)]
 pub enum MailError {
@@ -56,11 +55,11 @@ impl Mailer {
         };
         let mut builder = builder
             .port(settings.port)
-            .timeout(Some(Duration::from_secs(settings.timeout_seconds)));
+            .timeout(Some(settings.timeout_seconds.get()));
         if let (Some(user), Some(password)) = (&settings.username, &settings.password) {
             builder = builder.credentials(Credentials::new(
-                user.expose().to_owned(),
-                password.expose().to_owned(),
+                user.expose_secret().to_owned(),
+                password.expose_secret().to_owned(),
             ));
         }
         Ok(Self {
@@ -247,8 +246,8 @@ mod tests {
         let mut s = SmtpSettings::default();
         for tls in [SmtpTls::None, SmtpTls::Starttls, SmtpTls::Tls] {
             s.tls = tls;
-            s.username = Some(Secret::new("user"));
-            s.password = Some(Secret::new("app-password"));
+            s.username = Some(Secret::from("user"));
+            s.password = Some(Secret::from("app-password"));
             let mailer = Mailer::from_settings(&s).unwrap();
             assert_eq!(
                 mailer.from_address().email.to_string(),
@@ -273,7 +272,7 @@ mod tests {
         let s = SmtpSettings {
             host: "127.0.0.1".into(),
             port,
-            timeout_seconds: 2,
+            timeout_seconds: crate::config::units::Seconds::of(2),
             ..SmtpSettings::default()
         };
         let mailer = Mailer::from_settings(&s).unwrap();

@@ -40,10 +40,27 @@ enum Command {
     },
     /// Exit 0 if this container's server reports ready on 127.0.0.1.
     Healthcheck,
+    /// Print every setting with its default and rule (no configuration
+    /// needed): the table of docs/contracts.md, or with `--env` the `BLOG_*`
+    /// block of .env.example.
+    Settings {
+        /// Print `#BLOG_…=default` lines instead of the Markdown table.
+        #[arg(long)]
+        env: bool,
+    },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Command::Settings { env } = cli.command {
+        let text = if env {
+            blog::config::catalogue::env_example()
+        } else {
+            blog::config::catalogue::markdown_table()
+        };
+        print!("{text}");
+        return ExitCode::SUCCESS;
+    }
     let settings = match Settings::load() {
         Ok(s) => s,
         Err(e) => {
@@ -91,7 +108,9 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             println!("{report}");
             Ok(())
         }
-        Command::Healthcheck => unreachable!("handled before the runtime starts"),
+        Command::Healthcheck | Command::Settings { .. } => {
+            unreachable!("handled before the runtime starts")
+        }
     }
 }
 

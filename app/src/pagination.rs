@@ -9,12 +9,45 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 
-use crate::error::ApiError;
-
 pub const DEFAULT_LIMIT: u32 = 5;
 pub const MAX_LIMIT: u32 = 100;
 
+/// A page request a client got wrong.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum PageError {
+    #[error("`cursor` is not a cursor returned by this API")]
+    BadCursor,
+    #[error("`limit` must be between 1 and {MAX_LIMIT} (got {0})")]
+    BadLimit(u32),
+}
+
+/// Which page of a list: after `cursor` (the first page when `None`),
+/// `limit` items.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageRequest {
+    pub cursor: Option<Cursor>,
+    pub limit: u32,
+}
+
+impl PageRequest {
+    pub fn parse(cursor: Option<&str>, limit: Option<u32>) -> Result<Self, PageError> {
+        Ok(Self {
+            cursor: cursor.map(Cursor::decode).transpose()?,
+            limit: self::limit(limit)?,
+        })
+    }
+
+    /// A stable text form (cache keys).
+    pub fn key(&self) -> String {
+        format!(
+            "{}:{}",
+            self.cursor.map_or_else(|| "-".to_owned(), |c| c.encode()),
+            self.limit
+        )
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Cursor {
     pub created_at: DateTime<Utc>,
     pub id: i64,
@@ -29,9 +62,8 @@ impl Cursor {
         ))
     }
 
-    pub fn decode(raw: &str) -> Result<Self, ApiError> {
-        let invalid =
-            || ApiError::Malformed("`cursor` is not a cursor returned by this API".into());
+    pub fn decode(raw: &str) -> Result<Self, PageError> {
+        let invalid = || PageError::BadCursor;
         if raw.len() > 64 {
             return Err(invalid());
         }
@@ -51,13 +83,11 @@ impl Cursor {
 }
 
 /// Page size: default 5 (the original's), 1..=100.
-pub fn limit(requested: Option<u32>) -> Result<u32, ApiError> {
+pub fn limit(requested: Option<u32>) -> Result<u32, PageError> {
     match requested {
         None => Ok(DEFAULT_LIMIT),
         Some(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
-        Some(n) => Err(ApiError::Malformed(format!(
-            "`limit` must be between 1 and {MAX_LIMIT} (got {n})"
-        ))),
+        Some(n) => Err(PageError::BadLimit(n)),
     }
 }
 
@@ -81,7 +111,7 @@ mod tests {
     }
 
     #[test]
-    fn garbage_cursors_are_rejected_as_malformed() {
+    fn garbage_cursors_are_rejected() {
         let forged = URL_SAFE_NO_PAD.encode("v2:1:2");
         let extra = URL_SAFE_NO_PAD.encode("v1:1:2:3");
         let nonnum = URL_SAFE_NO_PAD.encode("v1:abc:2");
@@ -96,8 +126,7 @@ mod tests {
             huge.as_str(),
             &"A".repeat(65),
         ] {
-            let err = Cursor::decode(raw).unwrap_err();
-            assert_eq!(err.code(), "malformed_request", "{raw}");
+            assert_eq!(Cursor::decode(raw), Err(PageError::BadCursor), "{raw}");
         }
     }
 
@@ -106,7 +135,7 @@ mod tests {
         assert_eq!(limit(None).unwrap(), 5);
         assert_eq!(limit(Some(1)).unwrap(), 1);
         assert_eq!(limit(Some(100)).unwrap(), 100);
-        assert_eq!(limit(Some(101)).unwrap_err().code(), "malformed_request");
-        assert_eq!(limit(Some(0)).unwrap_err().code(), "malformed_request");
+        assert_eq!(limit(Some(101)), Err(PageError::BadLimit(101)));
+        assert_eq!(limit(Some(0)), Err(PageError::BadLimit(0)));
     }
 }

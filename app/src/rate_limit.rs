@@ -13,13 +13,13 @@
 //! outage is a worse failure than briefly losing brute-force protection
 //! (passwords are still PBKDF2 at ≥ 600 000 iterations, so guessing stays
 //! slow). Operators who prefer the opposite set
-//! `BLOG_RATE_LIMIT__FAIL_CLOSED=true`: limited endpoints then answer 503
-//! `service_unavailable` while Redis is down.
+//! `BLOG_RATE_LIMIT__FAIL_CLOSED=true`: limited use cases then fail with
+//! [`Limited::Unavailable`] (503 on the API) while Redis is down.
 
 use sha2::{Digest as _, Sha256};
 
 use crate::config::{Limit, RateLimitSettings};
-use crate::error::ApiError;
+use crate::error::Limited;
 use crate::kv::Kv;
 use crate::metrics::Metrics;
 
@@ -73,7 +73,7 @@ impl RateLimiter {
 
     /// Counts one attempt by `subject` (an IP address, or a lower-cased
     /// username/email) in `scope` against the configured limit.
-    pub async fn check(&self, scope: Scope, subject: &str) -> Result<(), ApiError> {
+    pub async fn check(&self, scope: Scope, subject: &str) -> Result<(), Limited> {
         self.check_limit(scope, subject, scope.limit(&self.settings))
             .await
     }
@@ -84,7 +84,7 @@ impl RateLimiter {
         scope: Scope,
         subject: &str,
         limit: Limit,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), Limited> {
         if !self.settings.enabled {
             return Ok(());
         }
@@ -97,7 +97,7 @@ impl RateLimiter {
             .arg(&key)
             .arg(0)
             .arg("EX")
-            .arg(limit.window_seconds)
+            .arg(limit.window_seconds.units())
             .arg("NX")
             .ignore()
             .cmd("INCR")
@@ -105,19 +105,19 @@ impl RateLimiter {
             .cmd("TTL")
             .arg(&key);
         match self.kv.pipe::<(u64, i64)>("rate limit", &pipe).await {
-            Ok((count, _)) if count <= u64::from(limit.max) => Ok(()),
+            Ok((count, _)) if count <= limit.max.get() => Ok(()),
             Ok((_, ttl)) => {
                 self.metrics
                     .rate_limit_rejected_total
                     .with_label_values(&[scope.name()])
                     .inc();
-                Err(ApiError::RateLimited {
-                    retry_after_seconds: u64::try_from(ttl).unwrap_or(limit.window_seconds).max(1),
+                Err(Limited::TooMany {
+                    retry_after_seconds: u64::try_from(ttl)
+                        .unwrap_or(limit.window_seconds.units())
+                        .max(1),
                 })
             }
-            Err(_) if self.settings.fail_closed => Err(ApiError::ServiceUnavailable(
-                "rate limiting is unavailable; try again shortly".into(),
-            )),
+            Err(_) if self.settings.fail_closed => Err(Limited::Unavailable),
             Err(_) => {
                 self.metrics.rate_limit_fail_open_total.inc();
                 Ok(())

@@ -11,11 +11,14 @@ use deadpool_postgres::Pool;
 use poem::listener::{Acceptor as _, Listener as _, TcpAcceptor, TcpListener};
 use poem::{EndpointExt as _, Server};
 
+use crate::accounts::{Accounts, AccountsConfig};
 use crate::cache::Cache;
+use crate::clock::Clock;
 use crate::config::Settings;
 use crate::kv::Kv;
 use crate::mail::Mailer;
 use crate::metrics::Metrics;
+use crate::posts::Posts;
 use crate::rate_limit::RateLimiter;
 use crate::storage::Storage;
 
@@ -33,20 +36,18 @@ impl ShutdownFlag {
     }
 }
 
-/// Everything a handler may need; cheap to clone (all `Arc`s inside).
+/// What the HTTP edge works with: the use cases (each holding its own
+/// dependencies), plus what the probes and metrics read directly. Cheap to
+/// clone (all `Arc`s inside). Domain code never sees it.
 #[derive(Clone)]
 pub struct AppState {
     pub settings: Arc<Settings>,
+    pub accounts: Accounts,
+    pub posts: Posts,
+    /// For `/readyz` and pool gauges only; use cases hold their own handle.
     pub db: Pool,
-    /// Bounded, circuit-broken Redis access (see `kv`).
+    /// For `/readyz` only (bounded, circuit-broken Redis access, see `kv`).
     pub kv: Kv,
-    /// Public read cache and view counters; `cache.invalidate_posts()` after
-    /// any change visible in post reads (incl. usernames and avatars).
-    pub cache: Cache,
-    pub rate_limiter: RateLimiter,
-    /// S3-compatible object storage (avatars).
-    pub storage: Arc<Storage>,
-    pub mailer: Arc<Mailer>,
     pub metrics: Metrics,
     pub shutdown: ShutdownFlag,
 }
@@ -54,29 +55,48 @@ pub struct AppState {
 impl AppState {
     /// Wires the dependencies without contacting any of them.
     pub fn new(settings: Settings) -> anyhow::Result<Self> {
+        Self::with_clock(settings, Clock::system())
+    }
+
+    /// Like [`AppState::new`] with the clock the use cases see.
+    pub fn with_clock(settings: Settings, clock: Clock) -> anyhow::Result<Self> {
         let metrics = Metrics::new();
         let db = crate::db::pool(&settings.database)?;
         metrics
             .db_pool_max_size
-            .set(settings.database.pool_max_size as i64);
+            .set(settings.database.pool_max_size.get() as i64);
         let kv = Kv::new(&settings.redis, metrics.clone())?;
+        // Invalidate after any change visible in post reads (incl. usernames
+        // and avatars): both use cases hold it.
         let cache = Cache::new(
             kv.clone(),
-            settings.redis.cache_ttl_seconds,
+            settings.redis.cache_ttl_seconds.units(),
             metrics.clone(),
         );
         let rate_limiter =
             RateLimiter::new(kv.clone(), settings.rate_limit.clone(), metrics.clone());
         let storage = Storage::from_settings(&settings.s3).context("configuring S3 storage")?;
         let mailer = Mailer::from_settings(&settings.smtp).context("configuring SMTP")?;
+        let accounts = Accounts::new(
+            db.clone(),
+            rate_limiter,
+            cache.clone(),
+            Arc::new(storage),
+            Arc::new(mailer),
+            clock.clone(),
+            AccountsConfig {
+                auth: settings.auth.clone(),
+                avatars: settings.avatars.clone(),
+                public_url: settings.http.public_url.clone(),
+            },
+        );
+        let posts = Posts::new(db.clone(), cache, clock);
         Ok(Self {
             settings: Arc::new(settings),
+            accounts,
+            posts,
             db,
             kv,
-            cache,
-            rate_limiter,
-            storage: Arc::new(storage),
-            mailer: Arc::new(mailer),
             metrics,
             shutdown: ShutdownFlag::default(),
         })
@@ -159,8 +179,8 @@ impl Application {
         signal: impl Future<Output = ()> + Send,
     ) -> anyhow::Result<()> {
         let state = self.state.clone();
-        let grace = state.settings.http.shutdown_grace();
-        let drain = Duration::from_secs(state.settings.http.shutdown_drain_seconds);
+        let grace = state.settings.http.shutdown_grace_seconds.get();
+        let drain = state.settings.http.shutdown_drain_seconds.get();
         let flag = state.shutdown.clone();
         let app = crate::http::app(state).boxed();
         let signal = async move {

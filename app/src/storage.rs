@@ -2,15 +2,16 @@
 //!
 //! rust-s3 is built without `fail-on-err`, so non-2xx answers come back as
 //! data and are classified here: "not found" is a normal outcome, anything
-//! else means storage is unavailable (a 503 for API clients, never a 500).
+//! else means storage is unavailable (a [`Failure::Unavailable`], 503 for API
+//! clients, never a 500).
 
 use std::time::Duration;
 
 use s3::creds::Credentials;
 use s3::{Bucket, BucketConfiguration, Region};
 
-use crate::config::S3Settings;
-use crate::error::ApiError;
+use crate::config::{ExposeSecret as _, S3Settings};
+use crate::error::Failure;
 
 /// Upper bound on every storage request.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
@@ -24,10 +25,12 @@ pub enum StorageError {
     Unavailable(String),
 }
 
-impl From<StorageError> for ApiError {
+impl From<StorageError> for Failure {
     fn from(err: StorageError) -> Self {
-        tracing::warn!(error = %err, "object storage call failed");
-        ApiError::ServiceUnavailable("object storage is unavailable".into())
+        match err {
+            StorageError::Unavailable(_) => Failure::Unavailable(err.into()),
+            StorageError::Config(_) => Failure::Internal(err.into()),
+        }
     }
 }
 
@@ -63,8 +66,8 @@ impl Storage {
         // endpoint, which is surprising and slow.
         let credentials = match (&settings.access_key, &settings.secret_key) {
             (Some(access), Some(secret)) => Credentials::new(
-                Some(access.expose()),
-                Some(secret.expose()),
+                Some(access.expose_secret()),
+                Some(secret.expose_secret()),
                 None,
                 None,
                 None,
@@ -164,8 +167,8 @@ mod tests {
     #[test]
     fn debug_does_not_print_credentials() {
         let settings = S3Settings {
-            access_key: Some(Secret::new("AKIAEXAMPLE")),
-            secret_key: Some(Secret::new("very-secret-key")),
+            access_key: Some(Secret::from("AKIAEXAMPLE")),
+            secret_key: Some(Secret::from("very-secret-key")),
             ..S3Settings::default()
         };
         let storage = Storage::from_settings(&settings).unwrap();
@@ -199,7 +202,7 @@ mod tests {
             storage.ensure_bucket().await,
             Err(StorageError::Unavailable(_))
         ));
-        let api: ApiError = storage.delete("k").await.unwrap_err().into();
-        assert_eq!(api.code(), "service_unavailable");
+        let failure: Failure = storage.delete("k").await.unwrap_err().into();
+        assert!(matches!(failure, Failure::Unavailable(_)), "{failure:?}");
     }
 }

@@ -1,7 +1,7 @@
 //! Logging through `tracing`: human-readable locally, one JSON object per
 //! line in production. Every line emitted while handling a request carries
 //! the request id, because the HTTP layer wraps each request in a span
-//! holding it (see `http::observe`).
+//! holding it (the `around` middleware in `http::app`).
 
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::format::FmtSpan;

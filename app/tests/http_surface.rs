@@ -19,7 +19,7 @@ fn settings() -> Settings {
     s.database.host = "127.0.0.1".into();
     s.database.port = 1;
     s.redis.url = "redis://127.0.0.1:1".into();
-    s.http.max_body_bytes = 4096;
+    s.http.max_body_bytes = blog::config::units::Count::of(4096);
     s
 }
 

@@ -4,16 +4,33 @@
 
 use std::time::{Duration, Instant};
 
+use blog::cache::Cache;
 use blog::config::Settings;
-use blog::rate_limit::Scope;
-use blog::startup::AppState;
+use blog::config::units::Millis;
+use blog::error::Limited;
+use blog::kv::Kv;
+use blog::metrics::Metrics;
+use blog::rate_limit::{RateLimiter, Scope};
 
-fn state(fail_closed: bool) -> AppState {
+/// The Redis helpers as the app wires them, against a closed port.
+struct State {
+    rate_limiter: RateLimiter,
+    cache: Cache,
+    metrics: Metrics,
+}
+
+fn state(fail_closed: bool) -> State {
     let mut s = Settings::default();
     s.redis.url = "redis://127.0.0.1:1".into();
-    s.redis.timeout_ms = 200;
+    s.redis.timeout_ms = Millis::of(200);
     s.rate_limit.fail_closed = fail_closed;
-    AppState::new(s).unwrap()
+    let metrics = Metrics::new();
+    let kv = Kv::new(&s.redis, metrics.clone()).unwrap();
+    State {
+        rate_limiter: RateLimiter::new(kv.clone(), s.rate_limit.clone(), metrics.clone()),
+        cache: Cache::new(kv, 60, metrics.clone()),
+        metrics,
+    }
 }
 
 #[tokio::test]
@@ -38,7 +55,7 @@ async fn rate_limiter_can_fail_closed() {
         .check(Scope::LoginPerAccount, "alice")
         .await
         .unwrap_err();
-    assert_eq!(err.code(), "service_unavailable");
+    assert_eq!(err, Limited::Unavailable);
     assert_eq!(state.metrics.rate_limit_fail_open_total.get(), 0);
 }
 

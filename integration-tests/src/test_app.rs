@@ -4,6 +4,7 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
+use blog::config::units::{Count, Millis, Seconds};
 use blog::config::{Secret, Settings, SmtpTls, SslMode};
 use reqwest::header::{HeaderMap, HeaderValue};
 use reqwest::{Response, StatusCode};
@@ -71,27 +72,27 @@ impl TestApp {
         settings.http.host = "127.0.0.1".into();
         settings.http.port = 0;
         settings.http.public_url = PUBLIC_URL.into();
-        settings.http.shutdown_grace_seconds = 10;
-        settings.http.trusted_proxies = 1;
+        settings.http.shutdown_grace_seconds = Seconds::of(10);
+        settings.http.trusted_proxies = Count::of(1);
 
         settings.database.host = "127.0.0.1".into();
         settings.database.port = infra.postgres_port;
         settings.database.name = create_database(infra).await;
         settings.database.user = containers::POSTGRES_USER.into();
-        settings.database.password = Some(Secret::new(containers::POSTGRES_PASSWORD));
+        settings.database.password = Some(Secret::from(containers::POSTGRES_PASSWORD));
         settings.database.ssl_mode = SslMode::Disable;
 
         let redis_db = NEXT_REDIS_DB.fetch_add(1, Ordering::Relaxed);
         settings.redis.url =
-            Secret::new(format!("redis://127.0.0.1:{}/{redis_db}", infra.redis_port));
+            Secret::from(format!("redis://127.0.0.1:{}/{redis_db}", infra.redis_port));
         // Debug builds on a busy 2-core CI machine: give Redis calls a realistic margin.
-        settings.redis.timeout_ms = 1000;
+        settings.redis.timeout_ms = Millis::of(1000);
 
         settings.s3.endpoint = infra.s3.endpoint.clone();
         settings.s3.region = s3::REGION.into();
         settings.s3.bucket = format!("t-{}", random_suffix(12));
-        settings.s3.access_key = Some(Secret::new(s3::ACCESS_KEY));
-        settings.s3.secret_key = Some(Secret::new(s3::SECRET_KEY));
+        settings.s3.access_key = Some(Secret::from(s3::ACCESS_KEY));
+        settings.s3.secret_key = Some(Secret::from(s3::SECRET_KEY));
 
         settings.smtp.host = "127.0.0.1".into();
         settings.smtp.port = infra.smtp.port;

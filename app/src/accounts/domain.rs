@@ -3,25 +3,7 @@
 
 use std::fmt;
 
-/// A rule broken by user input. `field` names the JSON field, `code` is stable
-/// and machine-readable, `message` is for humans.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{field}: {message}")]
-pub struct ValidationError {
-    pub field: &'static str,
-    pub code: &'static str,
-    pub message: String,
-}
-
-impl ValidationError {
-    fn new(field: &'static str, code: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            field,
-            code,
-            message: message.into(),
-        }
-    }
-}
+pub use crate::error::ValidationError;
 
 /// Django's username rule: 1–150 characters, letters, digits and `@.+-_`,
 /// after Unicode NFKC normalisation (as Django does, so that look-alikes such

@@ -3,10 +3,11 @@
 //! environment variable to fix.
 
 use std::collections::HashMap;
-use std::fmt;
 use std::path::Path;
 
-use super::Settings;
+use serde_json::Value;
+
+use super::{ExposeSecret as _, Settings};
 
 /// A setting that is missing, unreadable or out of range; the message names
 /// it as the environment variable an operator would set.
@@ -72,7 +73,12 @@ impl Settings {
             }
         }
 
-        let mut builder = config::Config::builder();
+        // The defaults are the lowest layer, so that a partial override
+        // (`BLOG_RATE_LIMIT__REGISTER_PER_IP__MAX` alone) keeps the other
+        // defaults of its group. Secrets are not serialized: theirs come from
+        // the `Default` impls.
+        let defaults = config::Config::try_from(&Settings::default()).map_err(from_config_error)?;
+        let mut builder = config::Config::builder().add_source(defaults);
         if let Some(path) = file {
             if !Path::new(&path).is_file() {
                 return Err(ConfigError {
@@ -99,77 +105,26 @@ impl Settings {
         Ok(settings)
     }
 
-    /// Range and consistency checks; the first failure names its setting.
+    /// The rules types cannot carry: non-empty strings (read from the
+    /// schema's `minLength`, so they are stated once) and the rules that tie
+    /// settings together. Ranges and units are checked when the values are
+    /// read (see [`super::units`]). The first failure names its setting.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        fn range<T: PartialOrd + fmt::Display>(
-            key: &str,
-            v: T,
-            lo: T,
-            hi: T,
-        ) -> Result<(), ConfigError> {
-            if v < lo || v > hi {
-                return Err(ConfigError::new(
-                    key,
-                    format!("must be between {lo} and {hi} (got {v})"),
-                ));
-            }
-            Ok(())
-        }
-        fn non_empty(key: &str, v: &str) -> Result<(), ConfigError> {
-            if v.trim().is_empty() {
-                return Err(ConfigError::new(key, "must not be empty"));
-            }
-            Ok(())
-        }
+        let schema = super::schema();
+        let values = serde_json::to_value(self).map_err(|e| ConfigError {
+            setting: "configuration".into(),
+            message: e.to_string(),
+        })?;
+        check_lengths(&schema, &schema, &values, "")?;
 
-        non_empty("http.host", &self.http.host)?;
-        if !(self.http.public_url.starts_with("http://")
-            || self.http.public_url.starts_with("https://"))
-        {
+        let url = &self.http.public_url;
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
             return Err(ConfigError::new(
                 "http.public_url",
                 "must start with http:// or https://",
             ));
         }
-        range(
-            "http.shutdown_grace_seconds",
-            self.http.shutdown_grace_seconds,
-            0,
-            3600,
-        )?;
-        range(
-            "http.max_body_bytes",
-            self.http.max_body_bytes,
-            1024,
-            64 * 1024 * 1024,
-        )?;
-        range("http.trusted_proxies", self.http.trusted_proxies, 0, 16)?;
-
-        let db = &self.database;
-        non_empty("database.host", &db.host)?;
-        non_empty("database.name", &db.name)?;
-        non_empty("database.user", &db.user)?;
-        range("database.port", db.port, 1, u16::MAX)?;
-        range("database.pool_max_size", db.pool_max_size, 1, 1000)?;
-        range(
-            "database.connect_timeout_ms",
-            db.connect_timeout_ms,
-            100,
-            120_000,
-        )?;
-        range(
-            "database.statement_timeout_ms",
-            db.statement_timeout_ms,
-            100,
-            3_600_000,
-        )?;
-        range(
-            "database.pool_wait_timeout_ms",
-            db.pool_wait_timeout_ms,
-            10,
-            120_000,
-        )?;
-        if let Some(path) = &db.ssl_root_cert
+        if let Some(path) = &self.database.ssl_root_cert
             && !Path::new(path).is_file()
         {
             return Err(ConfigError::new(
@@ -177,101 +132,81 @@ impl Settings {
                 format!("{path} is not a readable file"),
             ));
         }
-
-        let url = self.redis.url.expose();
-        if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
+        let redis = self.redis.url.expose_secret();
+        if !(redis.starts_with("redis://") || redis.starts_with("rediss://")) {
             // Don't echo the URL: it may hold a password.
             return Err(ConfigError::new(
                 "redis.url",
                 "must start with redis:// or rediss://",
             ));
         }
-        range("redis.timeout_ms", self.redis.timeout_ms, 10, 10_000)?;
-        range(
-            "redis.cache_ttl_seconds",
-            self.redis.cache_ttl_seconds,
-            1,
-            86_400,
-        )?;
-
-        non_empty("s3.endpoint", &self.s3.endpoint)?;
-        non_empty("s3.region", &self.s3.region)?;
-        non_empty("s3.bucket", &self.s3.bucket)?;
         if self.s3.access_key.is_some() != self.s3.secret_key.is_some() {
             return Err(ConfigError::new(
                 "s3.secret_key",
                 "s3 access_key and secret_key must be set together",
             ));
         }
-
-        non_empty("smtp.host", &self.smtp.host)?;
-        non_empty("smtp.from", &self.smtp.from)?;
         if self.smtp.username.is_some() != self.smtp.password.is_some() {
             return Err(ConfigError::new(
                 "smtp.password",
                 "smtp username and password must be set together",
             ));
         }
-        range("smtp.timeout_seconds", self.smtp.timeout_seconds, 1, 300)?;
-
-        range(
-            "auth.session_ttl_hours",
-            self.auth.session_ttl_hours,
-            1,
-            24 * 365,
-        )?;
-        range(
-            "auth.password_reset_ttl_minutes",
-            self.auth.password_reset_ttl_minutes,
-            1,
-            24 * 60,
-        )?;
-        range(
-            "auth.pbkdf2_iterations",
-            self.auth.pbkdf2_iterations,
-            600_000,
-            10_000_000,
-        )?;
-
-        range(
-            "avatars.max_bytes",
-            self.avatars.max_bytes,
-            1024,
-            50 * 1024 * 1024,
-        )?;
-        range(
-            "avatars.max_pixels",
-            self.avatars.max_pixels,
-            1,
-            400_000_000,
-        )?;
-        range("avatars.size", self.avatars.size, 16, 2048)?;
-
-        let rl = &self.rate_limit;
-        for (key, limit) in [
-            ("rate_limit.login_per_ip", rl.login_per_ip),
-            ("rate_limit.login_per_account", rl.login_per_account),
-            ("rate_limit.register_per_ip", rl.register_per_ip),
-            ("rate_limit.password_reset_per_ip", rl.password_reset_per_ip),
-            (
-                "rate_limit.password_reset_per_account",
-                rl.password_reset_per_account,
-            ),
-        ] {
-            range(&format!("{key}.max"), limit.max, 1, 1_000_000)?;
-            range(
-                &format!("{key}.window_seconds"),
-                limit.window_seconds,
-                1,
-                86_400,
-            )?;
-        }
-
         if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log.filter) {
             return Err(ConfigError::new("log.filter", e.to_string()));
         }
         Ok(())
     }
+}
+
+/// Checks every string against its schema's `minLength` (the non-empty
+/// rule), following `$ref`s and nested objects.
+fn check_lengths(
+    root: &Value,
+    schema: &Value,
+    value: &Value,
+    path: &str,
+) -> Result<(), ConfigError> {
+    let schema = match schema.get("$ref").and_then(Value::as_str) {
+        Some(reference) => reference
+            .strip_prefix('#')
+            .and_then(|pointer| root.pointer(pointer))
+            .unwrap_or(schema),
+        None => schema,
+    };
+    // Nested structs appear as `allOf: [{$ref}]` when the field has its
+    // own description or default.
+    for part in schema
+        .get("allOf")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        check_lengths(root, part, value, path)?;
+    }
+    if let (Some(min), Some(text)) = (
+        schema.get("minLength").and_then(Value::as_u64),
+        value.as_str(),
+    ) && (text.trim().chars().count() as u64) < min
+    {
+        return Err(ConfigError::new(path, "must not be empty"));
+    }
+    if let (Some(properties), Some(object)) = (
+        schema.get("properties").and_then(Value::as_object),
+        value.as_object(),
+    ) {
+        for (key, sub) in properties {
+            if let Some(v) = object.get(key) {
+                let child = if path.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{path}.{key}")
+                };
+                check_lengths(root, sub, v, &child)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 fn from_config_error(err: config::ConfigError) -> ConfigError {
@@ -298,7 +233,8 @@ fn from_config_error(err: config::ConfigError) -> ConfigError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{LogFormat, Secret, SslMode};
+    use crate::config::{LogFormat, SslMode};
+    use secrecy::ExposeSecret as _;
 
     /// Writes `content` to a file of a per-test temporary directory.
     fn temp_file(test: &str, name: &str, content: &str) -> String {
@@ -321,8 +257,8 @@ mod tests {
         let s = Settings::load_from(env(&[])).unwrap();
         assert_eq!(s.http.port, 8080);
         assert_eq!(s.http.host, "0.0.0.0");
-        assert_eq!(s.database.pool_max_size, 16);
-        assert_eq!(s.http.shutdown_grace_seconds, 20);
+        assert_eq!(s.database.pool_max_size.get(), 16);
+        assert_eq!(s.http.shutdown_grace_seconds.units(), 20);
         assert!(s.http.readiness_requires_redis);
         assert_eq!(s.log_format(), LogFormat::Pretty);
     }
@@ -340,8 +276,10 @@ mod tests {
         .unwrap();
         assert_eq!(s.http.port, 9000);
         assert!(!s.http.readiness_requires_redis);
-        assert_eq!(s.database.pool_max_size, 3);
-        assert_eq!(s.rate_limit.login_per_ip.max, 7);
+        assert_eq!(s.database.pool_max_size.get(), 3);
+        assert_eq!(s.rate_limit.login_per_ip.max.get(), 7);
+        // The rest of the group keeps its own default.
+        assert_eq!(s.rate_limit.login_per_ip.window_seconds.units(), 60);
         assert_eq!(s.log_format(), LogFormat::Json);
     }
 
@@ -398,12 +336,12 @@ mod tests {
         let file = temp_file("secret-test", "db-password", "hunter2\n");
         let s = Settings::load_from(env(&[("BLOG_DATABASE__PASSWORD_FILE", &file)])).unwrap();
         assert_eq!(
-            s.database.password.as_ref().map(Secret::expose),
+            s.database.password.as_ref().map(|p| p.expose_secret()),
             Some("hunter2")
         );
         let debug = format!("{s:?}");
         assert!(!debug.contains("hunter2"), "{debug}");
-        assert!(debug.contains("redacted"));
+        assert!(debug.to_lowercase().contains("redacted"), "{debug}");
     }
 
     #[test]
@@ -440,12 +378,37 @@ mod tests {
     fn tests_can_build_and_tweak_settings_directly() {
         let mut s = Settings::default();
         s.http.port = 0;
-        s.database.pool_max_size = 2;
+        s.database.pool_max_size = crate::config::units::Count::of(2);
         s.validate().unwrap();
-        s.auth.pbkdf2_iterations = 1000;
+        // Ranges are part of the types: an out-of-range value cannot be built.
+        assert!(crate::config::units::Count::<600_000, 10_000_000>::new(1000).is_err());
+        // What types cannot say is checked by `validate`, naming the variable.
+        s.database.host = " ".into();
+        assert_eq!(s.validate().unwrap_err().setting, "BLOG_DATABASE__HOST");
+    }
+
+    #[test]
+    fn a_partial_override_keeps_the_rest_of_its_group() {
+        let s = Settings::load_from(env(&[("BLOG_RATE_LIMIT__REGISTER_PER_IP__MAX", "50")]))
+            .unwrap();
+        assert_eq!(s.rate_limit.register_per_ip.max.get(), 50);
+        assert_eq!(s.rate_limit.register_per_ip.window_seconds.units(), 3600);
+    }
+
+    #[test]
+    fn durations_are_read_in_the_unit_their_name_says() {
+        let s = Settings::load_from(env(&[
+            ("BLOG_REDIS__TIMEOUT_MS", "750"),
+            ("BLOG_AUTH__SESSION_TTL_HOURS", "2"),
+        ]))
+        .unwrap();
+        assert_eq!(s.redis.timeout_ms.get(), std::time::Duration::from_millis(750));
         assert_eq!(
-            s.validate().unwrap_err().setting,
-            "BLOG_AUTH__PBKDF2_ITERATIONS"
+            s.auth.session_ttl_hours.get(),
+            std::time::Duration::from_secs(7200)
         );
+        let err = Settings::load_from(env(&[("BLOG_REDIS__TIMEOUT_MS", "5")])).unwrap_err();
+        assert_eq!(err.setting, "BLOG_REDIS__TIMEOUT_MS");
+        assert!(err.message.contains("between 10 and 10000"), "{err}");
     }
 }

@@ -1,4 +1,4 @@
-//! Typed, validated configuration.
+//! Typed configuration: **the one place a setting is defined.**
 //!
 //! Layers, later ones winning: built-in defaults (the `Default` impls below) →
 //! an optional TOML file named by `BLOG_CONFIG_FILE` → environment variables
@@ -7,60 +7,52 @@
 //! from a file with `BLOG_<SECTION>__<KEY>_FILE=/path`, which is how
 //! Kubernetes Secrets are mounted; a trailing newline is stripped.
 //!
-//! Secrets are wrapped in [`Secret`], whose `Debug` never prints the value,
-//! so `tracing::info!(?settings)` is safe.
+//! To add a setting: add a field below with a doc comment (it becomes the
+//! description in docs/contracts.md) and a type that carries its rules
+//! ([`units::Count`], [`units::Seconds`]… for ranges and durations, an enum
+//! for choices, [`Secret`] for secrets). Then run the settings tests: they
+//! regenerate nothing silently, they fail and say which of
+//! docs/contracts.md, .env.example and the Helm chart (values, schema,
+//! ConfigMap) miss it. [`schema`] is what they compare against.
 //!
-//! Tests build [`Settings`] directly (`Settings::default()` plus field
-//! overrides) and call [`Settings::validate`].
+//! Secrets are [`Secret`]s (`secrecy`), whose `Debug` never prints the
+//! value, so `tracing::info!(?settings)` is safe; they are never serialized
+//! either (the serialized defaults are the lowest configuration layer).
 
-use std::fmt;
-use std::time::Duration;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
-use serde::Deserialize;
-
+pub mod catalogue;
 mod load;
+pub mod units;
 
 pub use load::ConfigError;
+pub use secrecy::{ExposeSecret, SecretString as Secret};
+use units::{Count, Hours, Millis, Minutes, Seconds};
 
-/// A value that must never appear in logs or debug output.
-#[derive(Clone, Deserialize, PartialEq, Eq)]
-#[serde(transparent)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-
-    /// The only way to read the value: grep for `expose` to audit its uses.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
+/// The settings as a JSON Schema (descriptions, defaults, ranges; secrets
+/// marked `x-secret`), for the generated documentation and the consistency
+/// tests.
+pub fn schema() -> serde_json::Value {
+    let settings = schemars::generate::SchemaSettings::draft07().for_deserialize();
+    serde_json::to_value(settings.into_generator().into_root_schema_for::<Settings>())
+        .unwrap_or_default()
 }
 
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret([redacted])")
-    }
-}
-
-impl From<&str> for Secret {
-    fn from(value: &str) -> Self {
-        Self::new(value)
-    }
-}
-
-#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum Environment {
+    /// Human-readable logs.
     #[default]
     Local,
+    /// JSON logs.
     Production,
 }
 
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(default)]
 pub struct Settings {
+    /// `local` (human-readable logs) or `production` (JSON logs).
     pub environment: Environment,
     pub http: HttpSettings,
     pub database: DatabaseSettings,
@@ -73,24 +65,31 @@ pub struct Settings {
     pub log: LogSettings,
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(default)]
 pub struct HttpSettings {
+    /// Address to listen on.
+    #[schemars(length(min = 1))]
     pub host: String,
+    /// TCP port to listen on (0 picks a free one).
     pub port: u16,
-    /// Base URL clients use to reach us (reset links, avatar URLs).
+    /// Base URL clients use to reach the service (reset links, avatar URLs).
+    #[schemars(regex(pattern = r"^https?://"))]
     pub public_url: String,
-    pub shutdown_grace_seconds: u64,
+    /// After SIGTERM, how long in-flight requests get to finish.
+    pub shutdown_grace_seconds: Seconds<0, 3600>,
     /// After SIGTERM, keep accepting requests this long (readiness already
-    /// 503) so load balancers notice before the listener closes.
-    pub shutdown_drain_seconds: u64,
+    /// 503) so load balancers notice before the listener closes; an
+    /// alternative to a `preStop` sleep.
+    pub shutdown_drain_seconds: Seconds<0, 3600>,
     /// Upper bound for request bodies (JSON); avatars have their own limit.
-    pub max_body_bytes: usize,
-    /// How many reverse-proxy hops in front of us append to `X-Forwarded-For`.
-    pub trusted_proxies: usize,
-    /// Whether `/readyz` fails while Redis is down. The app works without
+    pub max_body_bytes: Count<1024, 67_108_864>,
+    /// How many reverse-proxy hops in front of the service append to
+    /// `X-Forwarded-For` (whose client address is then trusted).
+    pub trusted_proxies: Count<0, 16>,
+    /// Whether `/readyz` fails while Redis is down. The app serves without
     /// Redis (cache bypassed), so `false` keeps pods in the Service during a
-    /// Redis outage; `true` is the stricter "all dependencies up" reading.
+    /// Redis outage; Redis is still reported in `checks`.
     pub readiness_requires_redis: bool,
 }
 
@@ -100,22 +99,16 @@ impl Default for HttpSettings {
             host: "0.0.0.0".into(),
             port: 8080,
             public_url: "http://localhost:8080".into(),
-            shutdown_grace_seconds: 20,
-            shutdown_drain_seconds: 0,
-            max_body_bytes: 1024 * 1024,
-            trusted_proxies: 0,
+            shutdown_grace_seconds: Seconds::of(20),
+            shutdown_drain_seconds: Seconds::of(0),
+            max_body_bytes: Count::of(1024 * 1024),
+            trusted_proxies: Count::of(0),
             readiness_requires_redis: true,
         }
     }
 }
 
-impl HttpSettings {
-    pub fn shutdown_grace(&self) -> Duration {
-        Duration::from_secs(self.shutdown_grace_seconds)
-    }
-}
-
-#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum SslMode {
     /// Plain TCP.
@@ -131,23 +124,40 @@ pub enum SslMode {
     Require,
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(default)]
 pub struct DatabaseSettings {
+    /// Postgres host name or address.
+    #[schemars(length(min = 1))]
     pub host: String,
+    /// Postgres port.
+    #[schemars(range(min = 1))]
     pub port: u16,
+    /// Database name.
+    #[schemars(length(min = 1))]
     pub name: String,
+    /// Role to connect as.
+    #[schemars(length(min = 1))]
     pub user: String,
+    /// Password of `user`.
+    #[serde(skip_serializing)]
+    #[schemars(with = "Option<String>", extend("x-secret" = true))]
     pub password: Option<Secret>,
+    /// `disable` and `prefer` connect in plain text; `require` is TLS with
+    /// the certificate and host name verified (libpq's `verify-full`).
     pub ssl_mode: SslMode,
     /// PEM file of the CA(s) that signed the server certificate, for
     /// `ssl_mode = require`; the system's roots when unset.
     pub ssl_root_cert: Option<String>,
-    pub pool_max_size: usize,
-    pub connect_timeout_ms: u64,
-    pub statement_timeout_ms: u64,
+    /// Most connections one replica opens.
+    pub pool_max_size: Count<1, 1000>,
+    /// Bound on opening a connection.
+    pub connect_timeout_ms: Millis<100, 120_000>,
+    /// Server-side bound on every statement: a slow query becomes a 503
+    /// instead of holding a pooled connection.
+    pub statement_timeout_ms: Millis<100, 3_600_000>,
     /// How long a request waits for a free pooled connection before 503.
-    pub pool_wait_timeout_ms: u64,
+    pub pool_wait_timeout_ms: Millis<10, 120_000>,
 }
 
 impl Default for DatabaseSettings {
@@ -160,48 +170,57 @@ impl Default for DatabaseSettings {
             password: None,
             ssl_mode: SslMode::Prefer,
             ssl_root_cert: None,
-            pool_max_size: 16,
-            connect_timeout_ms: 3000,
-            statement_timeout_ms: 5000,
-            pool_wait_timeout_ms: 2000,
+            pool_max_size: Count::of(16),
+            connect_timeout_ms: Millis::of(3000),
+            statement_timeout_ms: Millis::of(5000),
+            pool_wait_timeout_ms: Millis::of(2000),
         }
     }
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(default)]
 pub struct RedisSettings {
-    /// May carry a password (`redis://:pw@host`), hence a secret.
+    /// `redis://` or `rediss://` URL; may carry a password, hence secret.
+    #[serde(skip_serializing)]
+    #[schemars(with = "String", extend("x-secret" = true, "default" = "redis://localhost:6379"))]
     pub url: Secret,
-    /// Upper bound on every Redis call; past it Redis counts as down.
-    pub timeout_ms: u64,
-    /// Safety-net TTL of cached reads (invalidation is by generation).
-    pub cache_ttl_seconds: u64,
+    /// Upper bound on every Redis call; past it Redis counts as down (and
+    /// is skipped for a second).
+    pub timeout_ms: Millis<10, 10_000>,
+    /// Safety-net lifetime of cached reads (invalidation is by generation).
+    pub cache_ttl_seconds: Seconds<1, 86_400>,
 }
 
 impl Default for RedisSettings {
     fn default() -> Self {
         Self {
-            url: Secret::new("redis://localhost:6379"),
-            timeout_ms: 250,
-            cache_ttl_seconds: 60,
+            url: Secret::from("redis://localhost:6379"),
+            timeout_ms: Millis::of(250),
+            cache_ttl_seconds: Seconds::of(60),
         }
     }
 }
 
-impl RedisSettings {
-    pub fn timeout(&self) -> Duration {
-        Duration::from_millis(self.timeout_ms)
-    }
-}
-
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(default)]
 pub struct S3Settings {
+    /// S3-compatible endpoint URL (path-style requests).
+    #[schemars(length(min = 1))]
     pub endpoint: String,
+    /// Region name used for request signing.
+    #[schemars(length(min = 1))]
     pub region: String,
+    /// Bucket for avatars (created by `blog migrate` if missing).
+    #[schemars(length(min = 1))]
     pub bucket: String,
+    /// Access key; unset with `secret_key` for anonymous access.
+    #[serde(skip_serializing)]
+    #[schemars(with = "Option<String>", extend("x-secret" = true))]
     pub access_key: Option<Secret>,
+    /// Secret key; set together with `access_key`.
+    #[serde(skip_serializing)]
+    #[schemars(with = "Option<String>", extend("x-secret" = true))]
     pub secret_key: Option<Secret>,
 }
 
@@ -217,25 +236,41 @@ impl Default for S3Settings {
     }
 }
 
-#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum SmtpTls {
+    /// Plain SMTP (local catchers).
     #[default]
     None,
+    /// STARTTLS required (port 587; Gmail with an app password).
     Starttls,
+    /// Implicit TLS (port 465).
     Tls,
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(default)]
 pub struct SmtpSettings {
+    /// SMTP server host.
+    #[schemars(length(min = 1))]
     pub host: String,
+    /// SMTP server port.
     pub port: u16,
+    /// `none`, `starttls` or `tls`.
     pub tls: SmtpTls,
+    /// SMTP user name; set together with `password`.
+    #[serde(skip_serializing)]
+    #[schemars(with = "Option<String>", extend("x-secret" = true))]
     pub username: Option<Secret>,
+    /// SMTP password (an app password for Gmail).
+    #[serde(skip_serializing)]
+    #[schemars(with = "Option<String>", extend("x-secret" = true))]
     pub password: Option<Secret>,
+    /// Sender of outgoing mail, `Name <address>`.
+    #[schemars(length(min = 1))]
     pub from: String,
-    pub timeout_seconds: u64,
+    /// Bound on one SMTP conversation.
+    pub timeout_seconds: Seconds<1, 300>,
 }
 
 impl Default for SmtpSettings {
@@ -247,87 +282,94 @@ impl Default for SmtpSettings {
             username: None,
             password: None,
             from: "Blog <no-reply@localhost>".into(),
-            timeout_seconds: 10,
+            timeout_seconds: Seconds::of(10),
         }
     }
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(default)]
 pub struct AuthSettings {
-    pub session_ttl_hours: u64,
-    pub password_reset_ttl_minutes: u64,
-    /// PBKDF2-HMAC-SHA256 iterations for new hashes (OWASP 2023: ≥ 600 000).
-    pub pbkdf2_iterations: u32,
+    /// Lifetime of a session (bearer token) from log-in.
+    pub session_ttl_hours: Hours<1, 8760>,
+    /// Lifetime of a password reset link.
+    pub password_reset_ttl_minutes: Minutes<1, 1440>,
+    /// PBKDF2-HMAC-SHA256 iterations for new hashes (OWASP 2023 floor:
+    /// 600 000; lower is refused).
+    pub pbkdf2_iterations: Count<600_000, 10_000_000>,
 }
 
 impl Default for AuthSettings {
     fn default() -> Self {
         Self {
-            session_ttl_hours: 24 * 14,
-            password_reset_ttl_minutes: 60,
-            pbkdf2_iterations: 600_000,
+            session_ttl_hours: Hours::of(24 * 14),
+            password_reset_ttl_minutes: Minutes::of(60),
+            pbkdf2_iterations: Count::of(600_000),
         }
     }
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(default)]
 pub struct AvatarSettings {
-    pub max_bytes: usize,
+    /// Largest avatar upload accepted.
+    pub max_bytes: Count<1024, 52_428_800>,
     /// Decoded width × height above which an upload is refused (bombs).
-    pub max_pixels: u64,
+    pub max_pixels: Count<1, 400_000_000>,
     /// Stored avatars fit in a `size` × `size` box.
-    pub size: u32,
+    pub size: Count<16, 2048>,
 }
 
 impl Default for AvatarSettings {
     fn default() -> Self {
         Self {
-            max_bytes: 5 * 1024 * 1024,
-            max_pixels: 40_000_000,
-            size: 300,
+            max_bytes: Count::of(5 * 1024 * 1024),
+            max_pixels: Count::of(40_000_000),
+            size: Count::of(300),
         }
     }
 }
 
 /// `max` attempts per `window_seconds`.
-#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
-#[serde(default)]
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, JsonSchema, PartialEq)]
 pub struct Limit {
-    pub max: u32,
-    pub window_seconds: u64,
-}
-
-impl Default for Limit {
-    fn default() -> Self {
-        Self {
-            max: 10,
-            window_seconds: 60,
-        }
-    }
+    /// Attempts allowed per window.
+    pub max: Count<1, 1_000_000>,
+    /// Length of the window, from the first attempt.
+    pub window_seconds: Seconds<1, 86_400>,
 }
 
 impl Limit {
-    pub const fn new(max: u32, window_seconds: u64) -> Self {
+    pub fn new(max: u64, window_seconds: u64) -> Self {
         Self {
-            max,
-            window_seconds,
+            max: Count::of(max),
+            window_seconds: Seconds::of(window_seconds),
         }
     }
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(default)]
 pub struct RateLimitSettings {
+    /// Whether the limits below apply at all.
     pub enabled: bool,
-    /// When Redis is unreachable: `false` (default) lets requests through
-    /// (availability first), `true` refuses them with 503.
+    /// When Redis is unreachable: `false` lets requests through (counted in
+    /// `rate_limit_fail_open_total`), `true` refuses them with 503.
     pub fail_closed: bool,
+    /// Log-in attempts per client address.
+    #[schemars(extend("default" = {"max": 20, "window_seconds": 60}))]
     pub login_per_ip: Limit,
+    /// Log-in attempts (and password changes) per account.
+    #[schemars(extend("default" = {"max": 5, "window_seconds": 60}))]
     pub login_per_account: Limit,
+    /// Registrations per client address.
+    #[schemars(extend("default" = {"max": 5, "window_seconds": 3600}))]
     pub register_per_ip: Limit,
+    /// Password reset requests per client address.
+    #[schemars(extend("default" = {"max": 5, "window_seconds": 3600}))]
     pub password_reset_per_ip: Limit,
+    /// Password reset requests per email address.
+    #[schemars(extend("default" = {"max": 3, "window_seconds": 3600}))]
     pub password_reset_per_account: Limit,
 }
 
@@ -345,18 +387,21 @@ impl Default for RateLimitSettings {
     }
 }
 
-#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
+    /// One compact human-readable line per event.
     Pretty,
+    /// One JSON object per line.
     Json,
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(default)]
 pub struct LogSettings {
-    /// `None` → derived from the environment (production → JSON).
+    /// `pretty` or `json`; unset: JSON in production, pretty otherwise.
     pub format: Option<LogFormat>,
+    /// An `EnvFilter` directive, e.g. `info,blog=debug` (`RUST_LOG` wins).
     pub filter: String,
 }
 

@@ -1,6 +1,7 @@
 //! Accounts over HTTP: `/api/users`, `/api/sessions`, `/api/me…` and
 //! `/api/password-resets…`. Handlers only translate between HTTP and
-//! [`crate::accounts::service`].
+//! [`crate::accounts::Accounts`]; the answers each use case's errors get are
+//! documented here, once.
 
 use chrono::{DateTime, Utc};
 use poem::web::Data;
@@ -11,28 +12,22 @@ use poem_openapi::{ApiResponse, Object, OpenApi};
 use serde::{Deserialize, Serialize};
 
 use super::ApiTags;
-use super::auth::{BearerAuth, authenticate};
+use super::auth::BearerAuth;
 use super::client_ip::ClientIp;
-use super::strict::StrictString;
-use crate::accounts::repository::UserRow;
-use crate::accounts::service;
-use crate::avatars::avatar_url;
-use crate::config::Settings;
-use crate::error::ApiErrors;
-use crate::error::status::{
-    BAD_REQUEST, CONFLICT, NOT_FOUND, PAYLOAD_TOO_LARGE, TOO_MANY_REQUESTS, UNAUTHORIZED,
-    UNPROCESSABLE, UNSUPPORTED_MEDIA_TYPE,
+use super::problem::{ApiError, Problem};
+use super::strict::{Text, rules};
+use crate::accounts::{
+    AuthError, ChangePasswordError, LoginError, ProfileError, RegisterError, ResetConfirmError,
+    ResetRequestError, SetAvatarError, UpdateProfileError, UserRow,
 };
+use crate::avatars::{AvatarError, avatar_url};
+use crate::error::{Failure, Limited};
 use crate::startup::AppState;
-
-/// What any operation with a JSON body can answer before the handler runs:
-/// a body over the size limit (413) or one not sent as `application/json`
-/// (415).
-const BODY_ERRORS: u32 = PAYLOAD_TOO_LARGE | UNSUPPORTED_MEDIA_TYPE;
+use crate::{documented, operation, problem_doc};
 
 mod upload;
 
-pub use upload::AvatarUpload;
+pub use upload::{AvatarUpload, UploadError};
 
 /// Your own profile (includes your email).
 #[derive(Debug, Clone, Serialize, Deserialize, Object)]
@@ -68,9 +63,9 @@ pub struct PublicProfile {
     pub joined_at: DateTime<Utc>,
 }
 
-fn private_profile(settings: &Settings, u: UserRow) -> PrivateProfile {
+fn private_profile(state: &AppState, u: UserRow) -> PrivateProfile {
     PrivateProfile {
-        avatar_url: avatar_url(settings, u.avatar_key.as_deref()),
+        avatar_url: avatar_url(&state.settings.http.public_url, u.avatar_key.as_deref()),
         id: u.id,
         username: u.username,
         email: u.email,
@@ -79,9 +74,9 @@ fn private_profile(settings: &Settings, u: UserRow) -> PrivateProfile {
     }
 }
 
-fn public_profile(settings: &Settings, u: UserRow) -> PublicProfile {
+fn public_profile(state: &AppState, u: UserRow) -> PublicProfile {
     PublicProfile {
-        avatar_url: avatar_url(settings, u.avatar_key.as_deref()),
+        avatar_url: avatar_url(&state.settings.http.public_url, u.avatar_key.as_deref()),
         username: u.username,
         bio: u.bio,
         joined_at: u.created_at,
@@ -101,14 +96,14 @@ fn public_profile(settings: &Settings, u: UserRow) -> PublicProfile {
 pub struct Registration {
     /// 1–150 characters after NFKC normalisation: letters, digits and
     /// `@ . + - _`, not `.` or `..`. Unique whatever its case.
-    pub username: StrictString,
+    pub username: Text<rules::NewUsername>,
     /// A valid address of at most 254 bytes (surrounding whitespace is
     /// trimmed, the domain lower-cased). Unique whatever its case.
-    pub email: StrictString,
+    pub email: Text<rules::Email>,
     /// At least 8 characters and at most 1024 bytes, not entirely numeric,
     /// not the username (whatever its case).
     #[oai(write_only)]
-    pub password: StrictString,
+    pub password: Text<rules::NewPassword>,
 }
 
 /// Credentials for logging in.
@@ -116,10 +111,10 @@ pub struct Registration {
 #[oai(deny_unknown_fields)]
 pub struct Credentials {
     /// Username or email address (case-insensitive).
-    pub username: StrictString,
+    pub username: Text<rules::Login>,
     /// The account's password.
     #[oai(write_only)]
-    pub password: StrictString,
+    pub password: Text<rules::AnyPassword>,
 }
 
 /// A new session. Send the token as `Authorization: Bearer <token>`.
@@ -145,13 +140,13 @@ pub struct Session {
 pub struct ProfileChanges {
     /// New username, or absent to keep it: 1–150 characters, letters,
     /// digits and `@ . + - _`, unique whatever its case.
-    pub username: Option<StrictString>,
+    pub username: Option<Text<rules::NewUsername>>,
     /// New email address, or absent to keep it: valid, at most 254 bytes,
     /// unique whatever its case.
-    pub email: Option<StrictString>,
+    pub email: Option<Text<rules::Email>>,
     /// New bio, or absent to keep it: at most 500 characters, line breaks
     /// and tabs allowed, other control characters not. Empty clears it.
-    pub bio: Option<StrictString>,
+    pub bio: Option<Text<rules::BioText>>,
 }
 
 /// A password change. `new_password` follows the registration rules.
@@ -160,11 +155,11 @@ pub struct ProfileChanges {
 pub struct PasswordChange {
     /// Your password as it is now.
     #[oai(write_only)]
-    pub current_password: StrictString,
+    pub current_password: Text<rules::AnyPassword>,
     /// At least 8 characters and at most 1024 bytes, not entirely numeric,
     /// not your username (whatever its case).
     #[oai(write_only)]
-    pub new_password: StrictString,
+    pub new_password: Text<rules::NewPassword>,
 }
 
 /// Ask for a password reset mail.
@@ -172,7 +167,7 @@ pub struct PasswordChange {
 #[oai(deny_unknown_fields, example)]
 pub struct ResetRequest {
     /// The address of the account (a valid address, at most 254 bytes).
-    pub email: StrictString,
+    pub email: Text<rules::Email>,
 }
 
 /// The same answer whether or not the address belongs to an account.
@@ -189,11 +184,11 @@ pub struct ResetRequested {
 pub struct ResetConfirmation {
     /// The token from the reset mail (single-use, valid for
     /// `auth.password_reset_ttl_minutes`, 60 by default).
-    pub token: StrictString,
+    pub token: Text<rules::Token>,
     /// At least 8 characters and at most 1024 bytes, not entirely numeric,
     /// not the account's username (whatever its case).
     #[oai(write_only)]
-    pub new_password: StrictString,
+    pub new_password: Text<rules::NewPassword>,
 }
 
 #[derive(ApiResponse)]
@@ -262,6 +257,116 @@ fn path_segment(raw: &str) -> String {
 pub const RESET_REQUESTED: &str =
     "If an account uses this email address, a message with a reset link has been sent to it.";
 
+problem_doc!(REGISTER_INVALID = 422 "validation_failed",
+    "The username, email or password breaks a rule; `errors` lists each (`invalid_username`, `invalid_email`, `invalid_password`).",
+    "password: must be at least 8 characters",
+    [("password", "invalid_password", "must be at least 8 characters")]);
+problem_doc!(USERNAME_TAKEN = 409 "username_taken",
+    "Another account has this username (whatever its case).",
+    "this username is already taken");
+problem_doc!(EMAIL_TAKEN = 409 "email_taken",
+    "Another account has this email address (whatever its case).",
+    "an account with this email already exists");
+problem_doc!(INVALID_CREDENTIALS = 401 "invalid_credentials",
+    "Wrong username/email or password: one answer for an unknown account and a wrong password.",
+    "wrong username/email or password");
+problem_doc!(USER_NOT_FOUND = 404 "not_found",
+    "No user has this username (matched case-insensitively).",
+    "no user has this username");
+problem_doc!(PROFILE_INVALID = 422 "validation_failed",
+    "A new username, email or bio breaks a rule; `errors` lists each (`invalid_username`, `invalid_email`, `invalid_bio`).",
+    "bio: must be at most 500 characters",
+    [("bio", "invalid_bio", "must be at most 500 characters")]);
+problem_doc!(ACCOUNT_GONE = 401 "unauthorized",
+    "The account behind the token no longer exists.",
+    "the account no longer exists");
+problem_doc!(PASSWORD_CHANGE_INVALID = 422 "validation_failed",
+    "`current_password` is wrong (`incorrect_password`) or `new_password` breaks a rule (`invalid_password`).",
+    "current_password: is incorrect",
+    [("current_password", "incorrect_password", "is incorrect")]);
+problem_doc!(RESET_EMAIL_INVALID = 422 "validation_failed",
+    "The address is not a valid email address (`invalid_email`); nothing is said about accounts.",
+    "email: must contain '@'",
+    [("email", "invalid_email", "must contain '@'")]);
+problem_doc!(INVALID_RESET_TOKEN = 400 "invalid_reset_token",
+    "The reset token is unknown, expired or already used; ask for a new mail.",
+    "the reset token is invalid, expired or already used");
+problem_doc!(RESET_PASSWORD_INVALID = 422 "validation_failed",
+    "`new_password` breaks a rule (`invalid_password`); the token stays usable for another try.",
+    "new_password: must not be entirely numeric",
+    [("new_password", "invalid_password", "must not be entirely numeric")]);
+problem_doc!(AVATAR_UNSUPPORTED = 415 "unsupported_media_type",
+    "The file is not a PNG, JPEG or WebP image by its bytes (name and declared type are ignored).",
+    "only PNG, JPEG and WebP images are accepted");
+problem_doc!(IMAGE_TOO_LARGE = 422 "image_too_large",
+    "The image has more pixels than `avatars.max_pixels` (refused from its header, before decoding).",
+    "the image is 10000×10000 pixels; at most 40000000 pixels are accepted");
+problem_doc!(INVALID_IMAGE = 422 "invalid_image",
+    "The file starts like an image but does not decode.",
+    "the image could not be decoded: unexpected end of file");
+
+documented!(RegisterError {
+    RegisterError::RateLimited(e) => via Limited(e);
+    RegisterError::Invalid(e) => REGISTER_INVALID, |p: Problem| p.with_errors(e);
+    RegisterError::UsernameTaken => USERNAME_TAKEN;
+    RegisterError::EmailTaken => EMAIL_TAKEN;
+    RegisterError::Failed(e) => via Failure(e);
+});
+documented!(LoginError {
+    LoginError::RateLimited(e) => via Limited(e);
+    LoginError::InvalidCredentials => INVALID_CREDENTIALS;
+    LoginError::Failed(e) => via Failure(e);
+});
+documented!(ProfileError {
+    ProfileError::NotFound => USER_NOT_FOUND;
+    ProfileError::Failed(e) => via Failure(e);
+});
+documented!(UpdateProfileError {
+    UpdateProfileError::Invalid(e) => PROFILE_INVALID, |p: Problem| p.with_errors(e);
+    UpdateProfileError::UsernameTaken => USERNAME_TAKEN;
+    UpdateProfileError::EmailTaken => EMAIL_TAKEN;
+    UpdateProfileError::Unauthenticated => ACCOUNT_GONE;
+    UpdateProfileError::Failed(e) => via Failure(e);
+});
+documented!(ChangePasswordError {
+    ChangePasswordError::RateLimited(e) => via Limited(e);
+    ChangePasswordError::Invalid(e) => PASSWORD_CHANGE_INVALID, |p: Problem| p.with_errors(e);
+    ChangePasswordError::Unauthenticated => ACCOUNT_GONE;
+    ChangePasswordError::Failed(e) => via Failure(e);
+});
+documented!(ResetRequestError {
+    ResetRequestError::RateLimited(e) => via Limited(e);
+    ResetRequestError::Invalid(e) => RESET_EMAIL_INVALID, |p: Problem| p.with_errors(e);
+});
+documented!(ResetConfirmError {
+    ResetConfirmError::InvalidToken => INVALID_RESET_TOKEN;
+    ResetConfirmError::Invalid(e) => RESET_PASSWORD_INVALID, |p: Problem| p.with_errors(e);
+    ResetConfirmError::Failed(e) => via Failure(e);
+});
+documented!(AvatarError {
+    AvatarError::UnsupportedFormat => AVATAR_UNSUPPORTED;
+    AvatarError::TooManyPixels { .. } => IMAGE_TOO_LARGE;
+    AvatarError::Corrupt(_) => INVALID_IMAGE;
+});
+documented!(SetAvatarError {
+    SetAvatarError::Image(e) => via AvatarError(e);
+    SetAvatarError::Unauthenticated => ACCOUNT_GONE;
+    SetAvatarError::Failed(e) => via Failure(e);
+});
+
+operation!(Register = "register": RegisterError; json_body);
+operation!(GetUser = "get_user": ProfileError);
+operation!(Login = "login": LoginError; json_body);
+operation!(Logout = "logout": AuthError, Failure);
+operation!(LogoutEverywhere = "logout_everywhere": AuthError, Failure);
+operation!(GetMe = "get_me": AuthError);
+operation!(UpdateMe = "update_me": AuthError, UpdateProfileError; json_body);
+operation!(ChangePassword = "change_password": AuthError, ChangePasswordError; json_body);
+operation!(UploadAvatar = "upload_avatar": AuthError, UploadError, SetAvatarError);
+operation!(DeleteAvatar = "delete_avatar": AuthError);
+operation!(RequestPasswordReset = "request_password_reset": ResetRequestError; json_body);
+operation!(ConfirmPasswordReset = "confirm_password_reset": ResetConfirmError; json_body);
+
 pub struct AccountsApi;
 
 #[OpenApi]
@@ -282,19 +387,19 @@ impl AccountsApi {
         state: Data<&AppState>,
         ip: ClientIp,
         body: Json<Registration>,
-    ) -> Result<
-        Registered,
-        ApiErrors<{ BAD_REQUEST | CONFLICT | BODY_ERRORS | UNPROCESSABLE | TOO_MANY_REQUESTS }>,
-    > {
+    ) -> Result<Registered, ApiError<Register>> {
         let Registration {
             username,
             email,
             password,
         } = body.0;
-        let user = service::register(&state, &ip.to_string(), &username, &email, &password).await?;
+        let user = state
+            .accounts
+            .register(&ip.to_string(), &username, &email, &password)
+            .await?;
         let location = format!("/api/users/{}", path_segment(&user.username));
         Ok(Registered::Created(
-            Json(private_profile(&state.settings, user)),
+            Json(private_profile(&state, user)),
             location,
         ))
     }
@@ -314,9 +419,9 @@ impl AccountsApi {
         state: Data<&AppState>,
         /// The username (case-insensitive).
         username: Path<String>,
-    ) -> Result<Public, ApiErrors<NOT_FOUND>> {
-        let user = service::public_profile(&state, &username.0).await?;
-        Ok(Public::Ok(Json(public_profile(&state.settings, user))))
+    ) -> Result<Public, ApiError<GetUser>> {
+        let user = state.accounts.public_profile(&username.0).await?;
+        Ok(Public::Ok(Json(public_profile(&state, user))))
     }
 
     /// Log in
@@ -337,15 +442,16 @@ impl AccountsApi {
         state: Data<&AppState>,
         ip: ClientIp,
         body: Json<Credentials>,
-    ) -> Result<LoggedIn, ApiErrors<{ BAD_REQUEST | UNAUTHORIZED | BODY_ERRORS | TOO_MANY_REQUESTS }>>
-    {
-        let session =
-            service::login(&state, &ip.to_string(), &body.0.username, &body.0.password).await?;
+    ) -> Result<LoggedIn, ApiError<Login>> {
+        let session = state
+            .accounts
+            .login(&ip.to_string(), &body.0.username, &body.0.password)
+            .await?;
         Ok(LoggedIn::Created(Json(Session {
             token: session.token,
             token_type: "Bearer".into(),
             expires_at: session.expires_at,
-            user: private_profile(&state.settings, session.user),
+            user: private_profile(&state, session.user),
         })))
     }
 
@@ -362,9 +468,9 @@ impl AccountsApi {
         &self,
         state: Data<&AppState>,
         auth: BearerAuth,
-    ) -> Result<NoContent, ApiErrors<UNAUTHORIZED>> {
-        let who = authenticate(&state, &auth).await?;
-        service::logout(&state, &who).await?;
+    ) -> Result<NoContent, ApiError<Logout>> {
+        let who = state.authenticate(&auth).await?;
+        state.accounts.logout(&who).await?;
         Ok(NoContent::Done)
     }
 
@@ -381,9 +487,9 @@ impl AccountsApi {
         &self,
         state: Data<&AppState>,
         auth: BearerAuth,
-    ) -> Result<NoContent, ApiErrors<UNAUTHORIZED>> {
-        let who = authenticate(&state, &auth).await?;
-        service::logout_everywhere(&state, &who).await?;
+    ) -> Result<NoContent, ApiError<LogoutEverywhere>> {
+        let who = state.authenticate(&auth).await?;
+        state.accounts.logout_everywhere(&who).await?;
         Ok(NoContent::Done)
     }
 
@@ -400,10 +506,9 @@ impl AccountsApi {
         &self,
         state: Data<&AppState>,
         auth: BearerAuth,
-    ) -> Result<Profile, ApiErrors<UNAUTHORIZED>> {
-        let who = authenticate(&state, &auth).await?;
-        let user = service::me(&state, &who).await?;
-        Ok(Profile::Ok(Json(private_profile(&state.settings, user))))
+    ) -> Result<Profile, ApiError<GetMe>> {
+        let who = state.authenticate(&auth).await?;
+        Ok(Profile::Ok(Json(private_profile(&state, who.user))))
     }
 
     /// Update your profile
@@ -421,25 +526,23 @@ impl AccountsApi {
         state: Data<&AppState>,
         auth: BearerAuth,
         body: Json<ProfileChanges>,
-    ) -> Result<
-        Profile,
-        ApiErrors<{ BAD_REQUEST | UNAUTHORIZED | CONFLICT | BODY_ERRORS | UNPROCESSABLE }>,
-    > {
-        let who = authenticate(&state, &auth).await?;
+    ) -> Result<Profile, ApiError<UpdateMe>> {
+        let who = state.authenticate(&auth).await?;
         let ProfileChanges {
             username,
             email,
             bio,
         } = body.0;
-        let user = service::update_profile(
-            &state,
-            &who,
-            username.as_deref(),
-            email.as_deref(),
-            bio.as_deref(),
-        )
-        .await?;
-        Ok(Profile::Ok(Json(private_profile(&state.settings, user))))
+        let user = state
+            .accounts
+            .update_profile(
+                &who,
+                username.as_deref(),
+                email.as_deref(),
+                bio.as_deref(),
+            )
+            .await?;
+        Ok(Profile::Ok(Json(private_profile(&state, user))))
     }
 
     /// Change your password
@@ -459,12 +562,11 @@ impl AccountsApi {
         state: Data<&AppState>,
         auth: BearerAuth,
         body: Json<PasswordChange>,
-    ) -> Result<
-        NoContent,
-        ApiErrors<{ BAD_REQUEST | UNAUTHORIZED | BODY_ERRORS | UNPROCESSABLE | TOO_MANY_REQUESTS }>,
-    > {
-        let who = authenticate(&state, &auth).await?;
-        service::change_password(&state, &who, &body.0.current_password, &body.0.new_password)
+    ) -> Result<NoContent, ApiError<ChangePassword>> {
+        let who = state.authenticate(&auth).await?;
+        state
+            .accounts
+            .change_password(&who, &body.0.current_password, &body.0.new_password)
             .await?;
         Ok(NoContent::Done)
     }
@@ -489,22 +591,11 @@ impl AccountsApi {
         state: Data<&AppState>,
         auth: BearerAuth,
         upload: AvatarUpload,
-    ) -> Result<
-        Profile,
-        ApiErrors<
-            {
-                BAD_REQUEST
-                    | UNAUTHORIZED
-                    | PAYLOAD_TOO_LARGE
-                    | UNSUPPORTED_MEDIA_TYPE
-                    | UNPROCESSABLE
-            },
-        >,
-    > {
-        let who = authenticate(&state, &auth).await?;
+    ) -> Result<Profile, ApiError<UploadAvatar>> {
+        let who = state.authenticate(&auth).await?;
         let bytes = upload.read().await?;
-        let user = service::set_avatar(&state, &who, bytes).await?;
-        Ok(Profile::Ok(Json(private_profile(&state.settings, user))))
+        let user = state.accounts.set_avatar(&who, bytes).await?;
+        Ok(Profile::Ok(Json(private_profile(&state, user))))
     }
 
     /// Remove your avatar
@@ -520,20 +611,20 @@ impl AccountsApi {
         &self,
         state: Data<&AppState>,
         auth: BearerAuth,
-    ) -> Result<Profile, ApiErrors<UNAUTHORIZED>> {
-        let who = authenticate(&state, &auth).await?;
-        let user = service::remove_avatar(&state, &who).await?;
-        Ok(Profile::Ok(Json(private_profile(&state.settings, user))))
+    ) -> Result<Profile, ApiError<DeleteAvatar>> {
+        let who = state.authenticate(&auth).await?;
+        let user = state.accounts.remove_avatar(&who).await?;
+        Ok(Profile::Ok(Json(private_profile(&state, user))))
     }
 
     /// Request a password reset
     ///
     /// Always 202 with the same body, whether or not the address belongs to
     /// an account (the mail is sent in the background, so timing does not
-    /// tell either). The mail holds a single-use link
-    /// `{public_url}/reset-password?token=…` and the raw token, valid for
-    /// `auth.password_reset_ttl_minutes` (60 by default). 422 only for a
-    /// malformed address. Rate-limited per client address and per address.
+    /// tell either). The mail holds a single-use link to the site's reset
+    /// page and the raw token, valid for `auth.password_reset_ttl_minutes`
+    /// (60 by default). 422 only for a malformed address. Rate-limited per
+    /// client address and per address.
     #[oai(
         path = "/password-resets",
         method = "post",
@@ -545,11 +636,11 @@ impl AccountsApi {
         state: Data<&AppState>,
         ip: ClientIp,
         body: Json<ResetRequest>,
-    ) -> Result<
-        Accepted,
-        ApiErrors<{ BAD_REQUEST | BODY_ERRORS | UNPROCESSABLE | TOO_MANY_REQUESTS }>,
-    > {
-        service::request_password_reset(&state, &ip.to_string(), &body.0.email).await?;
+    ) -> Result<Accepted, ApiError<RequestPasswordReset>> {
+        state
+            .accounts
+            .request_password_reset(&ip.to_string(), &body.0.email)
+            .await?;
         Ok(Accepted::Accepted(Json(ResetRequested {
             message: RESET_REQUESTED.into(),
         })))
@@ -570,8 +661,11 @@ impl AccountsApi {
         &self,
         state: Data<&AppState>,
         body: Json<ResetConfirmation>,
-    ) -> Result<NoContent, ApiErrors<{ BAD_REQUEST | BODY_ERRORS | UNPROCESSABLE }>> {
-        service::confirm_password_reset(&state, &body.0.token, &body.0.new_password).await?;
+    ) -> Result<NoContent, ApiError<ConfirmPasswordReset>> {
+        state
+            .accounts
+            .confirm_password_reset(&body.0.token, &body.0.new_password)
+            .await?;
         Ok(NoContent::Done)
     }
 }
@@ -627,7 +721,7 @@ impl Example for ProfileChanges {
         ProfileChanges {
             username: None,
             email: None,
-            bio: Some(StrictString("Writes about Python, Django and Rust.".into())),
+            bio: Some(Text::new("Writes about Python, Django and Rust.")),
         }
     }
 }
@@ -635,7 +729,7 @@ impl Example for ProfileChanges {
 impl Example for ResetRequest {
     fn example() -> Self {
         ResetRequest {
-            email: StrictString("corey@blog.example".into()),
+            email: Text::new("corey@blog.example"),
         }
     }
 }

@@ -1,10 +1,14 @@
-//! Bearer-token authentication.
+//! Bearer-token authentication for the API: the token goes to
+//! [`crate::accounts::Accounts::authenticate`]; what it answers when the
+//! token is no good is documented here, once.
 
 use poem_openapi::SecurityScheme;
 use poem_openapi::auth::Bearer;
 
-use crate::error::ApiError;
+use crate::accounts::{AuthError, AuthenticatedUser};
+use crate::error::Failure;
 use crate::startup::AppState;
+use crate::{documented, problem_doc};
 
 /// An opaque token from `POST /api/sessions`, sent as
 /// `Authorization: Bearer <token>`.
@@ -12,44 +16,18 @@ use crate::startup::AppState;
 #[oai(ty = "bearer", bearer_format = "opaque")]
 pub struct BearerAuth(pub Bearer);
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AuthenticatedUser {
-    pub id: i64,
-    pub username: String,
-    /// The session row, so log-out can revoke exactly this one.
-    pub session_id: i64,
-}
+problem_doc!(UNAUTHORIZED = 401 "unauthorized",
+    "No bearer token, or one that is unknown, expired or revoked (log in again with `POST /sessions`).",
+    "the session token is unknown, expired or revoked");
 
-/// Resolves a bearer token to its user: 401 for unknown or expired tokens.
-/// Only the token's SHA-256 is looked up; the token itself is never stored.
-pub async fn authenticate(
-    state: &AppState,
-    auth: &BearerAuth,
-) -> Result<AuthenticatedUser, ApiError> {
-    let token = auth.0.token.trim();
-    // Our tokens are 43 characters; don't hash megabytes of junk.
-    if token.is_empty() || token.len() > 256 {
-        return Err(unauthorized());
-    }
-    let hash = crate::tokens::hash(token);
-    let conn = state.db.get().await?;
-    let row = conn
-        .query_opt(
-            "SELECT s.id, u.id, u.username FROM sessions s JOIN users u ON u.id = s.user_id \
-             WHERE s.token_hash = $1 AND s.expires_at > now()",
-            &[&&hash[..]],
-        )
-        .await?;
-    match row {
-        Some(row) => Ok(AuthenticatedUser {
-            session_id: row.get(0),
-            id: row.get(1),
-            username: row.get(2),
-        }),
-        None => Err(unauthorized()),
-    }
-}
+documented!(AuthError {
+    AuthError::Unauthenticated => UNAUTHORIZED;
+    AuthError::Failed(e) => via Failure(e);
+});
 
-fn unauthorized() -> ApiError {
-    ApiError::Unauthorized("the bearer token is unknown, expired or revoked".into())
+impl AppState {
+    /// The user behind the request's bearer token.
+    pub async fn authenticate(&self, auth: &BearerAuth) -> Result<AuthenticatedUser, AuthError> {
+        self.accounts.authenticate(&auth.0.token).await
+    }
 }

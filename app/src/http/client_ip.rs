@@ -45,7 +45,7 @@ impl<'a> FromRequest<'a> for ClientIp {
     async fn from_request(req: &'a Request, _body: &mut RequestBody) -> poem::Result<Self> {
         let hops = req
             .data::<AppState>()
-            .map(|s| s.settings.http.trusted_proxies)
+            .map(|s| s.settings.http.trusted_proxies.as_usize())
             .unwrap_or(0);
         let peer = req.remote_addr().as_socket_addr().map(|a| a.ip());
         let forwarded = req

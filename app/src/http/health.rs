@@ -6,7 +6,7 @@ use poem::web::{Data, Json};
 use poem::{IntoResponse, Response, handler};
 use serde_json::json;
 
-use crate::error::{ApiError, problem_response};
+use super::problem::{self, SERVICE_UNAVAILABLE};
 use crate::startup::AppState;
 
 const CHECK_TIMEOUT: Duration = Duration::from_millis(1000);
@@ -68,10 +68,10 @@ async fn check_postgres(state: &AppState) -> anyhow::Result<()> {
 }
 
 fn unavailable(detail: &str, checks: serde_json::Value) -> Response {
-    let problem = ApiError::ServiceUnavailable(detail.into()).to_problem();
+    let problem = problem::Problem::new(&SERVICE_UNAVAILABLE, detail).details();
     let mut body = serde_json::to_value(&problem).unwrap_or_default();
     body["checks"] = checks;
-    let mut resp = problem_response(&problem);
+    let mut resp = problem::problem_response(&problem);
     resp.set_body(body.to_string());
     resp
 }

@@ -6,10 +6,12 @@ use poem::http::{StatusCode, header};
 use poem::web::{Data, Path};
 use poem::{Response, Route, get, handler};
 
-use crate::accounts::service::avatar_object_key;
-use crate::avatars::{DEFAULT_AVATAR, DEFAULT_AVATAR_PNG, is_valid_key};
-use crate::error::ApiError;
+use super::problem::{self, Documented as _};
+use crate::avatars::{DEFAULT_AVATAR, DEFAULT_AVATAR_PNG};
+use crate::problem_doc;
 use crate::startup::AppState;
+
+problem_doc!(AVATAR_NOT_FOUND = 404 "not_found", "No avatar has this key.", "avatar not found");
 
 /// Keys are unique per upload, so a response never changes.
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";
@@ -35,16 +37,13 @@ fn png(bytes: Vec<u8>, cache_control: &'static str) -> Response {
 }
 
 #[handler]
-async fn avatar(state: Data<&AppState>, Path(key): Path<String>) -> Result<Response, ApiError> {
+async fn avatar(state: Data<&AppState>, Path(key): Path<String>) -> Response {
     if key == DEFAULT_AVATAR {
-        return Ok(png(DEFAULT_AVATAR_PNG.to_vec(), DEFAULT_CACHE));
+        return png(DEFAULT_AVATAR_PNG.to_vec(), DEFAULT_CACHE);
     }
-    // Only keys of the shape we generate: no `..`, no other prefixes.
-    if !is_valid_key(&key) {
-        return Err(ApiError::not_found("avatar"));
-    }
-    match state.storage.get(&avatar_object_key(&key)).await? {
-        Some(bytes) => Ok(png(bytes, IMMUTABLE)),
-        None => Err(ApiError::not_found("avatar")),
+    match state.accounts.avatar_image(&key).await {
+        Ok(Some(bytes)) => png(bytes, IMMUTABLE),
+        Ok(None) => problem::simple(&AVATAR_NOT_FOUND, "avatar not found"),
+        Err(failure) => failure.problem().into_response("get_avatar"),
     }
 }

@@ -9,6 +9,7 @@ pub mod health;
 pub mod media;
 pub mod metrics;
 pub mod posts;
+pub mod problem;
 pub mod reset_page;
 pub mod strict;
 
@@ -17,13 +18,13 @@ use std::time::Instant;
 use poem::PathPattern;
 use poem::http::{HeaderValue, Method, StatusCode, header};
 use poem::middleware::CatchPanic;
-use poem::{Body, Endpoint, EndpointExt as _, Request, Response, Route, get};
+use poem::{Body, Endpoint, EndpointExt as _, IntoResponse as _, Request, Response, Route, get};
 use poem_openapi::{OpenApiService, Tags};
 use tokio::io::AsyncReadExt as _;
 use tracing::Instrument as _;
 
-use crate::error::{ApiError, into_problem, problem_response};
 use crate::startup::AppState;
+use problem::{INTERNAL_ERROR, MALFORMED_BODY, PAYLOAD_TOO_LARGE, into_problem};
 
 /// OpenAPI tags shared by all operation groups.
 #[derive(Tags)]
@@ -49,7 +50,9 @@ pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
 /// The API and its OpenAPI document. The server URL is relative so the
 /// document (and `/docs`) work behind any host name or proxy.
-pub fn openapi_service() -> OpenApiService<(posts::PostsApi, accounts::AccountsApi), ()> {
+pub type Api = OpenApiService<(posts::PostsApi, accounts::AccountsApi), ()>;
+
+pub fn openapi_service() -> Api {
     OpenApiService::new(
         (posts::PostsApi, accounts::AccountsApi),
         "Blog API",
@@ -63,12 +66,49 @@ pub fn openapi_service() -> OpenApiService<(posts::PostsApi, accounts::AccountsA
     .server("/api")
 }
 
+/// The OpenAPI document as served: poem-openapi's, finished by
+/// [`problem::finish_spec`].
+pub fn openapi_json(api: &Api) -> String {
+    problem::finish_spec(&api.spec())
+}
+
+/// `/api/openapi.json`, `/api/openapi.yaml` and the Swagger UI at `/docs`,
+/// all showing the finished document.
+fn with_spec_routes(routes: Route, api: &Api) -> Route {
+    let json = openapi_json(api);
+    let yaml = serde_json::from_str::<serde_json::Value>(&json)
+        .ok()
+        .and_then(|v| serde_yaml::to_string(&v).ok())
+        .unwrap_or_default();
+    // Swagger UI embeds the document; swap poem-openapi's for ours.
+    let docs = api.swagger_ui_html().replace(&api.spec(), &json);
+    let docs = poem::endpoint::make_sync(move |_| poem::web::Html(docs.clone()).into_response());
+    let docs = std::sync::Arc::new(docs);
+    routes
+        .at(
+            "/api/openapi.json",
+            get(poem::endpoint::make_sync(move |_| {
+                Response::builder()
+                    .content_type("application/json")
+                    .body(json.clone())
+            })),
+        )
+        .at(
+            "/api/openapi.yaml",
+            get(poem::endpoint::make_sync(move |_| {
+                Response::builder()
+                    .content_type("application/x-yaml")
+                    .header("Content-Disposition", "inline; filename=\"openapi.yaml\"")
+                    .body(yaml.clone())
+            })),
+        )
+        .at("/docs", get(docs.clone()))
+        .at("/docs/", get(docs))
+}
+
 /// The whole application as one endpoint.
 pub fn app(state: AppState) -> impl Endpoint<Output = Response> {
     let api = openapi_service();
-    let spec_json = api.spec_endpoint();
-    let spec_yaml = api.spec_endpoint_yaml();
-    let docs = api.swagger_ui();
     // Routes outside the OpenAPI document, for the `Allow` of their 405s;
     // keep in step with the table below.
     let allow = std::sync::Arc::new(allow::AllowTable::new(
@@ -88,10 +128,8 @@ pub fn app(state: AppState) -> impl Endpoint<Output = Response> {
     let routes = Route::new()
         .at("/healthz", get(health::healthz))
         .at("/readyz", get(health::readyz))
-        .at("/metrics", get(metrics::metrics))
-        .at("/api/openapi.json", get(spec_json))
-        .at("/api/openapi.yaml", get(spec_yaml))
-        .nest("/docs", docs)
+        .at("/metrics", get(metrics::metrics));
+    let routes = with_spec_routes(routes, &api)
         .nest("/media", media::routes())
         .at(
             "/reset-password",
@@ -100,8 +138,8 @@ pub fn app(state: AppState) -> impl Endpoint<Output = Response> {
         .nest("/api", api);
 
     let metrics = state.metrics.clone();
-    let max_body = state.settings.http.max_body_bytes;
-    let max_avatar = state.settings.avatars.max_bytes;
+    let max_body = state.settings.http.max_body_bytes.as_usize();
+    let max_avatar = state.settings.avatars.max_bytes.as_usize();
     routes
         .with(CatchPanic::new().with_handler(panic_response))
         .data(state)
@@ -178,9 +216,10 @@ pub fn app(state: AppState) -> impl Endpoint<Output = Response> {
 fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
     // The panic message itself was already printed by the panic hook.
     tracing::error!("handler panicked");
-    poem::error::ResponseError::as_response(&ApiError::internal(anyhow::anyhow!(
-        "handler panicked"
-    )))
+    problem::simple(
+        &INTERNAL_ERROR,
+        "the server failed to handle this request; it has been logged",
+    )
 }
 
 /// Refuses bodies over `limit` bytes with 413: at once when
@@ -188,11 +227,9 @@ fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
 /// `limit + 1` bytes, so an endless stream can't exhaust memory.
 async fn limit_body(req: &mut Request, limit: usize) -> Option<Response> {
     let too_large = |len: String| {
-        Some(problem_response(
-            &ApiError::PayloadTooLarge(format!(
-                "request body is {len} bytes; the limit is {limit}"
-            ))
-            .to_problem(),
+        Some(problem::simple(
+            &PAYLOAD_TOO_LARGE,
+            format!("request body is {len} bytes; the limit is {limit}"),
         ))
     };
     let declared = req
@@ -212,9 +249,9 @@ async fn limit_body(req: &mut Request, limit: usize) -> Option<Response> {
                 .read_to_end(&mut buf)
                 .await;
             if let Err(e) = read {
-                return Some(problem_response(
-                    &ApiError::Malformed(format!("failed to read the request body: {e}"))
-                        .to_problem(),
+                return Some(problem::simple(
+                    &MALFORMED_BODY,
+                    format!("failed to read the request body: {e}"),
                 ));
             }
             if buf.len() > limit {

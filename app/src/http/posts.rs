@@ -1,4 +1,5 @@
-//! `/api/posts` and `/api/users/{username}/posts`.
+//! `/api/posts` and `/api/users/{username}/posts`: translation between HTTP
+//! and [`crate::posts::Posts`], and the answers each operation documents.
 
 use chrono::{DateTime, Utc};
 use poem::web::Data;
@@ -9,19 +10,18 @@ use poem_openapi::{ApiResponse, Object, OpenApi};
 use serde::{Deserialize, Serialize};
 
 use super::ApiTags;
-use super::auth::{BearerAuth, authenticate};
-use super::strict::StrictString;
+use super::auth::BearerAuth;
+use super::problem::{ApiError, Problem};
+use super::strict::{Text, rules};
+use crate::accounts::AuthError;
 use crate::avatars::avatar_url;
-use crate::cache::Cache;
-use crate::error::status::{
-    BAD_REQUEST, FORBIDDEN, NOT_FOUND, PAYLOAD_TOO_LARGE, UNAUTHORIZED, UNPROCESSABLE,
-    UNSUPPORTED_MEDIA_TYPE,
+use crate::error::Failure;
+use crate::pagination::{self, Cursor, PageError, PageRequest};
+use crate::posts::{
+    AuthorPostsError, CreatePostError, DeletePostError, GetPostError, UpdatePostError,
 };
-use crate::error::{ApiError, ApiErrors, FieldError};
-use crate::pagination::{self, Cursor};
-use crate::posts::repository::{self, Page, PostRow};
-use crate::posts::{PostContent, PostTitle};
 use crate::startup::AppState;
+use crate::{documented, operation, problem_doc};
 
 /// Who wrote a post.
 #[derive(Debug, Clone, Serialize, Deserialize, Object)]
@@ -70,10 +70,10 @@ pub struct PostPage {
 #[derive(Debug, Object)]
 #[oai(deny_unknown_fields, example)]
 pub struct NewPost {
-    /// 1–100 characters after trimming, one line.
-    pub title: StrictString,
-    /// Non-blank, at most 100 000 characters.
-    pub content: StrictString,
+    /// 1–100 characters after trimming, one line (no control characters).
+    pub title: Text<rules::Title>,
+    /// Non-blank, at most 100 000 characters, no NUL.
+    pub content: Text<rules::Content>,
 }
 
 /// Changes to a post; absent (or `null`) fields stay as they are. Same rules
@@ -82,9 +82,9 @@ pub struct NewPost {
 #[oai(deny_unknown_fields, example)]
 pub struct PostChanges {
     /// New title, or absent to keep it.
-    pub title: Option<StrictString>,
+    pub title: Option<Text<rules::Title>>,
     /// New content, or absent to keep it.
-    pub content: Option<StrictString>,
+    pub content: Option<Text<rules::Content>>,
 }
 
 #[derive(ApiResponse)]
@@ -120,6 +120,54 @@ pub enum DeletedPost {
     Deleted,
 }
 
+problem_doc!(AUTHOR_NOT_FOUND = 404 "not_found",
+    "No user has this username (matched case-insensitively).",
+    "no user has this username");
+problem_doc!(POST_NOT_FOUND = 404 "not_found",
+    "No post has this id (it may have been deleted).",
+    "no post has this id");
+problem_doc!(POST_INVALID = 422 "validation_failed",
+    "The title or content breaks a rule; `errors` lists each (`invalid_title`, `invalid_content`).",
+    "title: must be at most 100 characters (got 101)",
+    [("title", "invalid_title", "must be at most 100 characters (got 101)")]);
+problem_doc!(NOT_AUTHOR_EDIT = 403 "forbidden",
+    "The post exists but was written by someone else; only its author may edit it.",
+    "only the author may change this post");
+problem_doc!(NOT_AUTHOR_DELETE = 403 "forbidden",
+    "The post exists but was written by someone else; only its author may delete it.",
+    "only the author may delete this post");
+
+documented!(AuthorPostsError {
+    AuthorPostsError::NoSuchAuthor => AUTHOR_NOT_FOUND;
+    AuthorPostsError::Failed(e) => via Failure(e);
+});
+documented!(GetPostError {
+    GetPostError::NotFound => POST_NOT_FOUND;
+    GetPostError::Failed(e) => via Failure(e);
+});
+documented!(CreatePostError {
+    CreatePostError::Invalid(e) => POST_INVALID, |p: Problem| p.with_errors(e);
+    CreatePostError::Failed(e) => via Failure(e);
+});
+documented!(UpdatePostError {
+    UpdatePostError::Invalid(e) => POST_INVALID, |p: Problem| p.with_errors(e);
+    UpdatePostError::NotFound => POST_NOT_FOUND;
+    UpdatePostError::NotAuthor => NOT_AUTHOR_EDIT;
+    UpdatePostError::Failed(e) => via Failure(e);
+});
+documented!(DeletePostError {
+    DeletePostError::NotFound => POST_NOT_FOUND;
+    DeletePostError::NotAuthor => NOT_AUTHOR_DELETE;
+    DeletePostError::Failed(e) => via Failure(e);
+});
+
+operation!(ListPosts = "list_posts": PageError, Failure; parameters);
+operation!(ListUserPosts = "list_user_posts": PageError, AuthorPostsError; parameters);
+operation!(GetPost = "get_post": GetPostError; parameters);
+operation!(CreatePost = "create_post": AuthError, CreatePostError; json_body);
+operation!(UpdatePost = "update_post": AuthError, UpdatePostError; json_body, parameters);
+operation!(DeletePost = "delete_post": AuthError, DeletePostError; parameters);
+
 fn default_limit() -> u32 {
     pagination::DEFAULT_LIMIT
 }
@@ -145,23 +193,10 @@ impl PostsApi {
             validator(minimum(value = "1"), maximum(value = "100"))
         )]
         limit: Query<u32>,
-    ) -> Result<Posts, ApiErrors<BAD_REQUEST>> {
-        let limit = pagination::limit(Some(limit.0))?;
-        let cursor_raw = cursor.0.as_deref();
-        let cursor = cursor_raw.map(Cursor::decode).transpose()?;
-        let state = *state;
-        let page = cached(
-            state,
-            &["list", cursor_raw.unwrap_or("-"), &limit.to_string()],
-            || async move {
-                Ok(to_page(
-                    state,
-                    repository::list(&state.db, cursor, limit).await?,
-                ))
-            },
-        )
-        .await?;
-        Ok(Posts::Ok(Json(with_views(state, page).await)))
+    ) -> Result<Posts, ApiError<ListPosts>> {
+        let req = PageRequest::parse(cursor.0.as_deref(), Some(limit.0))?;
+        let page = state.posts.list(req).await?;
+        Ok(Posts::Ok(Json(to_page(&state, page))))
     }
 
     /// List an author's posts
@@ -186,29 +221,10 @@ impl PostsApi {
             validator(minimum(value = "1"), maximum(value = "100"))
         )]
         limit: Query<u32>,
-    ) -> Result<Posts, ApiErrors<{ BAD_REQUEST | NOT_FOUND }>> {
-        let limit = pagination::limit(Some(limit.0))?;
-        let cursor_raw = cursor.0.as_deref();
-        let cursor = cursor_raw.map(Cursor::decode).transpose()?;
-        let state = *state;
-        let username = username.0.to_lowercase();
-        let key = [
-            "author",
-            username.as_str(),
-            cursor_raw.unwrap_or("-"),
-            &limit.to_string(),
-        ];
-        let page = cached(state, &key, || async {
-            let author = repository::find_author(&state.db, &username)
-                .await?
-                .ok_or_else(|| ApiError::not_found("user"))?;
-            Ok(to_page(
-                state,
-                repository::list_by_author(&state.db, author, cursor, limit).await?,
-            ))
-        })
-        .await?;
-        Ok(Posts::Ok(Json(with_views(state, page).await)))
+    ) -> Result<Posts, ApiError<ListUserPosts>> {
+        let req = PageRequest::parse(cursor.0.as_deref(), Some(limit.0))?;
+        let page = state.posts.list_by_author(&username.0, req).await?;
+        Ok(Posts::Ok(Json(to_page(&state, page))))
     }
 
     /// Read a post
@@ -220,18 +236,9 @@ impl PostsApi {
         state: Data<&AppState>,
         /// The post's `id`.
         id: Path<i64>,
-    ) -> Result<OnePost, ApiErrors<{ BAD_REQUEST | NOT_FOUND }>> {
-        let state = *state;
-        let id = id.0;
-        let mut post = cached(state, &["post", &id.to_string()], || async move {
-            let row = repository::get(&state.db, id)
-                .await?
-                .ok_or_else(|| ApiError::not_found("post"))?;
-            Ok(to_post(state, row))
-        })
-        .await?;
-        post.views = state.cache.record_view(id).await;
-        Ok(OnePost::Ok(Json(post)))
+    ) -> Result<OnePost, ApiError<GetPost>> {
+        let post = state.posts.get(id.0).await?;
+        Ok(OnePost::Ok(Json(to_post(&state, post))))
     }
 
     /// Write a post
@@ -243,29 +250,14 @@ impl PostsApi {
         state: Data<&AppState>,
         auth: BearerAuth,
         body: Json<NewPost>,
-    ) -> Result<
-        CreatedPost,
-        ApiErrors<
-            {
-                BAD_REQUEST
-                    | UNAUTHORIZED
-                    | PAYLOAD_TOO_LARGE
-                    | UNSUPPORTED_MEDIA_TYPE
-                    | UNPROCESSABLE
-            },
-        >,
-    > {
-        let user = authenticate(&state, &auth).await?;
-        let (title, content) = collect_errors(
-            PostTitle::parse(&body.title),
-            PostContent::parse(&body.content),
-        )?;
-        let row = repository::create(&state.db, user.id, &title, &content).await?;
-        state.cache.invalidate_posts().await;
-        let location = format!("/api/posts/{}", row.id);
-        let mut post = to_post(&state, row);
-        post.views = Some(0);
-        Ok(CreatedPost::Created(Json(post), location))
+    ) -> Result<CreatedPost, ApiError<CreatePost>> {
+        let who = state.authenticate(&auth).await?;
+        let post = state
+            .posts
+            .create(&who, &body.title, &body.content)
+            .await?;
+        let location = format!("/api/posts/{}", post.id);
+        Ok(CreatedPost::Created(Json(to_post(&state, post)), location))
     }
 
     /// Edit a post
@@ -279,35 +271,18 @@ impl PostsApi {
         /// The post's `id`.
         id: Path<i64>,
         body: Json<PostChanges>,
-    ) -> Result<
-        OnePost,
-        ApiErrors<
-            {
-                BAD_REQUEST
-                    | UNAUTHORIZED
-                    | FORBIDDEN
-                    | NOT_FOUND
-                    | PAYLOAD_TOO_LARGE
-                    | UNSUPPORTED_MEDIA_TYPE
-                    | UNPROCESSABLE
-            },
-        >,
-    > {
-        let user = authenticate(&state, &auth).await?;
-        let (title, content) = collect_errors(
-            body.title.as_deref().map(PostTitle::parse).transpose(),
-            body.content.as_deref().map(PostContent::parse).transpose(),
-        )?;
-        let row =
-            repository::update(&state.db, id.0, user.id, title.as_ref(), content.as_ref()).await?;
-        state.cache.invalidate_posts().await;
-        let mut post = to_post(&state, row);
-        post.views = state
-            .cache
-            .views(&[post.id])
-            .await
-            .and_then(|v| v.first().copied());
-        Ok(OnePost::Ok(Json(post)))
+    ) -> Result<OnePost, ApiError<UpdatePost>> {
+        let who = state.authenticate(&auth).await?;
+        let post = state
+            .posts
+            .update(
+                &who,
+                id.0,
+                body.title.as_deref(),
+                body.content.as_deref(),
+            )
+            .await?;
+        Ok(OnePost::Ok(Json(to_post(&state, post))))
     }
 
     /// Delete a post
@@ -320,82 +295,37 @@ impl PostsApi {
         auth: BearerAuth,
         /// The post's `id`.
         id: Path<i64>,
-    ) -> Result<DeletedPost, ApiErrors<{ BAD_REQUEST | UNAUTHORIZED | FORBIDDEN | NOT_FOUND }>>
-    {
-        let user = authenticate(&state, &auth).await?;
-        repository::delete(&state.db, id.0, user.id).await?;
-        state.cache.invalidate_posts().await;
-        state.cache.forget_views(id.0).await;
+    ) -> Result<DeletedPost, ApiError<DeletePost>> {
+        let who = state.authenticate(&auth).await?;
+        state.posts.delete(&who, id.0).await?;
         Ok(DeletedPost::Deleted)
     }
 }
 
-/// Both fields' errors at once, so a client can show them together.
-fn collect_errors<A, B>(
-    a: Result<A, FieldError>,
-    b: Result<B, FieldError>,
-) -> Result<(A, B), ApiError> {
-    match (a, b) {
-        (Ok(a), Ok(b)) => Ok((a, b)),
-        (a, b) => Err(ApiError::Validation(
-            [a.err(), b.err()].into_iter().flatten().collect(),
-        )),
-    }
-}
-
-/// Read-through cache under the current generation (see `cache`).
-async fn cached<T, F, Fut>(state: &AppState, parts: &[&str], load: F) -> Result<T, ApiError>
-where
-    T: Serialize + serde::de::DeserializeOwned,
-    F: FnOnce() -> Fut,
-    Fut: Future<Output = Result<T, ApiError>>,
-{
-    let Some(generation) = state.cache.generation().await else {
-        return load().await;
-    };
-    let key = Cache::key(generation, parts);
-    if let Some(hit) = state.cache.get(&key).await {
-        return Ok(hit);
-    }
-    let value = load().await?;
-    state.cache.put(&key, &value).await;
-    Ok(value)
-}
-
-async fn with_views(state: &AppState, mut page: PostPage) -> PostPage {
-    let ids: Vec<i64> = page.items.iter().map(|p| p.id).collect();
-    match state.cache.views(&ids).await {
-        Some(counts) => {
-            for (post, views) in page.items.iter_mut().zip(counts) {
-                post.views = Some(views);
-            }
-        }
-        None => page.items.iter_mut().for_each(|p| p.views = None),
-    }
-    page
-}
-
-fn to_post(state: &AppState, row: PostRow) -> Post {
+fn to_post(state: &AppState, post: crate::posts::Post) -> Post {
     Post {
-        id: row.id,
-        title: row.title,
-        content: row.content,
-        created_at: row.created_at,
-        updated_at: row.updated_at,
+        id: post.id,
+        title: post.title,
+        content: post.content,
+        created_at: post.created_at,
+        updated_at: post.updated_at,
         author: AuthorSummary {
-            avatar_url: avatar_url(&state.settings, row.author_avatar_key.as_deref()),
-            username: row.author_username,
+            avatar_url: avatar_url(
+                &state.settings.http.public_url,
+                post.author.avatar_key.as_deref(),
+            ),
+            username: post.author.username,
         },
-        views: None,
+        views: post.views,
     }
 }
 
-fn to_page(state: &AppState, page: Page) -> PostPage {
+fn to_page(state: &AppState, page: crate::posts::PostPage) -> PostPage {
     PostPage {
         items: page
             .items
             .into_iter()
-            .map(|row| to_post(state, row))
+            .map(|post| to_post(state, post))
             .collect(),
         next_cursor: page.next_cursor.map(|c| c.encode()),
     }
@@ -440,8 +370,8 @@ impl Example for PostPage {
 impl Example for NewPost {
     fn example() -> Self {
         NewPost {
-            title: StrictString("Blog Like a Pro".into()),
-            content: StrictString("Posts are plain text; line breaks are kept.".into()),
+            title: Text::new("Blog Like a Pro"),
+            content: Text::new("Posts are plain text; line breaks are kept."),
         }
     }
 }
@@ -449,7 +379,7 @@ impl Example for NewPost {
 impl Example for PostChanges {
     fn example() -> Self {
         PostChanges {
-            title: Some(StrictString("Blog Like a Pro, updated".into())),
+            title: Some(Text::new("Blog Like a Pro, updated")),
             content: None,
         }
     }

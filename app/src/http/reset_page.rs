@@ -10,8 +10,7 @@ use poem::web::{Data, Form, Query};
 use poem::{Response, handler};
 use serde::Deserialize;
 
-use crate::accounts::service;
-use crate::error::ApiError;
+use crate::accounts::ResetConfirmError;
 use crate::startup::AppState;
 
 #[derive(Debug, Deserialize)]
@@ -94,14 +93,19 @@ pub async fn submit(state: Data<&AppState>, Form(f): Form<ResetForm>) -> Respons
             &form(&f.token, Some("The two passwords differ.")),
         );
     }
-    match service::confirm_password_reset(&state, &f.token, &f.new_password).await {
+    match state
+        .accounts
+        .confirm_password_reset(&f.token, &f.new_password)
+        .await
+    {
         Ok(()) => page(
             StatusCode::OK,
             "<p>Your password has been changed, and every session was logged out. \
              Log in again with the new password.</p>",
         ),
-        Err(ApiError::Validation(errors)) => {
+        Err(ResetConfirmError::Invalid(errors)) => {
             let message = errors
+                .0
                 .iter()
                 .map(|e| format!("Password {}.", e.message))
                 .collect::<Vec<_>>()
@@ -111,18 +115,17 @@ pub async fn submit(state: Data<&AppState>, Form(f): Form<ResetForm>) -> Respons
                 &form(&f.token, Some(&message)),
             )
         }
-        Err(err) => {
-            let status = err.status();
-            if status.is_server_error() {
-                tracing::warn!(error = %err, "password reset page failed");
-            }
-            let text = if status == StatusCode::BAD_REQUEST {
-                "This reset link is invalid, has expired or was already used. \
-                 Ask for a new one."
-            } else {
-                "The password could not be changed right now. Try again later."
-            };
-            page(status, &format!("<p>{text}</p>"))
+        Err(ResetConfirmError::InvalidToken) => page(
+            StatusCode::BAD_REQUEST,
+            "<p>This reset link is invalid, has expired or was already used. \
+             Ask for a new one.</p>",
+        ),
+        Err(ResetConfirmError::Failed(failure)) => {
+            tracing::warn!(error = %failure, "password reset page failed");
+            page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "<p>The password could not be changed right now. Try again later.</p>",
+            )
         }
     }
 }

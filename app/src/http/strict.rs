@@ -87,3 +87,168 @@ mod tests {
         assert!(StrictString::parse_from_json(None).is_err());
     }
 }
+
+/// What the OpenAPI schema says about a text field: the rules the domain
+/// enforces that a JSON Schema can express, so that clients (and generated
+/// test data) know them. The domain still checks everything itself and
+/// answers with its own messages.
+pub trait TextRules: Send + Sync + 'static {
+    const MIN_LENGTH: Option<usize> = None;
+    const MAX_LENGTH: Option<usize> = None;
+    /// An ECMA-262 regular expression the value matches.
+    const PATTERN: Option<&'static str> = None;
+    const FORMAT: Option<&'static str> = None;
+}
+
+/// A JSON string (like [`StrictString`]) whose schema carries the rules of
+/// `R`.
+pub struct Text<R>(pub String, std::marker::PhantomData<R>);
+
+impl<R> Text<R> {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into(), std::marker::PhantomData)
+    }
+}
+
+impl<R> std::fmt::Debug for Text<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl<R> Deref for Text<R> {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl<R: TextRules> Type for Text<R> {
+    const IS_REQUIRED: bool = true;
+    type RawValueType = String;
+    type RawElementValueType = String;
+
+    fn name() -> Cow<'static, str> {
+        "string".into()
+    }
+
+    fn schema_ref() -> MetaSchemaRef {
+        MetaSchemaRef::Inline(Box::new(MetaSchema {
+            min_length: R::MIN_LENGTH,
+            max_length: R::MAX_LENGTH,
+            pattern: R::PATTERN.map(str::to_owned),
+            format: R::FORMAT,
+            ..MetaSchema::new("string")
+        }))
+    }
+
+    fn as_raw_value(&self) -> Option<&Self::RawValueType> {
+        Some(&self.0)
+    }
+
+    fn raw_element_iter<'a>(
+        &'a self,
+    ) -> Box<dyn Iterator<Item = &'a Self::RawElementValueType> + 'a> {
+        Box::new(self.as_raw_value().into_iter())
+    }
+}
+
+impl<R: TextRules> ParseFromJSON for Text<R> {
+    fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
+        match value.unwrap_or_default() {
+            Value::String(s) => Ok(Self::new(s)),
+            other => Err(ParseError::expected_type(other)),
+        }
+    }
+}
+
+impl<R: TextRules> ToJSON for Text<R> {
+    fn to_json(&self) -> Option<Value> {
+        Some(Value::String(self.0.clone()))
+    }
+}
+
+/// The rules of the text fields of request bodies.
+pub mod rules {
+    use super::TextRules;
+    use crate::accounts::{Bio, EmailAddress, Password, Username};
+    use crate::posts::domain::{CONTENT_MAX_CHARS, TITLE_MAX_CHARS};
+
+    /// Control characters (C0, DEL, C1), which titles and names refuse.
+    macro_rules! no_controls {
+        () => {
+            r"\u0000-\u001f\u007f-\u009f"
+        };
+    }
+
+    pub struct Title;
+    impl TextRules for Title {
+        const MIN_LENGTH: Option<usize> = Some(1);
+        const MAX_LENGTH: Option<usize> = Some(TITLE_MAX_CHARS);
+        const PATTERN: Option<&'static str> = Some(concat!(
+            "^[^",
+            no_controls!(),
+            "]*[^\\s",
+            no_controls!(),
+            "][^",
+            no_controls!(),
+            "]*$"
+        ));
+    }
+
+    pub struct Content;
+    impl TextRules for Content {
+        const MIN_LENGTH: Option<usize> = Some(1);
+        const MAX_LENGTH: Option<usize> = Some(CONTENT_MAX_CHARS);
+        const PATTERN: Option<&'static str> = Some(r"^[^\u0000]*[^\s\u0000][^\u0000]*$");
+    }
+
+    pub struct NewUsername;
+    impl TextRules for NewUsername {
+        const MIN_LENGTH: Option<usize> = Some(1);
+        const MAX_LENGTH: Option<usize> = Some(Username::MAX_CHARS);
+        const PATTERN: Option<&'static str> = Some(r"^(?!\.\.?$)[\w.@+-]+$");
+    }
+
+    pub struct Email;
+    impl TextRules for Email {
+        const MIN_LENGTH: Option<usize> = Some(3);
+        const MAX_LENGTH: Option<usize> = Some(EmailAddress::MAX_LEN);
+        const FORMAT: Option<&'static str> = Some("email");
+    }
+
+    pub struct NewPassword;
+    impl TextRules for NewPassword {
+        const MIN_LENGTH: Option<usize> = Some(Password::MIN_CHARS);
+        const MAX_LENGTH: Option<usize> = Some(Password::MAX_BYTES);
+        /// Not only digits.
+        const PATTERN: Option<&'static str> = Some(r"\D");
+        const FORMAT: Option<&'static str> = Some("password");
+    }
+
+    pub struct AnyPassword;
+    impl TextRules for AnyPassword {
+        const MAX_LENGTH: Option<usize> = Some(Password::MAX_BYTES);
+        const FORMAT: Option<&'static str> = Some("password");
+    }
+
+    pub struct Login;
+    impl TextRules for Login {
+        const MIN_LENGTH: Option<usize> = Some(1);
+        const MAX_LENGTH: Option<usize> = Some(512);
+    }
+
+    pub struct BioText;
+    impl TextRules for BioText {
+        const MAX_LENGTH: Option<usize> = Some(Bio::MAX_CHARS);
+        const PATTERN: Option<&'static str> =
+            Some(r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]*$");
+    }
+
+    pub struct Token;
+    impl TextRules for Token {
+        const MIN_LENGTH: Option<usize> = Some(1);
+        const MAX_LENGTH: Option<usize> = Some(256);
+    }
+}

@@ -1,8 +1,8 @@
 //! Post fields as types that can only hold valid values ("parse, don't
-//! validate"): handlers parse once at the edge, the repository accepts only
-//! these types.
+//! validate"): the service parses once, the repository accepts only these
+//! types.
 
-use crate::error::FieldError;
+use crate::error::ValidationError;
 
 pub const TITLE_MAX_CHARS: usize = 100;
 pub const CONTENT_MAX_CHARS: usize = 100_000;
@@ -14,18 +14,16 @@ pub const CONTENT_MAX_CHARS: usize = 100_000;
 pub struct PostTitle(String);
 
 impl PostTitle {
-    pub fn parse(raw: &str) -> Result<Self, FieldError> {
+    pub fn parse(raw: &str) -> Result<Self, ValidationError> {
+        let err = |msg: String| ValidationError::new("title", "invalid_title", msg);
         let title = raw.trim();
         let chars = title.chars().count();
         if chars == 0 {
-            return Err(FieldError::new("title", "must not be empty"));
+            return Err(err("must not be empty".into()));
         }
-        at_most("title", chars, TITLE_MAX_CHARS)?;
+        at_most(chars, TITLE_MAX_CHARS).map_err(err)?;
         if title.chars().any(char::is_control) {
-            return Err(FieldError::new(
-                "title",
-                "must not contain control characters",
-            ));
+            return Err(err("must not contain control characters".into()));
         }
         Ok(Self(title.to_owned()))
     }
@@ -42,16 +40,14 @@ impl PostTitle {
 pub struct PostContent(String);
 
 impl PostContent {
-    pub fn parse(raw: &str) -> Result<Self, FieldError> {
+    pub fn parse(raw: &str) -> Result<Self, ValidationError> {
+        let err = |msg: String| ValidationError::new("content", "invalid_content", msg);
         if raw.trim().is_empty() {
-            return Err(FieldError::new("content", "must not be empty"));
+            return Err(err("must not be empty".into()));
         }
-        at_most("content", raw.chars().count(), CONTENT_MAX_CHARS)?;
+        at_most(raw.chars().count(), CONTENT_MAX_CHARS).map_err(err)?;
         if raw.contains('\0') {
-            return Err(FieldError::new(
-                "content",
-                "must not contain NUL characters",
-            ));
+            return Err(err("must not contain NUL characters".into()));
         }
         Ok(Self(raw.to_owned()))
     }
@@ -61,12 +57,9 @@ impl PostContent {
     }
 }
 
-fn at_most(field: &str, chars: usize, max: usize) -> Result<(), FieldError> {
+fn at_most(chars: usize, max: usize) -> Result<(), String> {
     if chars > max {
-        return Err(FieldError::new(
-            field,
-            format!("must be at most {max} characters (got {chars})"),
-        ));
+        return Err(format!("must be at most {max} characters (got {chars})"));
     }
     Ok(())
 }
@@ -81,6 +74,7 @@ mod tests {
         assert!(PostTitle::parse(&"a".repeat(100)).is_ok());
         let err = PostTitle::parse(&"a".repeat(101)).unwrap_err();
         assert_eq!(err.field, "title");
+        assert_eq!(err.code, "invalid_title");
         assert!(err.message.contains("at most 100"), "{}", err.message);
     }
 

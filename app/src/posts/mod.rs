@@ -1,6 +1,12 @@
-//! Posts: domain rules and persistence.
+//! Posts: domain rules (`domain`), SQL (`repository`) and the use cases
+//! (`service`) that the API and the website call.
 
 pub mod domain;
 pub mod repository;
+pub mod service;
 
 pub use domain::{PostContent, PostTitle};
+pub use service::{
+    Author, AuthorPostsError, CreatePostError, DeletePostError, GetPostError, Post, PostPage,
+    Posts, UpdatePostError,
+};

@@ -15,8 +15,7 @@ fn retry_after(response: &reqwest::Response) -> u64 {
 #[tokio::test]
 async fn repeated_failed_logins_get_429_with_retry_after() {
     let Some(app) = TestApp::spawn_with(|s| {
-        s.rate_limit.login_per_account.max = 3;
-        s.rate_limit.login_per_account.window_seconds = 60;
+        s.rate_limit.login_per_account = blog::config::Limit::new(3, 60);
     })
     .await
     else {
@@ -59,7 +58,7 @@ async fn repeated_failed_logins_get_429_with_retry_after() {
 
 #[tokio::test]
 async fn registrations_per_address_are_limited() {
-    let Some(app) = TestApp::spawn_with(|s| s.rate_limit.register_per_ip.max = 2).await else {
+    let Some(app) = TestApp::spawn_with(|s| s.rate_limit.register_per_ip.max = blog::config::units::Count::of(2)).await else {
         return;
     };
     app.new_user().await;

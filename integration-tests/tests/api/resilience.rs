@@ -63,7 +63,7 @@ async fn use_the_app_without_redis(app: &TestApp) {
 async fn a_dead_redis_degrades_gracefully_and_the_limiter_fails_open() {
     let dead = containers::free_port();
     let Some(app) = TestApp::spawn_with(|s| {
-        s.redis.url = blog::config::Secret::new(format!("redis://127.0.0.1:{dead}"));
+        s.redis.url = blog::config::Secret::from(format!("redis://127.0.0.1:{dead}"));
     })
     .await
     else {
@@ -93,7 +93,7 @@ async fn a_dead_redis_degrades_gracefully_and_the_limiter_fails_open() {
 async fn with_fail_closed_the_limited_endpoints_refuse_while_redis_is_down() {
     let dead = containers::free_port();
     let Some(app) = TestApp::spawn_with(|s| {
-        s.redis.url = blog::config::Secret::new(format!("redis://127.0.0.1:{dead}"));
+        s.redis.url = blog::config::Secret::from(format!("redis://127.0.0.1:{dead}"));
         s.rate_limit.fail_closed = true;
     })
     .await
@@ -125,7 +125,7 @@ async fn redis_stopping_and_coming_back() {
     let (redis, port) = on_infra_runtime(containers::start_redis(Some(port))).await;
     let redis = std::sync::Arc::new(redis);
     let Some(app) = TestApp::spawn_with(|s| {
-        s.redis.url = blog::config::Secret::new(format!("redis://127.0.0.1:{port}"));
+        s.redis.url = blog::config::Secret::from(format!("redis://127.0.0.1:{port}"));
     })
     .await
     else {
@@ -196,7 +196,7 @@ async fn redis_stopping_and_coming_back() {
 async fn readiness_can_ignore_redis_but_still_reports_it() {
     let dead = containers::free_port();
     let Some(app) = TestApp::spawn_with(|s| {
-        s.redis.url = blog::config::Secret::new(format!("redis://127.0.0.1:{dead}"));
+        s.redis.url = blog::config::Secret::from(format!("redis://127.0.0.1:{dead}"));
         s.http.readiness_requires_redis = false;
     })
     .await

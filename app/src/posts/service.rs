@@ -1,0 +1,310 @@
+//! Post use cases: public reads through the Redis read cache (see `cache`),
+//! view counting, and author-only writes. [`Posts`] holds its dependencies
+//! (pool, cache, clock); each use case returns its own error enum.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use deadpool_postgres::Pool;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::domain::{PostContent, PostTitle};
+use super::repository::{self as repo, Page, PostRow};
+use crate::accounts::{AuthenticatedUser, Username};
+use crate::cache::Cache;
+use crate::clock::Clock;
+use crate::db;
+use crate::error::{Failure, FailureContext as _, ValidationErrors, both};
+use crate::pagination::{Cursor, PageRequest};
+
+/// Who wrote a post.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Author {
+    pub id: i64,
+    pub username: String,
+    /// `None`: the default avatar.
+    pub avatar_key: Option<String>,
+}
+
+/// A post as readers see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Post {
+    pub id: i64,
+    pub title: String,
+    pub content: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub author: Author,
+    /// Reads counted so far; `None` while the counter (Redis) is unavailable.
+    pub views: Option<u64>,
+}
+
+impl From<PostRow> for Post {
+    fn from(row: PostRow) -> Self {
+        Self {
+            id: row.id,
+            title: row.title,
+            content: row.content,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+            author: Author {
+                id: row.author_id,
+                username: row.author_username,
+                avatar_key: row.author_avatar_key,
+            },
+            views: None,
+        }
+    }
+}
+
+/// A page of posts, newest first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostPage {
+    pub items: Vec<Post>,
+    /// Where the next page starts; `None` on the last page.
+    pub next_cursor: Option<Cursor>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuthorPostsError {
+    #[error("no user has this username")]
+    NoSuchAuthor,
+    #[error(transparent)]
+    Failed(#[from] Failure),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum GetPostError {
+    #[error("no post has this id")]
+    NotFound,
+    #[error(transparent)]
+    Failed(#[from] Failure),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CreatePostError {
+    #[error("{0}")]
+    Invalid(ValidationErrors),
+    #[error(transparent)]
+    Failed(#[from] Failure),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum UpdatePostError {
+    #[error("{0}")]
+    Invalid(ValidationErrors),
+    #[error("no post has this id")]
+    NotFound,
+    #[error("only the author may change this post")]
+    NotAuthor,
+    #[error(transparent)]
+    Failed(#[from] Failure),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DeletePostError {
+    #[error("no post has this id")]
+    NotFound,
+    #[error("only the author may delete this post")]
+    NotAuthor,
+    #[error(transparent)]
+    Failed(#[from] Failure),
+}
+
+/// The post use cases. Cheap to clone.
+#[derive(Clone)]
+pub struct Posts(Arc<Deps>);
+
+struct Deps {
+    db: Pool,
+    cache: Cache,
+    clock: Clock,
+}
+
+impl Posts {
+    pub fn new(db: Pool, cache: Cache, clock: Clock) -> Self {
+        Self(Arc::new(Deps { db, cache, clock }))
+    }
+
+    async fn conn(&self, op: &'static str) -> Result<deadpool_postgres::Object, Failure> {
+        Ok(db::connect(&self.0.db, op).await?)
+    }
+
+    /// All posts, newest first.
+    pub async fn list(&self, req: PageRequest) -> Result<PostPage, Failure> {
+        let page = self
+            .cached(&["list", &req.key()], || async {
+                let conn = self.conn("listing posts").await?;
+                repo::list(&conn, req).await.context("listing posts")
+            })
+            .await?;
+        Ok(self.with_views(page).await)
+    }
+
+    /// One author's posts, newest first (username matched case-insensitively).
+    pub async fn list_by_author(
+        &self,
+        username: &str,
+        req: PageRequest,
+    ) -> Result<PostPage, AuthorPostsError> {
+        // Anything that is not a valid username cannot have posts.
+        if Username::parse(username).is_err() {
+            return Err(AuthorPostsError::NoSuchAuthor);
+        }
+        let username = username.to_lowercase();
+        let page = self
+            .cached(&["author", &username, &req.key()], || async {
+                let conn = self.conn("listing an author's posts").await?;
+                let author = repo::find_author(&conn, &username)
+                    .await
+                    .context("listing an author's posts")?
+                    .ok_or(AuthorPostsError::NoSuchAuthor)?;
+                Ok::<_, AuthorPostsError>(
+                    repo::list_by_author(&conn, author, req)
+                        .await
+                        .context("listing an author's posts")?,
+                )
+            })
+            .await?;
+        Ok(self.with_views(page).await)
+    }
+
+    /// Reads a post and counts the view.
+    pub async fn get(&self, id: i64) -> Result<Post, GetPostError> {
+        let row = self
+            .cached(&["post", &id.to_string()], || async {
+                let conn = self.conn("reading a post").await?;
+                repo::get(&conn, id)
+                    .await
+                    .context("reading a post")?
+                    .ok_or(GetPostError::NotFound)
+            })
+            .await?;
+        let mut post = Post::from(row);
+        post.views = self.0.cache.record_view(id).await;
+        Ok(post)
+    }
+
+    pub async fn create(
+        &self,
+        who: &AuthenticatedUser,
+        title: &str,
+        content: &str,
+    ) -> Result<Post, CreatePostError> {
+        let (title, content) = both(PostTitle::parse(title), PostContent::parse(content))
+            .map_err(CreatePostError::Invalid)?;
+        let conn = self.conn("creating a post").await?;
+        let row = repo::create(&conn, who.id(), &title, &content, self.0.clock.now())
+            .await
+            .context("creating a post")?;
+        self.0.cache.invalidate_posts().await;
+        let mut post = Post::from(row);
+        post.views = Some(0);
+        Ok(post)
+    }
+
+    /// Changes the given fields; only the author may.
+    pub async fn update(
+        &self,
+        who: &AuthenticatedUser,
+        id: i64,
+        title: Option<&str>,
+        content: Option<&str>,
+    ) -> Result<Post, UpdatePostError> {
+        let (title, content) = both(
+            title.map(PostTitle::parse).transpose(),
+            content.map(PostContent::parse).transpose(),
+        )
+        .map_err(UpdatePostError::Invalid)?;
+        let conn = self.conn("updating a post").await?;
+        let updated = repo::update(
+            &conn,
+            id,
+            who.id(),
+            title.as_ref(),
+            content.as_ref(),
+            self.0.clock.now(),
+        )
+        .await
+        .context("updating a post")?;
+        let Some(row) = updated else {
+            return Err(match repo::author_of(&conn, id)
+                .await
+                .context("updating a post")?
+            {
+                Some(_) => UpdatePostError::NotAuthor,
+                None => UpdatePostError::NotFound,
+            });
+        };
+        self.0.cache.invalidate_posts().await;
+        let mut post = Post::from(row);
+        post.views = self
+            .0
+            .cache
+            .views(&[post.id])
+            .await
+            .and_then(|v| v.first().copied());
+        Ok(post)
+    }
+
+    /// Deletes a post; only the author may.
+    pub async fn delete(&self, who: &AuthenticatedUser, id: i64) -> Result<(), DeletePostError> {
+        let conn = self.conn("deleting a post").await?;
+        let deleted = repo::delete(&conn, id, who.id())
+            .await
+            .context("deleting a post")?;
+        if !deleted {
+            return Err(match repo::author_of(&conn, id)
+                .await
+                .context("deleting a post")?
+            {
+                Some(_) => DeletePostError::NotAuthor,
+                None => DeletePostError::NotFound,
+            });
+        }
+        self.0.cache.invalidate_posts().await;
+        self.0.cache.forget_views(id).await;
+        Ok(())
+    }
+
+    /// Read-through cache under the current generation (see `cache`); with
+    /// Redis unavailable, a plain load.
+    async fn cached<T, E, F, Fut>(&self, parts: &[&str], load: F) -> Result<T, E>
+    where
+        T: Serialize + DeserializeOwned,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
+        let cache = &self.0.cache;
+        let Some(generation) = cache.generation().await else {
+            return load().await;
+        };
+        let key = Cache::key(generation, parts);
+        if let Some(hit) = cache.get(&key).await {
+            return Ok(hit);
+        }
+        let value = load().await?;
+        cache.put(&key, &value).await;
+        Ok(value)
+    }
+
+    async fn with_views(&self, page: Page) -> PostPage {
+        let ids: Vec<i64> = page.items.iter().map(|p| p.id).collect();
+        let counts = self.0.cache.views(&ids).await;
+        let items = page
+            .items
+            .into_iter()
+            .enumerate()
+            .map(|(i, row)| {
+                let mut post = Post::from(row);
+                post.views = counts.as_ref().and_then(|c| c.get(i).copied());
+                post
+            })
+            .collect();
+        PostPage {
+            items,
+            next_cursor: page.next_cursor,
+        }
+    }
+}
