@@ -1,3 +1,6 @@
 fn main() {
-    println!("{}", serde_json::to_string_pretty(&blog::config::schema()).unwrap());
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&blog::config::schema()).unwrap()
+    );
 }

@@ -31,7 +31,10 @@ pub enum DbError {
     /// A unique index refused the row; `constraint` names the index, so the
     /// caller can tell which value was taken.
     #[error("{op}: duplicate value for {constraint}")]
-    Unique { op: &'static str, constraint: String },
+    Unique {
+        op: &'static str,
+        constraint: String,
+    },
     /// Anything else: a bug (bad SQL, a row that does not decode) or data
     /// the domain rules should have refused.
     #[error("{op}: {source}")]
@@ -143,7 +146,10 @@ pub fn from_rows<T: FromRow>(
     op: &'static str,
     rows: &[tokio_postgres::Row],
 ) -> Result<Vec<T>, DbError> {
-    rows.iter().map(T::from_row).collect::<Result<_, _>>().op(op)
+    rows.iter()
+        .map(T::from_row)
+        .collect::<Result<_, _>>()
+        .op(op)
 }
 
 /// Runs a cached prepared statement (prepared once per pooled connection)

@@ -160,7 +160,11 @@ mod tests {
     fn both_collects_every_error() {
         let ok: Result<u8, ValidationError> = Ok(1);
         let bad = || -> Result<u8, ValidationError> {
-            Err(ValidationError::new("title", "invalid_title", "must not be empty"))
+            Err(ValidationError::new(
+                "title",
+                "invalid_title",
+                "must not be empty",
+            ))
         };
         assert_eq!(both(ok.clone(), ok.clone()).unwrap(), (1, 1));
         let errs = both(bad(), bad()).unwrap_err();

@@ -5,7 +5,6 @@
 //! password), `tls` → implicit TLS (port 465). Certificates are checked
 //! against the system roots.
 
-
 use lettre::message::header::ContentTransferEncoding;
 use lettre::message::{Body, Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;

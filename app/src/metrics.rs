@@ -19,6 +19,9 @@ pub struct Metrics {
     pub rate_limit_fail_open_total: IntCounter,
     pub rate_limit_rejected_total: IntCounterVec,
     pub cache_requests_total: IntCounterVec,
+    /// API answers whose status the OpenAPI document does not list for the
+    /// operation: always 0 unless the contract is broken.
+    pub http_undocumented_responses_total: IntCounter,
 }
 
 impl Metrics {
@@ -78,6 +81,11 @@ impl Metrics {
             &["result"],
         )
         .expect("valid metric");
+        let http_undocumented_responses_total = IntCounter::new(
+            "http_undocumented_responses_total",
+            "API responses whose status the OpenAPI document does not list for the operation",
+        )
+        .expect("valid metric");
 
         for c in [
             Box::new(http_requests_total.clone()) as Box<dyn prometheus::core::Collector>,
@@ -90,6 +98,7 @@ impl Metrics {
             Box::new(rate_limit_fail_open_total.clone()),
             Box::new(rate_limit_rejected_total.clone()),
             Box::new(cache_requests_total.clone()),
+            Box::new(http_undocumented_responses_total.clone()),
         ] {
             registry.register(c).expect("metric names are unique");
         }
@@ -106,6 +115,7 @@ impl Metrics {
             rate_limit_fail_open_total,
             rate_limit_rejected_total,
             cache_requests_total,
+            http_undocumented_responses_total,
         }
     }
 

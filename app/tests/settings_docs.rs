@@ -10,7 +10,9 @@ use std::path::PathBuf;
 use blog::config::catalogue;
 
 fn repo_file(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join(name)
 }
 
 /// Checks (or with `BLOG_UPDATE_DOCS=1` rewrites) the text between the two
@@ -35,14 +37,8 @@ fn check_block(file: &str, begin: &str, end: &str, expected: &str) {
         std::fs::write(&path, updated).unwrap();
         return;
     }
-    let missing: Vec<&str> = expected
-        .lines()
-        .filter(|l| !current.contains(*l))
-        .collect();
-    let stale: Vec<&str> = current
-        .lines()
-        .filter(|l| !expected.contains(*l))
-        .collect();
+    let missing: Vec<&str> = expected.lines().filter(|l| !current.contains(*l)).collect();
+    let stale: Vec<&str> = current.lines().filter(|l| !expected.contains(*l)).collect();
     panic!(
         "{file} is out of date with app/src/config.\n\
          missing or changed lines:\n  {}\n\
@@ -80,7 +76,12 @@ fn no_document_names_an_unknown_setting() {
     let known: Vec<String> = catalogue::all().into_iter().map(|s| s.env).collect();
     // Variables that are not settings but read by the binary or the scripts.
     let other = ["BLOG_CONFIG_FILE"];
-    for file in ["docs/contracts.md", ".env.example", "README.md", "compose.yaml"] {
+    for file in [
+        "docs/contracts.md",
+        ".env.example",
+        "README.md",
+        "compose.yaml",
+    ] {
         let text = std::fs::read_to_string(repo_file(file)).unwrap();
         for word in text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
             let Some(rest) = word.strip_prefix("BLOG_") else {

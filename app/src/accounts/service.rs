@@ -519,7 +519,14 @@ impl Accounts {
         let ttl = self.0.config.auth.password_reset_ttl_minutes;
         let now = self.now();
         let expires_at = now + ttl.get();
-        repo::insert_reset(&conn, user.id, &crate::tokens::hash(&token), now, expires_at).await?;
+        repo::insert_reset(
+            &conn,
+            user.id,
+            &crate::tokens::hash(&token),
+            now,
+            expires_at,
+        )
+        .await?;
         drop(conn);
         // The stored address, not the typed one (they may differ in case).
         let to = EmailAddress::parse(&user.email)?;

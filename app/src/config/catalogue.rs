@@ -52,7 +52,11 @@ fn resolve<'a>(root: &'a Value, schema: &'a Value) -> &'a Value {
             .and_then(|p| root.pointer(p))
             .unwrap_or(schema);
     }
-    if let Some([only]) = schema.get("allOf").and_then(Value::as_array).map(Vec::as_slice) {
+    if let Some([only]) = schema
+        .get("allOf")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+    {
         return resolve(root, only);
     }
     schema

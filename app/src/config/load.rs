@@ -389,8 +389,8 @@ mod tests {
 
     #[test]
     fn a_partial_override_keeps_the_rest_of_its_group() {
-        let s = Settings::load_from(env(&[("BLOG_RATE_LIMIT__REGISTER_PER_IP__MAX", "50")]))
-            .unwrap();
+        let s =
+            Settings::load_from(env(&[("BLOG_RATE_LIMIT__REGISTER_PER_IP__MAX", "50")])).unwrap();
         assert_eq!(s.rate_limit.register_per_ip.max.get(), 50);
         assert_eq!(s.rate_limit.register_per_ip.window_seconds.units(), 3600);
     }
@@ -402,7 +402,10 @@ mod tests {
             ("BLOG_AUTH__SESSION_TTL_HOURS", "2"),
         ]))
         .unwrap();
-        assert_eq!(s.redis.timeout_ms.get(), std::time::Duration::from_millis(750));
+        assert_eq!(
+            s.redis.timeout_ms.get(),
+            std::time::Duration::from_millis(750)
+        );
         assert_eq!(
             s.auth.session_ttl_hours.get(),
             std::time::Duration::from_secs(7200)

@@ -535,12 +535,7 @@ impl AccountsApi {
         } = body.0;
         let user = state
             .accounts
-            .update_profile(
-                &who,
-                username.as_deref(),
-                email.as_deref(),
-                bio.as_deref(),
-            )
+            .update_profile(&who, username.as_deref(), email.as_deref(), bio.as_deref())
             .await?;
         Ok(Profile::Ok(Json(private_profile(&state, user))))
     }

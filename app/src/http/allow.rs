@@ -49,6 +49,58 @@ impl AllowTable {
     }
 }
 
+/// The statuses the OpenAPI document lists for each operation, so that the
+/// request middleware can notice an answer the document does not mention
+/// (counted in `http_undocumented_responses_total`; the tests require 0).
+pub struct DocumentedStatuses {
+    routes: Vec<(Vec<Option<String>>, Vec<(Method, Vec<u16>)>)>,
+}
+
+impl DocumentedStatuses {
+    pub fn new(spec: &str, prefix: &str) -> Self {
+        let doc: serde_json::Value = serde_json::from_str(spec).unwrap_or_default();
+        let mut routes = Vec::new();
+        for (path, item) in doc["paths"].as_object().into_iter().flatten() {
+            let ops = item
+                .as_object()
+                .into_iter()
+                .flatten()
+                .filter_map(|(method, op)| {
+                    let method = Method::from_bytes(method.to_ascii_uppercase().as_bytes()).ok()?;
+                    let statuses = op["responses"]
+                        .as_object()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|(status, _)| status.parse().ok())
+                        .collect();
+                    Some((method, statuses))
+                })
+                .collect();
+            routes.push((template(&format!("{prefix}{path}")), ops));
+        }
+        Self { routes }
+    }
+
+    /// `Some(false)` when `path` is a documented operation for `method` and
+    /// `status` is not among its documented answers; `None` when the
+    /// request is not a documented operation at all (unknown path, method
+    /// not allowed).
+    pub fn is_documented(&self, method: &Method, path: &str, status: u16) -> Option<bool> {
+        let segments: Vec<&str> = path.trim_end_matches('/').split('/').collect();
+        let method = if method == Method::HEAD {
+            &Method::GET
+        } else {
+            method
+        };
+        let (_, ops) = self
+            .routes
+            .iter()
+            .find(|(tpl, _)| matches(tpl, &segments))?;
+        let (_, statuses) = ops.iter().find(|(m, _)| m == method)?;
+        Some(statuses.contains(&status))
+    }
+}
+
 fn template(path: &str) -> Vec<Option<String>> {
     path.trim_end_matches('/')
         .split('/')
@@ -88,6 +140,26 @@ fn allow_value(methods: &[Method]) -> Option<HeaderValue> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn documented_statuses_are_looked_up_by_template_and_method() {
+        let spec = r#"{"paths":{"/posts/{id}":{"get":{"responses":{"200":{},"404":{}}}}}}"#;
+        let table = DocumentedStatuses::new(spec, "/api");
+        assert_eq!(
+            table.is_documented(&Method::GET, "/api/posts/7", 404),
+            Some(true)
+        );
+        assert_eq!(
+            table.is_documented(&Method::HEAD, "/api/posts/7", 200),
+            Some(true)
+        );
+        assert_eq!(
+            table.is_documented(&Method::GET, "/api/posts/7", 500),
+            Some(false)
+        );
+        assert_eq!(table.is_documented(&Method::PUT, "/api/posts/7", 405), None);
+        assert_eq!(table.is_documented(&Method::GET, "/api/nope", 404), None);
+    }
 
     #[test]
     fn matches_templates_and_lists_head_with_get() {

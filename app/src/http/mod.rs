@@ -74,8 +74,7 @@ pub fn openapi_json(api: &Api) -> String {
 
 /// `/api/openapi.json`, `/api/openapi.yaml` and the Swagger UI at `/docs`,
 /// all showing the finished document.
-fn with_spec_routes(routes: Route, api: &Api) -> Route {
-    let json = openapi_json(api);
+fn with_spec_routes(routes: Route, api: &Api, json: String) -> Route {
     let yaml = serde_json::from_str::<serde_json::Value>(&json)
         .ok()
         .and_then(|v| serde_yaml::to_string(&v).ok())
@@ -109,10 +108,11 @@ fn with_spec_routes(routes: Route, api: &Api) -> Route {
 /// The whole application as one endpoint.
 pub fn app(state: AppState) -> impl Endpoint<Output = Response> {
     let api = openapi_service();
+    let spec = openapi_json(&api);
     // Routes outside the OpenAPI document, for the `Allow` of their 405s;
     // keep in step with the table below.
     let allow = std::sync::Arc::new(allow::AllowTable::new(
-        &api.spec(),
+        &spec,
         "/api",
         &[
             ("/healthz", &[Method::GET]),
@@ -129,7 +129,7 @@ pub fn app(state: AppState) -> impl Endpoint<Output = Response> {
         .at("/healthz", get(health::healthz))
         .at("/readyz", get(health::readyz))
         .at("/metrics", get(metrics::metrics));
-    let routes = with_spec_routes(routes, &api)
+    let routes = with_spec_routes(routes, &api, spec.clone())
         .nest("/media", media::routes())
         .at(
             "/reset-password",
@@ -137,6 +137,7 @@ pub fn app(state: AppState) -> impl Endpoint<Output = Response> {
         )
         .nest("/api", api);
 
+    let documented = std::sync::Arc::new(allow::DocumentedStatuses::new(&spec, "/api"));
     let metrics = state.metrics.clone();
     let max_body = state.settings.http.max_body_bytes.as_usize();
     let max_avatar = state.settings.avatars.max_bytes.as_usize();
@@ -146,6 +147,7 @@ pub fn app(state: AppState) -> impl Endpoint<Output = Response> {
         .around(move |next, mut req| {
             let metrics = metrics.clone();
             let allow = allow.clone();
+            let documented = documented.clone();
             async move {
                 let request_id = request_id(&req);
                 req.set_data(RequestId(request_id.clone()));
@@ -184,6 +186,15 @@ pub fn app(state: AppState) -> impl Endpoint<Output = Response> {
                     resp.headers_mut().insert(header::ALLOW, value.clone());
                 }
                 let status = resp.status();
+                if documented.is_documented(&method, &path, status.as_u16()) == Some(false) {
+                    metrics.http_undocumented_responses_total.inc();
+                    span.in_scope(|| {
+                        tracing::error!(
+                            status = status.as_u16(),
+                            "the OpenAPI document does not list this answer for the operation"
+                        );
+                    });
+                }
                 let route = resp
                     .data::<PathPattern>()
                     .map(|p| p.0.to_string())

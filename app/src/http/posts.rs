@@ -252,10 +252,7 @@ impl PostsApi {
         body: Json<NewPost>,
     ) -> Result<CreatedPost, ApiError<CreatePost>> {
         let who = state.authenticate(&auth).await?;
-        let post = state
-            .posts
-            .create(&who, &body.title, &body.content)
-            .await?;
+        let post = state.posts.create(&who, &body.title, &body.content).await?;
         let location = format!("/api/posts/{}", post.id);
         Ok(CreatedPost::Created(Json(to_post(&state, post)), location))
     }
@@ -275,12 +272,7 @@ impl PostsApi {
         let who = state.authenticate(&auth).await?;
         let post = state
             .posts
-            .update(
-                &who,
-                id.0,
-                body.title.as_deref(),
-                body.content.as_deref(),
-            )
+            .update(&who, id.0, body.title.as_deref(), body.content.as_deref())
             .await?;
         Ok(OnePost::Ok(Json(to_post(&state, post))))
     }

@@ -567,7 +567,9 @@ pub fn finish_spec(spec: &str) -> String {
                     media["schema"] = reference;
                     media["examples"] = examples
                         .iter()
-                        .map(|(code, value)| (code.clone(), json!({ "summary": code, "value": value })))
+                        .map(|(code, value)| {
+                            (code.clone(), json!({ "summary": code, "value": value }))
+                        })
                         .collect::<serde_json::Map<_, _>>()
                         .into();
                 }

@@ -229,13 +229,15 @@ impl Posts {
         .await
         .context("updating a post")?;
         let Some(row) = updated else {
-            return Err(match repo::author_of(&conn, id)
-                .await
-                .context("updating a post")?
-            {
-                Some(_) => UpdatePostError::NotAuthor,
-                None => UpdatePostError::NotFound,
-            });
+            return Err(
+                match repo::author_of(&conn, id)
+                    .await
+                    .context("updating a post")?
+                {
+                    Some(_) => UpdatePostError::NotAuthor,
+                    None => UpdatePostError::NotFound,
+                },
+            );
         };
         self.0.cache.invalidate_posts().await;
         let mut post = Post::from(row);
@@ -255,13 +257,15 @@ impl Posts {
             .await
             .context("deleting a post")?;
         if !deleted {
-            return Err(match repo::author_of(&conn, id)
-                .await
-                .context("deleting a post")?
-            {
-                Some(_) => DeletePostError::NotAuthor,
-                None => DeletePostError::NotFound,
-            });
+            return Err(
+                match repo::author_of(&conn, id)
+                    .await
+                    .context("deleting a post")?
+                {
+                    Some(_) => DeletePostError::NotAuthor,
+                    None => DeletePostError::NotFound,
+                },
+            );
         }
         self.0.cache.invalidate_posts().await;
         self.0.cache.forget_views(id).await;

@@ -53,7 +53,11 @@ async fn usernames_are_unique_whatever_their_case_and_emails_too() {
 
 #[tokio::test]
 async fn invalid_registrations_are_422_with_field_errors_and_store_nothing() {
-    let Some(app) = TestApp::spawn_with(|s| s.rate_limit.register_per_ip.max = blog::config::units::Count::of(100)).await else {
+    let Some(app) = TestApp::spawn_with(|s| {
+        s.rate_limit.register_per_ip.max = blog::config::units::Count::of(100)
+    })
+    .await
+    else {
         return;
     };
     for (username, email, password, field) in [

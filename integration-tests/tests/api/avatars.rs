@@ -215,7 +215,10 @@ async fn small_images_are_kept_within_the_box() {
 
 #[tokio::test]
 async fn non_images_oversized_files_and_bombs_are_refused() {
-    let Some(app) = TestApp::spawn_with(|s| s.avatars.max_bytes = blog::config::units::Count::of(200_000)).await else {
+    let Some(app) =
+        TestApp::spawn_with(|s| s.avatars.max_bytes = blog::config::units::Count::of(200_000))
+            .await
+    else {
         return;
     };
     let user = app.new_user().await;

@@ -133,7 +133,10 @@ async fn wrong_content_types_are_415() {
 
 #[tokio::test]
 async fn oversized_bodies_are_413() {
-    let Some(app) = TestApp::spawn_with(|s| s.http.max_body_bytes = blog::config::units::Count::of(64 * 1024)).await else {
+    let Some(app) =
+        TestApp::spawn_with(|s| s.http.max_body_bytes = blog::config::units::Count::of(64 * 1024))
+            .await
+    else {
         return;
     };
     let user = app.new_user().await;

@@ -58,7 +58,11 @@ async fn repeated_failed_logins_get_429_with_retry_after() {
 
 #[tokio::test]
 async fn registrations_per_address_are_limited() {
-    let Some(app) = TestApp::spawn_with(|s| s.rate_limit.register_per_ip.max = blog::config::units::Count::of(2)).await else {
+    let Some(app) = TestApp::spawn_with(|s| {
+        s.rate_limit.register_per_ip.max = blog::config::units::Count::of(2)
+    })
+    .await
+    else {
         return;
     };
     app.new_user().await;
