@@ -195,12 +195,25 @@ impl RedisSettings {
     }
 }
 
+/// Where the S3 client's credentials come from.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum S3CredentialSource {
+    /// `access_key`/`secret_key`, or anonymous when they are not set.
+    #[default]
+    Static,
+    /// The pod's cloud identity (EKS IRSA and Pod Identity, web identity,
+    /// instance metadata), as the AWS SDKs look for it; no static keys.
+    DefaultChain,
+}
+
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default)]
 pub struct S3Settings {
     pub endpoint: String,
     pub region: String,
     pub bucket: String,
+    pub credential_source: S3CredentialSource,
     pub access_key: Option<Secret>,
     pub secret_key: Option<Secret>,
 }
@@ -211,6 +224,7 @@ impl Default for S3Settings {
             endpoint: "http://localhost:8333".into(),
             region: "us-east-1".into(),
             bucket: "blog-media".into(),
+            credential_source: S3CredentialSource::Static,
             access_key: None,
             secret_key: None,
         }
