@@ -681,14 +681,7 @@ mod tests {
     /// Nothing listens: every S3 call fails as unavailable, none hangs.
     #[tokio::test]
     async fn unreachable_storage_is_an_error_not_a_hang() {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        drop(listener);
-        let settings = S3Settings {
-            endpoint: format!("http://127.0.0.1:{port}"),
-            ..S3Settings::default()
-        };
-        let store = BackupStore::new(&settings, None, "backups/").unwrap();
+        let store = BackupStore::new(&storage::closed_endpoint(), None, "backups/").unwrap();
         assert!(matches!(store.list().await, Err(BackupError::Storage(_))));
         let out = std::env::temp_dir().join(format!("blog-backup-dl-{}", std::process::id()));
         assert!(store.download("latest", &out).await.is_err());

@@ -188,6 +188,19 @@ impl Storage {
     }
 }
 
+/// Settings whose endpoint refuses connections (a port just closed), for the
+/// tests of failure paths here and in `backup`.
+#[cfg(test)]
+pub(crate) fn closed_endpoint() -> S3Settings {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    S3Settings {
+        endpoint: format!("http://127.0.0.1:{port}"),
+        ..S3Settings::default()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -211,14 +224,7 @@ mod tests {
     /// hangs or panics.
     #[tokio::test]
     async fn unreachable_endpoint_is_unavailable() {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        drop(listener);
-        let settings = S3Settings {
-            endpoint: format!("http://127.0.0.1:{port}"),
-            ..S3Settings::default()
-        };
-        let storage = Storage::from_settings(&settings).unwrap();
+        let storage = Storage::from_settings(&closed_endpoint()).unwrap();
         assert!(matches!(
             storage.get("avatars/1/x.png").await,
             Err(StorageError::Unavailable(_))
