@@ -126,7 +126,7 @@ spec:
     {{- include "blog.podSecurityContext" $root.Values.podSecurityContext | nindent 4 }}
   initContainers:
     {{- with $root.Values.sidecars }}
-    {{- include "blog.sidecars" $root | nindent 4 }}
+    {{- include "blog.sidecars" $root | trim | nindent 4 }}
     {{- end }}
     {{- .init | trim | nindent 4 }}
   containers:
