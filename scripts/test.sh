@@ -4,7 +4,7 @@
 #   scripts/test.sh              all stages, in order
 #   scripts/test.sh lint unit    only the named stages
 #
-# Stages: tools images lint build image test delivery compose fuzz
+# Stages: tools images lint build image test delivery drill compose fuzz
 # Everything it needs (Python tools, helm, offline base images, the app image)
 # is installed or built on the way and cached under $BLOG_CACHE_DIR, so a
 # fresh machine with Docker and the Rust toolchain is enough.
@@ -15,7 +15,7 @@ export BLOG_CACHE_DIR="${BLOG_CACHE_DIR:-$HOME/.cache/blog}"
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 target_dir="${CARGO_TARGET_DIR:-$PWD/target}"
 
-all_stages=(tools images lint build image test delivery compose fuzz)
+all_stages=(tools images lint build image test delivery drill compose fuzz)
 if [ "$#" -gt 0 ]; then stages=("$@"); else stages=("${all_stages[@]}"); fi
 
 wants() {
@@ -35,7 +35,7 @@ eval "$tools_env"
 
 # Images: the public ones when Docker has them (or can pull them), otherwise
 # the local ones built from Debian's packages.
-if wants images || wants image || wants test || wants compose || wants fuzz || wants delivery; then
+if wants images || wants image || wants test || wants compose || wants fuzz || wants delivery || wants drill; then
   stage "images"
   images_env="$(dockerfiles/build-offline-images.sh --env)"
   eval "$images_env"
@@ -59,7 +59,7 @@ if wants build || wants image || wants test; then
   export BLOG_BIN="$target_dir/release/blog"
 fi
 
-if wants image || wants test || wants delivery; then
+if wants image || wants test || wants delivery || wants drill; then
   stage "app image"
   BLOG_TEST_APP_IMAGE="$(scripts/build-image.sh --print-ref)"
   export BLOG_TEST_APP_IMAGE
@@ -74,6 +74,11 @@ fi
 if wants delivery; then
   stage "delivery: shellcheck, CI schemas, deploy.sh against a local registry"
   scripts/delivery-test.sh
+fi
+
+if wants drill; then
+  stage "drill: back up and restore with the chart's own Jobs, 100 000 posts"
+  scripts/restore-drill.sh
 fi
 
 if wants compose; then

@@ -16,6 +16,7 @@
 
 pub mod accounts;
 pub mod avatars;
+pub mod backup;
 pub mod cache;
 pub mod clock;
 pub mod config;

@@ -1,4 +1,4 @@
-//! The `blog` binary: `serve`, `migrate`, `import-users`, `healthcheck`.
+//! The `blog` binary: `serve`, `migrate`, `import-users`, `backup`, `healthcheck`.
 
 use std::io::{Read as _, Write as _};
 use std::net::{SocketAddr, TcpStream};
@@ -9,6 +9,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 
+use blog::backup::BackupStore;
 use blog::{Application, Settings};
 
 /// A blog service: accounts and posts behind an OpenAPI-described HTTP API.
@@ -38,6 +39,12 @@ enum Command {
         /// The export file.
         file: PathBuf,
     },
+    /// Move pg_dump archives to and from S3 (the chart's backup CronJob and
+    /// restore Job; see the chart README, "Backups and restore").
+    Backup {
+        #[command(subcommand)]
+        command: BackupCommand,
+    },
     /// Exit 0 if this container's server reports ready on 127.0.0.1.
     Healthcheck,
     /// Print every setting with its default and rule (no configuration
@@ -48,6 +55,53 @@ enum Command {
         #[arg(long)]
         env: bool,
     },
+}
+
+#[derive(Subcommand)]
+enum BackupCommand {
+    /// Upload a dump (or the one `*.dump` in a directory) and its SHA-256,
+    /// then delete all but the newest complete backups.
+    Upload {
+        #[command(flatten)]
+        location: BackupLocation,
+        /// Complete backups to keep (at least 1).
+        #[arg(long, default_value_t = 14)]
+        keep_last: usize,
+        /// `<database>-<yyyymmddThhmmssZ>.dump`, or a directory holding one.
+        path: PathBuf,
+    },
+    /// List the complete backups, newest first.
+    List {
+        #[command(flatten)]
+        location: BackupLocation,
+    },
+    /// Download a backup and verify its SHA-256 (a mismatch deletes the file).
+    Download {
+        #[command(flatten)]
+        location: BackupLocation,
+        /// Where to write it.
+        #[arg(long)]
+        out: PathBuf,
+        /// `latest`, or a name from `blog backup list`.
+        backup: String,
+    },
+}
+
+#[derive(clap::Args)]
+struct BackupLocation {
+    /// Bucket of the backups (default: BLOG_S3__BUCKET, the media bucket).
+    #[arg(long)]
+    bucket: Option<String>,
+    /// Key prefix of the backups: empty, or ending in `/`.
+    #[arg(long, default_value = "backups/postgres/")]
+    prefix: String,
+}
+
+impl BackupLocation {
+    fn store(&self, settings: &Settings) -> anyhow::Result<BackupStore> {
+        BackupStore::new(&settings.s3, self.bucket.as_deref(), &self.prefix)
+            .context("configuring the backup store")
+    }
 }
 
 fn main() -> ExitCode {
@@ -108,10 +162,71 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             println!("{report}");
             Ok(())
         }
+        Command::Backup { command } => backup(command, &settings).await,
         Command::Healthcheck | Command::Settings { .. } => {
             unreachable!("handled before the runtime starts")
         }
     }
+}
+
+/// Results go to stdout (one line per backup), progress to the log.
+async fn backup(command: BackupCommand, settings: &Settings) -> anyhow::Result<()> {
+    match command {
+        BackupCommand::Upload {
+            location,
+            keep_last,
+            path,
+        } => {
+            let started = std::time::Instant::now();
+            let up = location.store(settings)?.upload(&path, keep_last).await?;
+            tracing::info!(
+                backup = %up.backup.name,
+                bytes = up.backup.size,
+                sha256 = %up.sha256,
+                pruned = ?up.pruned,
+                seconds = started.elapsed().as_secs_f64(),
+                "backup uploaded"
+            );
+            println!(
+                "uploaded {} {} {}",
+                up.backup.name, up.backup.size, up.sha256
+            );
+            for name in up.pruned {
+                println!("deleted {name}");
+            }
+        }
+        BackupCommand::List { location } => {
+            for b in location.store(settings)?.list().await? {
+                println!("{} {} {}", b.name, b.taken_at, b.size);
+            }
+        }
+        BackupCommand::Download {
+            location,
+            out,
+            backup,
+        } => {
+            let started = std::time::Instant::now();
+            let (b, sha256) = location
+                .store(settings)?
+                .download(&backup, &out)
+                .await
+                .with_context(|| format!("downloading backup {backup}"))?;
+            tracing::info!(
+                backup = %b.name,
+                bytes = b.size,
+                seconds = started.elapsed().as_secs_f64(),
+                "backup downloaded and verified"
+            );
+            println!(
+                "downloaded {} {} {} {}",
+                b.name,
+                b.size,
+                sha256,
+                out.display()
+            );
+        }
+    }
+    Ok(())
 }
 
 async fn migrate_all(settings: &Settings) -> anyhow::Result<()> {

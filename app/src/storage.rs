@@ -10,7 +10,7 @@ use std::time::Duration;
 use s3::creds::Credentials;
 use s3::{Bucket, BucketConfiguration, Region};
 
-use crate::config::{ExposeSecret as _, S3Settings};
+use crate::config::{ExposeSecret as _, S3CredentialSource, S3Settings};
 use crate::error::Failure;
 
 /// Upper bound on every storage request.
@@ -54,17 +54,21 @@ impl std::fmt::Debug for Storage {
     }
 }
 
-impl Storage {
-    /// Builds the client; does not connect.
-    pub fn from_settings(settings: &S3Settings) -> Result<Self, StorageError> {
-        let region = Region::Custom {
-            region: settings.region.clone(),
-            endpoint: settings.endpoint.trim_end_matches('/').to_owned(),
-        };
-        // Explicit credentials or anonymous: `Credentials::default()` would go
-        // looking in the environment, profile files and the EC2 metadata
-        // endpoint, which is surprising and slow.
-        let credentials = match (&settings.access_key, &settings.secret_key) {
+/// The credentials `s3.credential_source` selects.
+///
+/// `static`: the configured keys, or anonymous without them. Never the
+/// ambient chain, which would pick up whatever the environment, profile files
+/// or a metadata endpoint happen to offer.
+///
+/// `default_chain`: the pod's cloud identity, tried in the AWS SDKs' order:
+/// `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`, the profile file, web identity
+/// (`AWS_ROLE_ARN` + `AWS_WEB_IDENTITY_TOKEN_FILE`: EKS IRSA or any cluster's
+/// projected ServiceAccount token), the container endpoint (EKS Pod Identity,
+/// ECS), EC2 instance metadata. Temporary credentials are refreshed by the
+/// client before they expire. Blocking HTTP: call at start-up only.
+pub fn credentials(settings: &S3Settings) -> Result<Credentials, StorageError> {
+    match settings.credential_source {
+        S3CredentialSource::Static => match (&settings.access_key, &settings.secret_key) {
             (Some(access), Some(secret)) => Credentials::new(
                 Some(access.expose_secret()),
                 Some(secret.expose_secret()),
@@ -74,12 +78,40 @@ impl Storage {
             ),
             _ => Credentials::anonymous(),
         }
-        .map_err(|e| StorageError::Config(e.to_string()))?;
-        let bucket = Bucket::new(&settings.bucket, region, credentials)
-            .map_err(|e| StorageError::Config(e.to_string()))?
-            .with_path_style()
-            .with_request_timeout(REQUEST_TIMEOUT)
-            .map_err(|e| StorageError::Config(e.to_string()))?;
+        .map_err(|e| StorageError::Config(e.to_string())),
+        S3CredentialSource::DefaultChain => Credentials::default().map_err(|e| {
+            StorageError::Config(format!(
+                "BLOG_S3__CREDENTIAL_SOURCE=default_chain found no credentials \
+                 (AWS_ACCESS_KEY_ID, AWS_ROLE_ARN + AWS_WEB_IDENTITY_TOKEN_FILE, \
+                 AWS_CONTAINER_CREDENTIALS_FULL_URI, instance metadata): {e}"
+            ))
+        }),
+    }
+}
+
+/// A path-style handle on bucket `name` of the configured endpoint, with the
+/// configured credentials and a bound on every request.
+pub fn open_bucket(
+    settings: &S3Settings,
+    name: &str,
+    request_timeout: Duration,
+) -> Result<Box<Bucket>, StorageError> {
+    let region = Region::Custom {
+        region: settings.region.clone(),
+        endpoint: settings.endpoint.trim_end_matches('/').to_owned(),
+    };
+    Bucket::new(name, region, credentials(settings)?)
+        .map_err(|e| StorageError::Config(e.to_string()))?
+        .with_path_style()
+        .with_request_timeout(request_timeout)
+        .map_err(|e| StorageError::Config(e.to_string()))
+}
+
+impl Storage {
+    /// Builds the client; does not connect (except to fetch cloud
+    /// credentials with `s3.credential_source = default_chain`).
+    pub fn from_settings(settings: &S3Settings) -> Result<Self, StorageError> {
+        let bucket = open_bucket(settings, &settings.bucket, REQUEST_TIMEOUT)?;
         Ok(Self { bucket })
     }
 
@@ -159,6 +191,19 @@ impl Storage {
     }
 }
 
+/// Settings whose endpoint refuses connections (a port just closed), for the
+/// tests of failure paths here and in `backup`.
+#[cfg(test)]
+pub(crate) fn closed_endpoint() -> S3Settings {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    S3Settings {
+        endpoint: format!("http://127.0.0.1:{port}"),
+        ..S3Settings::default()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -182,14 +227,7 @@ mod tests {
     /// hangs or panics.
     #[tokio::test]
     async fn unreachable_endpoint_is_unavailable() {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        drop(listener);
-        let settings = S3Settings {
-            endpoint: format!("http://127.0.0.1:{port}"),
-            ..S3Settings::default()
-        };
-        let storage = Storage::from_settings(&settings).unwrap();
+        let storage = Storage::from_settings(&closed_endpoint()).unwrap();
         assert!(matches!(
             storage.get("avatars/1/x.png").await,
             Err(StorageError::Unavailable(_))

@@ -146,6 +146,15 @@ impl Settings {
                 "s3 access_key and secret_key must be set together",
             ));
         }
+        if self.s3.credential_source == super::S3CredentialSource::DefaultChain
+            && self.s3.access_key.is_some()
+        {
+            return Err(ConfigError::new(
+                "s3.credential_source",
+                "default_chain uses the cloud identity and would ignore BLOG_S3__ACCESS_KEY: \
+                 unset the keys, or use static",
+            ));
+        }
         if self.smtp.username.is_some() != self.smtp.password.is_some() {
             return Err(ConfigError::new(
                 "smtp.password",
@@ -233,7 +242,7 @@ fn from_config_error(err: config::ConfigError) -> ConfigError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{LogFormat, SslMode};
+    use crate::config::{LogFormat, S3CredentialSource, SslMode};
     use secrecy::ExposeSecret as _;
 
     /// Writes `content` to a file of a per-test temporary directory.
@@ -364,6 +373,24 @@ mod tests {
         let err =
             Settings::load_from(env(&[("BLOG_DATABASE__SSL_MODE", "verify-ca")])).unwrap_err();
         assert_eq!(err.setting, "BLOG_DATABASE__SSL_MODE");
+    }
+
+    #[test]
+    fn s3_credential_source_is_static_unless_asked_and_never_mixed_with_keys() {
+        let s = Settings::load_from(env(&[])).unwrap();
+        assert_eq!(s.s3.credential_source, S3CredentialSource::Static);
+        let s =
+            Settings::load_from(env(&[("BLOG_S3__CREDENTIAL_SOURCE", "default_chain")])).unwrap();
+        assert_eq!(s.s3.credential_source, S3CredentialSource::DefaultChain);
+        let err = Settings::load_from(env(&[
+            ("BLOG_S3__CREDENTIAL_SOURCE", "default_chain"),
+            ("BLOG_S3__ACCESS_KEY", "AKIAEXAMPLE"),
+            ("BLOG_S3__SECRET_KEY", "secret"),
+        ]))
+        .unwrap_err();
+        assert_eq!(err.setting, "BLOG_S3__CREDENTIAL_SOURCE");
+        let err = Settings::load_from(env(&[("BLOG_S3__CREDENTIAL_SOURCE", "irsa")])).unwrap_err();
+        assert_eq!(err.setting, "BLOG_S3__CREDENTIAL_SOURCE", "{err}");
     }
 
     #[test]

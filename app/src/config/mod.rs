@@ -202,6 +202,18 @@ impl Default for RedisSettings {
     }
 }
 
+/// Where the S3 client's credentials come from.
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum S3CredentialSource {
+    /// `access_key`/`secret_key`, or anonymous when they are not set.
+    #[default]
+    Static,
+    /// The pod's cloud identity (EKS IRSA and Pod Identity, web identity,
+    /// instance metadata), as the AWS SDKs look for it; no static keys.
+    DefaultChain,
+}
+
 #[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(default)]
 pub struct S3Settings {
@@ -214,6 +226,10 @@ pub struct S3Settings {
     /// Bucket for avatars (created by `blog migrate` if missing).
     #[schemars(length(min = 1))]
     pub bucket: String,
+    /// `static`: `access_key`/`secret_key` (anonymous when unset);
+    /// `default_chain`: the pod's cloud identity (EKS IRSA or Pod Identity,
+    /// web identity, instance metadata), never together with static keys.
+    pub credential_source: S3CredentialSource,
     /// Access key; unset with `secret_key` for anonymous access.
     #[serde(skip_serializing)]
     #[schemars(with = "Option<String>", extend("x-secret" = true))]
@@ -230,6 +246,7 @@ impl Default for S3Settings {
             endpoint: "http://localhost:8333".into(),
             region: "us-east-1".into(),
             bucket: "blog-media".into(),
+            credential_source: S3CredentialSource::Static,
             access_key: None,
             secret_key: None,
         }

@@ -35,15 +35,35 @@ app.kubernetes.io/instance: {{ .ctx.Release.Name }}
 app.kubernetes.io/component: {{ .component }}
 {{- end }}
 
+{{/*
+Metadata of a pod template: the standard labels plus the component's own
+labels and annotations. Call with (dict "ctx" $ "component" "backup" "labels"
+.Values.backup.podLabels "annotations" .Values.backup.podAnnotations).
+*/}}
+{{- define "blog.podMetadata" -}}
+labels:
+  {{- include "blog.labels" . | nindent 2 }}
+  {{- with .labels }}
+  {{- toYaml . | nindent 2 }}
+  {{- end }}
+{{- with .annotations }}
+annotations:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end }}
+
 {{/* Resource names of the parts */}}
+{{- define "blog.component.fullname" -}}
+{{- printf "%s-%s" (include "blog.fullname" .ctx) .component | trunc 63 | trimSuffix "-" }}
+{{- end }}
 {{- define "blog.postgresql.fullname" -}}
-{{- printf "%s-postgresql" (include "blog.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- include "blog.component.fullname" (dict "ctx" . "component" "postgresql") }}
 {{- end }}
 {{- define "blog.redis.fullname" -}}
-{{- printf "%s-redis" (include "blog.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- include "blog.component.fullname" (dict "ctx" . "component" "redis") }}
 {{- end }}
 {{- define "blog.migrate.fullname" -}}
-{{- printf "%s-migrate" (include "blog.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- include "blog.component.fullname" (dict "ctx" . "component" "migrate") }}
 {{- end }}
 
 {{- define "blog.serviceAccountName" -}}
@@ -60,18 +80,33 @@ app.kubernetes.io/component: {{ .component }}
 
 {{/*
 An image reference: repository:tag or repository:tag@digest. Call with
-(dict "image" .Values.image "default" .Chart.AppVersion).
+(dict "image" .Values.image "default" .Chart.AppVersion "path" "image"); the
+path names the value in error messages. blog.validate checks every image
+first; this refusal is the backstop.
 */}}
 {{- define "blog.image" -}}
 {{- $tag := default .default .image.tag | toString }}
 {{- if or (eq $tag "latest") (eq $tag "") }}
-{{- fail (printf "image %s: tag must be set and must not be 'latest'" .image.repository) }}
+{{- fail (printf "%s.tag: %q is refused: set %s.tag to an immutable release tag (a version or git SHA) or set %s.digest" .path $tag .path .path) }}
 {{- end }}
 {{- if .image.digest }}
 {{- printf "%s:%s@%s" .image.repository $tag .image.digest }}
 {{- else }}
 {{- printf "%s:%s" .image.repository $tag }}
 {{- end }}
+{{- end }}
+
+{{/* The image with pg_dump and pg_restore: backup.image, else postgresql.image. */}}
+{{- define "blog.backup.image" -}}
+{{- if .Values.backup.image.repository }}
+{{- include "blog.image" (dict "image" .Values.backup.image "default" "" "path" "backup.image") }}
+{{- else }}
+{{- include "blog.image" (dict "image" .Values.postgresql.image "default" "" "path" "postgresql.image") }}
+{{- end }}
+{{- end }}
+
+{{- define "blog.backup.pullPolicy" -}}
+{{- ternary .Values.backup.image.pullPolicy .Values.postgresql.image.pullPolicy (ne .Values.backup.image.repository "") }}
 {{- end }}
 
 {{/* Host of the primary URL (Ingress host or first HTTPRoute hostname). */}}
@@ -93,64 +128,95 @@ An image reference: repository:tag or repository:tag@digest. Call with
 {{- end }}
 {{- end }}
 
-{{- define "blog.databaseHost" -}}
-{{- if .Values.postgresql.enabled }}
-{{- include "blog.postgresql.fullname" . }}
+{{- define "blog.s3Endpoint" -}}
+{{- if .Values.seaweedfs.enabled }}
+{{- printf "http://%s:8333" (include "blog.component.fullname" (dict "ctx" . "component" "seaweedfs")) }}
 {{- else }}
-{{- required "database.host is required when postgresql.enabled=false" .Values.database.host }}
+{{- .Values.s3.endpoint }}
 {{- end }}
 {{- end }}
 
 {{/*
-The non-secret configuration, as a YAML map of BLOG_* variables. The app's
-ConfigMap and the migration Job (a hook, which cannot rely on the ConfigMap
-existing yet on first install) both render it, so they cannot drift apart.
+The non-secret configuration, as a YAML map of BLOG_* variables: one line per
+app setting (docs/contracts.md). The app's ConfigMap and the migration Job (a
+hook, which cannot rely on the ConfigMap existing yet on first install) both
+render it, so they cannot drift apart. Derived here rather than set by a
+value: the listen address, the bundled Postgres's and Redis's coordinates,
+the dev SeaweedFS and Mailpit addresses, and the CA path of database.caSecret.
 */}}
 {{- define "blog.config" -}}
-BLOG_ENVIRONMENT: {{ .Values.environment | quote }}
-BLOG_LOG__FILTER: {{ .Values.log.filter | quote }}
-{{- with .Values.log.format }}
+{{- $v := .Values -}}
+BLOG_ENVIRONMENT: {{ $v.environment | quote }}
+BLOG_LOG__FILTER: {{ $v.log.filter | quote }}
+{{- with $v.log.format }}
 BLOG_LOG__FORMAT: {{ . | quote }}
 {{- end }}
 BLOG_HTTP__HOST: "0.0.0.0"
 BLOG_HTTP__PORT: "8080"
 BLOG_HTTP__PUBLIC_URL: {{ include "blog.publicUrl" . | quote }}
-BLOG_HTTP__SHUTDOWN_GRACE_SECONDS: {{ .Values.http.shutdownGraceSeconds | quote }}
-BLOG_HTTP__MAX_BODY_BYTES: {{ .Values.http.maxBodyBytes | int64 | quote }}
-BLOG_HTTP__TRUSTED_PROXIES: {{ .Values.http.trustedProxies | quote }}
-BLOG_HTTP__READINESS_REQUIRES_REDIS: {{ .Values.http.readinessRequiresRedis | quote }}
-BLOG_DATABASE__HOST: {{ include "blog.databaseHost" . | quote }}
-{{- if .Values.postgresql.enabled }}
+BLOG_HTTP__SHUTDOWN_GRACE_SECONDS: {{ $v.http.shutdownGraceSeconds | int64 | quote }}
+BLOG_HTTP__SHUTDOWN_DRAIN_SECONDS: {{ $v.http.shutdownDrainSeconds | int64 | quote }}
+BLOG_HTTP__MAX_BODY_BYTES: {{ $v.http.maxBodyBytes | int64 | quote }}
+BLOG_HTTP__TRUSTED_PROXIES: {{ $v.http.trustedProxies | int64 | quote }}
+BLOG_HTTP__READINESS_REQUIRES_REDIS: {{ $v.http.readinessRequiresRedis | quote }}
+{{- if $v.postgresql.enabled }}
+BLOG_DATABASE__HOST: {{ include "blog.postgresql.fullname" . | quote }}
 BLOG_DATABASE__PORT: "5432"
-BLOG_DATABASE__NAME: {{ .Values.postgresql.database | quote }}
-BLOG_DATABASE__USER: {{ .Values.postgresql.username | quote }}
+BLOG_DATABASE__NAME: {{ $v.postgresql.database | quote }}
+BLOG_DATABASE__USER: {{ $v.postgresql.username | quote }}
 BLOG_DATABASE__SSL_MODE: "disable"
 {{- else }}
-BLOG_DATABASE__PORT: {{ .Values.database.port | quote }}
-BLOG_DATABASE__NAME: {{ .Values.database.name | quote }}
-BLOG_DATABASE__USER: {{ .Values.database.user | quote }}
-BLOG_DATABASE__SSL_MODE: {{ .Values.database.sslMode | quote }}
-{{- if .Values.database.caSecret.name }}
+BLOG_DATABASE__HOST: {{ $v.database.host | quote }}
+BLOG_DATABASE__PORT: {{ $v.database.port | int64 | quote }}
+BLOG_DATABASE__NAME: {{ $v.database.name | quote }}
+BLOG_DATABASE__USER: {{ $v.database.user | quote }}
+BLOG_DATABASE__SSL_MODE: {{ $v.database.sslMode | quote }}
+{{- if $v.database.caSecret.name }}
 BLOG_DATABASE__SSL_ROOT_CERT: {{ include "blog.databaseCaPath" . | quote }}
 {{- end }}
 {{- end }}
-BLOG_DATABASE__POOL_MAX_SIZE: {{ .Values.database.poolMaxSize | quote }}
-BLOG_DATABASE__CONNECT_TIMEOUT_MS: {{ .Values.database.connectTimeoutMs | quote }}
-BLOG_DATABASE__STATEMENT_TIMEOUT_MS: {{ .Values.database.statementTimeoutMs | quote }}
-{{- if .Values.redis.enabled }}
+BLOG_DATABASE__POOL_MAX_SIZE: {{ $v.database.poolMaxSize | int64 | quote }}
+BLOG_DATABASE__CONNECT_TIMEOUT_MS: {{ $v.database.connectTimeoutMs | int64 | quote }}
+BLOG_DATABASE__STATEMENT_TIMEOUT_MS: {{ $v.database.statementTimeoutMs | int64 | quote }}
+BLOG_DATABASE__POOL_WAIT_TIMEOUT_MS: {{ $v.database.poolWaitTimeoutMs | int64 | quote }}
+{{- if $v.redis.enabled }}
 {{- /* The bundled Redis has no password (cache only, reachable only from the app by NetworkPolicy), so its URL is not a secret. */}}
 BLOG_REDIS__URL: {{ printf "redis://%s:6379/0" (include "blog.redis.fullname" .) | quote }}
 {{- end }}
-BLOG_S3__ENDPOINT: {{ .Values.s3.endpoint | quote }}
-BLOG_S3__REGION: {{ .Values.s3.region | quote }}
-BLOG_S3__BUCKET: {{ .Values.s3.bucket | quote }}
-BLOG_SMTP__HOST: {{ .Values.smtp.host | quote }}
-BLOG_SMTP__PORT: {{ .Values.smtp.port | quote }}
-BLOG_SMTP__TLS: {{ .Values.smtp.tls | quote }}
-BLOG_SMTP__FROM: {{ .Values.smtp.from | quote }}
+BLOG_REDIS__TIMEOUT_MS: {{ $v.redis.timeoutMs | int64 | quote }}
+BLOG_REDIS__CACHE_TTL_SECONDS: {{ $v.redis.cacheTtlSeconds | int64 | quote }}
+BLOG_S3__ENDPOINT: {{ include "blog.s3Endpoint" . | quote }}
+BLOG_S3__REGION: {{ $v.s3.region | quote }}
+BLOG_S3__BUCKET: {{ $v.s3.bucket | quote }}
+BLOG_S3__CREDENTIAL_SOURCE: {{ $v.s3.credentialSource | quote }}
+{{- if $v.mailpit.enabled }}
+BLOG_SMTP__HOST: {{ include "blog.component.fullname" (dict "ctx" . "component" "mailpit") | quote }}
+BLOG_SMTP__PORT: "1025"
+BLOG_SMTP__TLS: "none"
+{{- else }}
+BLOG_SMTP__HOST: {{ $v.smtp.host | quote }}
+BLOG_SMTP__PORT: {{ $v.smtp.port | int64 | quote }}
+BLOG_SMTP__TLS: {{ $v.smtp.tls | quote }}
+{{- end }}
+BLOG_SMTP__FROM: {{ $v.smtp.from | quote }}
+BLOG_SMTP__TIMEOUT_SECONDS: {{ $v.smtp.timeoutSeconds | int64 | quote }}
+BLOG_AUTH__SESSION_TTL_HOURS: {{ $v.auth.sessionTtlHours | int64 | quote }}
+BLOG_AUTH__PASSWORD_RESET_TTL_MINUTES: {{ $v.auth.passwordResetTtlMinutes | int64 | quote }}
+BLOG_AUTH__PBKDF2_ITERATIONS: {{ $v.auth.pbkdf2Iterations | int64 | quote }}
+BLOG_AVATARS__MAX_BYTES: {{ $v.avatars.maxBytes | int64 | quote }}
+BLOG_AVATARS__MAX_PIXELS: {{ $v.avatars.maxPixels | int64 | quote }}
+BLOG_AVATARS__SIZE: {{ $v.avatars.size | int64 | quote }}
+BLOG_RATE_LIMIT__ENABLED: {{ $v.rateLimit.enabled | quote }}
+BLOG_RATE_LIMIT__FAIL_CLOSED: {{ $v.rateLimit.failClosed | quote }}
+{{- range $scope := list "loginPerIp" "loginPerAccount" "registerPerIp" "passwordResetPerIp" "passwordResetPerAccount" }}
+{{- $limit := index $v.rateLimit $scope }}
+{{- $name := snakecase $scope | upper }}
+BLOG_RATE_LIMIT__{{ $name }}__MAX: {{ $limit.max | int64 | quote }}
+BLOG_RATE_LIMIT__{{ $name }}__WINDOW_SECONDS: {{ $limit.windowSeconds | int64 | quote }}
+{{- end }}
 {{- end }}
 
-{{/* Mount point of the Secret in app and migration pods. */}}
+{{/* Mount point of the secrets volume in the blog and pg_dump containers. */}}
 {{- define "blog.secretsDir" -}}/var/run/secrets/blog{{- end }}
 
 {{/* Paths under the secrets mount. */}}
@@ -159,44 +225,70 @@ BLOG_SMTP__FROM: {{ .Values.smtp.from | quote }}
 {{- end }}
 
 {{/*
-The keys of the release's (or existing) Secret that the app and the
-migration Job need, given the features in use.
+Every secret the app can read, as a JSON list: its file (= key in the shared
+Secret), the BLOG_*_FILE variable, whether the values in use need it, the
+Secret of its own that may hold it (name and key), the inline value, and the
+values an operator can set to provide it (for messages). One table drives the
+Secret's keys, the mounted volume, the env and the checks.
 */}}
-{{- define "blog.secretKeys" -}}
-{{- $keys := list }}
-{{- if not .Values.database.passwordSecret.name }}{{ $keys = append $keys "database-password" }}{{ end }}
-{{- if not .Values.redis.enabled }}{{ $keys = append $keys "redis-url" }}{{ end }}
-{{- if .Values.s3.credentials }}{{ $keys = concat $keys (list "s3-access-key" "s3-secret-key") }}{{ end }}
-{{- if .Values.smtp.auth }}{{ $keys = concat $keys (list "smtp-username" "smtp-password") }}{{ end }}
-{{- toJson $keys }}
+{{- define "blog.secretTable" -}}
+{{- $v := .Values }}
+{{- $smtpAuth := and $v.smtp.auth (not $v.mailpit.enabled) }}
+{{- list
+  (dict "file" "database-password" "env" "BLOG_DATABASE__PASSWORD_FILE" "needed" true
+        "ref" $v.database.passwordSecret "refPath" "database.passwordSecret" "inline" $v.secrets.databasePassword "inlinePath" "secrets.databasePassword"
+        "why" "the database password")
+  (dict "file" "redis-url" "env" "BLOG_REDIS__URL_FILE" "needed" (not $v.redis.enabled)
+        "ref" $v.redis.urlSecret "refPath" "redis.urlSecret" "inline" $v.secrets.redisUrl "inlinePath" "secrets.redisUrl"
+        "why" "redis.enabled=false (an external Redis) needs its URL")
+  (dict "file" "s3-access-key" "env" "BLOG_S3__ACCESS_KEY_FILE" "needed" $v.s3.credentials
+        "ref" $v.s3.accessKeySecret "refPath" "s3.accessKeySecret" "inline" $v.secrets.s3AccessKey "inlinePath" "secrets.s3AccessKey"
+        "why" "s3.credentials=true needs the S3 access key")
+  (dict "file" "s3-secret-key" "env" "BLOG_S3__SECRET_KEY_FILE" "needed" $v.s3.credentials
+        "ref" $v.s3.secretKeySecret "refPath" "s3.secretKeySecret" "inline" $v.secrets.s3SecretKey "inlinePath" "secrets.s3SecretKey"
+        "why" "s3.credentials=true needs the S3 secret key")
+  (dict "file" "smtp-username" "env" "BLOG_SMTP__USERNAME_FILE" "needed" $smtpAuth
+        "ref" $v.smtp.usernameSecret "refPath" "smtp.usernameSecret" "inline" $v.secrets.smtpUsername "inlinePath" "secrets.smtpUsername"
+        "why" "smtp.auth=true needs the SMTP user name")
+  (dict "file" "smtp-password" "env" "BLOG_SMTP__PASSWORD_FILE" "needed" $smtpAuth
+        "ref" $v.smtp.passwordSecret "refPath" "smtp.passwordSecret" "inline" $v.secrets.smtpPassword "inlinePath" "secrets.smtpPassword"
+        "why" "smtp.auth=true needs the SMTP password")
+  | toJson }}
 {{- end }}
 
 {{/*
-The volume with every secret file of the app and the migration Job: only the
-keys in use (a missing key stops the pod with a clear event instead of an
-app error), plus the database password and CA from external Secrets.
+The volume with every secret file of the blog containers: only the keys in
+use (a missing key stops the pod with a clear event instead of an app
+error), each from its own Secret when one is named, else from the release's
+(or existing) Secret; plus the database CA.
 */}}
 {{- define "blog.secretsVolume" -}}
+{{- $shared := list }}
+{{- $own := list }}
+{{- range include "blog.secretTable" . | fromJsonArray }}
+{{- if .needed }}
+{{- if .ref.name }}{{ $own = append $own . }}{{ else }}{{ $shared = append $shared .file }}{{ end }}
+{{- end }}
+{{- end }}
 - name: secrets
   projected:
     defaultMode: 288 # 0440: owner and fsGroup may read
     sources:
-      {{- $keys := include "blog.secretKeys" . | fromJsonArray }}
-      {{- if $keys }}
+      {{- if $shared }}
       - secret:
           name: {{ include "blog.secretName" . }}
           items:
-            {{- range $keys }}
+            {{- range $shared }}
             - key: {{ . }}
               path: {{ . }}
             {{- end }}
       {{- end }}
-      {{- with .Values.database.passwordSecret.name }}
+      {{- range $own }}
       - secret:
-          name: {{ . }}
+          name: {{ .ref.name }}
           items:
-            - key: {{ $.Values.database.passwordSecret.key }}
-              path: database-password
+            - key: {{ .ref.key }}
+              path: {{ .file }}
       {{- end }}
       {{- with .Values.database.caSecret.name }}
       - secret:
@@ -213,23 +305,133 @@ env values: env leaks into crash dumps, `kubectl describe` and child processes.
 */}}
 {{- define "blog.secretFileEnv" -}}
 {{- $dir := include "blog.secretsDir" . }}
-- name: BLOG_DATABASE__PASSWORD_FILE
-  value: {{ printf "%s/database-password" $dir }}
-{{- if not .Values.redis.enabled }}
-- name: BLOG_REDIS__URL_FILE
-  value: {{ printf "%s/redis-url" $dir }}
+{{- range include "blog.secretTable" . | fromJsonArray }}
+{{- if .needed }}
+- name: {{ .env }}
+  value: {{ printf "%s/%s" $dir .file }}
 {{- end }}
-{{- if .Values.s3.credentials }}
-- name: BLOG_S3__ACCESS_KEY_FILE
-  value: {{ printf "%s/s3-access-key" $dir }}
-- name: BLOG_S3__SECRET_KEY_FILE
-  value: {{ printf "%s/s3-secret-key" $dir }}
 {{- end }}
-{{- if .Values.smtp.auth }}
-- name: BLOG_SMTP__USERNAME_FILE
-  value: {{ printf "%s/smtp-username" $dir }}
-- name: BLOG_SMTP__PASSWORD_FILE
-  value: {{ printf "%s/smtp-password" $dir }}
+{{- end }}
+
+{{/* Where the projected web identity token is mounted (s3.webIdentity). */}}
+{{- define "blog.webIdentityDir" -}}/var/run/secrets/aws-web-identity{{- end }}
+
+{{/*
+The env of every blog container after its config: secret files, the web
+identity (s3.webIdentity.roleArn), then extraEnv (last, so it wins).
+*/}}
+{{- define "blog.containerEnv" -}}
+{{- include "blog.secretFileEnv" . }}
+{{- with .Values.s3.webIdentity.roleArn }}
+- name: AWS_ROLE_ARN
+  value: {{ . | quote }}
+- name: AWS_WEB_IDENTITY_TOKEN_FILE
+  value: {{ include "blog.webIdentityDir" $ }}/token
+{{- end }}
+{{- with .Values.extraEnv }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/* envFrom of the blog containers: the ConfigMap (unless a hook), extraEnvFrom. */}}
+{{- define "blog.containerEnvFrom" -}}
+{{- if .configMap }}
+- configMapRef:
+    name: {{ include "blog.fullname" .ctx }}
+{{- end }}
+{{- with .ctx.Values.extraEnvFrom }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/* Volume mounts of the blog containers. */}}
+{{- define "blog.containerVolumeMounts" -}}
+- name: tmp
+  mountPath: /tmp
+- name: secrets
+  mountPath: {{ include "blog.secretsDir" . }}
+  readOnly: true
+{{- if .Values.s3.webIdentity.roleArn }}
+- name: aws-web-identity
+  mountPath: {{ include "blog.webIdentityDir" . }}
+  readOnly: true
+{{- end }}
+{{- with .Values.extraVolumeMounts }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/* Volumes of the pods running the blog binary. */}}
+{{- define "blog.podVolumes" -}}
+- name: tmp
+  emptyDir:
+    sizeLimit: 64Mi
+{{ include "blog.secretsVolume" . | trim }}
+{{- if .Values.s3.webIdentity.roleArn }}
+# An audience-bound token for AWS STS only (the Kubernetes API token stays
+# unmounted), refreshed by the kubelet.
+- name: aws-web-identity
+  projected:
+    defaultMode: 288
+    sources:
+      - serviceAccountToken:
+          audience: {{ .Values.s3.webIdentity.audience | quote }}
+          expirationSeconds: 3600
+          path: token
+{{- end }}
+{{- with .Values.extraVolumes }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/*
+`sidecars` as native sidecars: init containers with restartPolicy Always
+start before the others and stop after them, so Jobs still complete.
+*/}}
+{{- define "blog.sidecars" -}}
+{{- range .Values.sidecars }}
+- {{ set (deepCopy .) "restartPolicy" "Always" | toYaml | nindent 2 | trim }}
+{{- end }}
+{{- end }}
+
+{{/* nodeSelector and tolerations, for every pod of the release. */}}
+{{- define "blog.scheduling" -}}
+{{- with .Values.nodeSelector }}
+nodeSelector:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .Values.tolerations }}
+tolerations:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end }}
+
+{{/*
+libpq's variables for pg_dump/pg_restore, from the same settings as the app's
+(blog.config), so a backup always reads the database the app uses. The
+password is read from the secrets volume by the container's script.
+*/}}
+{{- define "blog.pgEnv" -}}
+{{- $cfg := include "blog.config" . | fromYaml -}}
+- name: PGHOST
+  value: {{ $cfg.BLOG_DATABASE__HOST | quote }}
+- name: PGPORT
+  value: {{ $cfg.BLOG_DATABASE__PORT | quote }}
+- name: PGDATABASE
+  value: {{ $cfg.BLOG_DATABASE__NAME | quote }}
+- name: PGUSER
+  value: {{ $cfg.BLOG_DATABASE__USER | quote }}
+- name: PGCONNECT_TIMEOUT
+  value: "10"
+{{- if eq $cfg.BLOG_DATABASE__SSL_MODE "require" }}
+# The app's `require` verifies the certificate and host name: libpq's verify-full.
+- name: PGSSLMODE
+  value: verify-full
+- name: PGSSLROOTCERT
+  value: {{ $cfg.BLOG_DATABASE__SSL_ROOT_CERT | default "system" | quote }}
+{{- else }}
+- name: PGSSLMODE
+  value: {{ $cfg.BLOG_DATABASE__SSL_MODE | quote }}
 {{- end }}
 {{- end }}
 
@@ -255,33 +457,4 @@ capabilities:
   drop: ["ALL"]
 seccompProfile:
   type: RuntimeDefault
-{{- end }}
-
-{{/* Checks values that the schema cannot express. */}}
-{{- define "blog.validate" -}}
-{{- $minGrace := add .Values.preStopSleepSeconds .Values.http.shutdownGraceSeconds }}
-{{- if le (int .Values.terminationGracePeriodSeconds) (int $minGrace) }}
-{{- fail (printf "terminationGracePeriodSeconds (%v) must exceed preStopSleepSeconds + http.shutdownGraceSeconds (%v)" .Values.terminationGracePeriodSeconds $minGrace) }}
-{{- end }}
-{{- if and .Values.ingress.enabled .Values.httpRoute.enabled }}
-{{- fail "enable either ingress or httpRoute, not both" }}
-{{- end }}
-{{- if and .Values.podDisruptionBudget.enabled (eq (toString .Values.podDisruptionBudget.minAvailable) "") (eq (toString .Values.podDisruptionBudget.maxUnavailable) "") }}
-{{- fail "podDisruptionBudget: set minAvailable or maxUnavailable" }}
-{{- end }}
-{{- if and (not .Values.redis.enabled) (not .Values.existingSecret) (not .Values.secrets.redisUrl) }}
-{{- fail "redis.enabled=false needs secrets.redisUrl or existingSecret (key redis-url)" }}
-{{- end }}
-{{- if and (not .Values.postgresql.enabled) (not .Values.existingSecret) (not .Values.secrets.databasePassword) (not .Values.database.passwordSecret.name) }}
-{{- fail "postgresql.enabled=false needs secrets.databasePassword, existingSecret (key database-password) or database.passwordSecret" }}
-{{- end }}
-{{- if and .Values.postgresql.enabled (or .Values.database.passwordSecret.name .Values.database.caSecret.name) }}
-{{- fail "database.passwordSecret and database.caSecret are for an external database (postgresql.enabled=false)" }}
-{{- end }}
-{{- if and .Values.s3.credentials (not .Values.existingSecret) (or (not .Values.secrets.s3AccessKey) (not .Values.secrets.s3SecretKey)) }}
-{{- fail "s3.credentials=true needs secrets.s3AccessKey and secrets.s3SecretKey, or existingSecret" }}
-{{- end }}
-{{- if and .Values.smtp.auth (not .Values.existingSecret) (or (not .Values.secrets.smtpUsername) (not .Values.secrets.smtpPassword)) }}
-{{- fail "smtp.auth=true needs secrets.smtpUsername and secrets.smtpPassword, or existingSecret" }}
-{{- end }}
 {{- end }}

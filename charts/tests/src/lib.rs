@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
-use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::PodTemplateSpec;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -89,26 +89,40 @@ pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-/// One way of rendering the chart: a values file from `values/` and `--set`s.
+/// One way of rendering the chart: a values file from `values/`, then values
+/// files from `charts/tests/fixtures/`, then `--set`s.
 #[derive(Debug, Clone, Copy)]
 pub struct Scenario {
     pub name: &'static str,
     pub values: Option<&'static str>,
+    pub fixtures: &'static [&'static str],
     pub sets: &'static [&'static str],
 }
 
 impl Scenario {
+    pub const fn new(name: &'static str) -> Self {
+        Self {
+            name,
+            values: None,
+            fixtures: &[],
+            sets: &[],
+        }
+    }
+
     pub fn args(&self) -> Vec<String> {
         let mut args = Vec::new();
-        if let Some(file) = self.values {
-            args.push("-f".to_owned());
-            args.push(
-                repo_root()
-                    .join("values")
-                    .join(file)
-                    .to_string_lossy()
-                    .into_owned(),
+        let files = self
+            .values
+            .map(|f| repo_root().join("values").join(f))
+            .into_iter()
+            .chain(
+                self.fixtures
+                    .iter()
+                    .map(|f| tests_dir().join("fixtures").join(f)),
             );
+        for file in files {
+            args.push("-f".to_owned());
+            args.push(file.to_string_lossy().into_owned());
         }
         for set in self.sets {
             args.push("--set".to_owned());
@@ -119,33 +133,34 @@ impl Scenario {
 }
 
 pub const DEV: Scenario = Scenario {
-    name: "dev",
     values: Some("dev.yaml"),
-    sets: &[],
+    ..Scenario::new("dev")
 };
 pub const STAGING: Scenario = Scenario {
-    name: "staging",
     values: Some("staging.yaml"),
-    sets: &[],
+    ..Scenario::new("staging")
 };
 pub const PRODUCTION: Scenario = Scenario {
-    name: "production",
     values: Some("production.yaml"),
-    sets: &[],
+    ..Scenario::new("production")
+};
+/// An operator's install on infrastructure that exists already: external
+/// Postgres (with its CA), Redis, S3 and SMTP, every secret from a Secret of
+/// its own, backups to a bucket of their own.
+pub const OPERATOR: Scenario = Scenario {
+    values: Some("production.yaml"),
+    fixtures: &["operator-existing-infra.yaml"],
+    ..Scenario::new("operator-existing-infra")
 };
 
 /// The values files and the edge cases every property test runs over.
 pub const SCENARIOS: &[Scenario] = &[
-    Scenario {
-        name: "defaults",
-        values: None,
-        sets: &[],
-    },
+    Scenario::new("defaults"),
     DEV,
     STAGING,
     PRODUCTION,
+    OPERATOR,
     Scenario {
-        name: "external-db-and-redis",
         values: Some("production.yaml"),
         sets: &[
             "postgresql.enabled=false",
@@ -155,9 +170,9 @@ pub const SCENARIOS: &[Scenario] = &[
             "networkPolicy.egress.database.cidrs={10.20.0.0/16}",
             "networkPolicy.egress.redis.cidrs={10.30.0.0/16}",
         ],
+        ..Scenario::new("external-db-and-redis")
     },
     Scenario {
-        name: "cloudnativepg",
         values: Some("staging.yaml"),
         sets: &[
             "postgresql.enabled=false",
@@ -165,9 +180,9 @@ pub const SCENARIOS: &[Scenario] = &[
             "database.passwordSecret.name=blog-db-app",
             "database.caSecret.name=blog-db-ca",
         ],
+        ..Scenario::new("cloudnativepg")
     },
     Scenario {
-        name: "httproute",
         values: Some("dev.yaml"),
         sets: &[
             "ingress.enabled=false",
@@ -177,9 +192,9 @@ pub const SCENARIOS: &[Scenario] = &[
             "httpRoute.parentRefs[0].namespace=envoy-gateway-system",
             "httpRoute.parentRefs[0].sectionName=https",
         ],
+        ..Scenario::new("httproute")
     },
     Scenario {
-        name: "autoscaling-on",
         values: Some("dev.yaml"),
         sets: &[
             "autoscaling.enabled=true",
@@ -187,14 +202,14 @@ pub const SCENARIOS: &[Scenario] = &[
             "autoscaling.maxReplicas=4",
             "autoscaling.targetMemoryUtilizationPercentage=80",
         ],
+        ..Scenario::new("autoscaling-on")
     },
     Scenario {
-        name: "autoscaling-off",
         values: Some("production.yaml"),
         sets: &["autoscaling.enabled=false", "replicaCount=4"],
+        ..Scenario::new("autoscaling-off")
     },
     Scenario {
-        name: "everything-on",
         values: Some("staging.yaml"),
         sets: &[
             "rbac.deployer.create=true",
@@ -203,6 +218,51 @@ pub const SCENARIOS: &[Scenario] = &[
             "image.digest=sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
             "postgresql.image.digest=sha256:1123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
         ],
+        ..Scenario::new("everything-on")
+    },
+    // Every app setting set to a value other than its default.
+    Scenario {
+        fixtures: &["every-setting.yaml"],
+        ..Scenario::new("every-setting")
+    },
+    // extraEnv, extraEnvFrom, extraVolumes, extraVolumeMounts, sidecars,
+    // extraEgress and the pod labels/annotations of every component.
+    Scenario {
+        values: Some("staging.yaml"),
+        fixtures: &["escape-hatches.yaml"],
+        ..Scenario::new("escape-hatches")
+    },
+    // S3 through the cloud identity: EKS IRSA (the webhook injects the token).
+    Scenario {
+        values: Some("production.yaml"),
+        sets: &[
+            "s3.credentials=false",
+            "s3.credentialSource=default_chain",
+            "s3.endpoint=https://s3.eu-west-1.amazonaws.com",
+            "s3.region=eu-west-1",
+            "serviceAccount.annotations.eks\\.amazonaws\\.com/role-arn=arn:aws:iam::123456789012:role/blog",
+        ],
+        ..Scenario::new("irsa")
+    },
+    // S3 through web identity from any cluster: the chart projects the token.
+    Scenario {
+        values: Some("staging.yaml"),
+        sets: &[
+            "s3.credentials=false",
+            "s3.credentialSource=default_chain",
+            "s3.endpoint=https://s3.eu-west-1.amazonaws.com",
+            "s3.webIdentity.roleArn=arn:aws:iam::123456789012:role/blog",
+        ],
+        ..Scenario::new("web-identity")
+    },
+    // The restore Job, rendered on demand.
+    Scenario {
+        values: Some("production.yaml"),
+        sets: &[
+            "restore.enabled=true",
+            "restore.backup=blog-20260101T031700Z.dump",
+        ],
+        ..Scenario::new("restore")
     },
 ];
 
@@ -289,7 +349,7 @@ impl Rendered {
             .collect()
     }
 
-    /// Every pod template (Deployments, StatefulSets, Jobs), named `Kind/name`.
+    /// Every pod template (Deployments, StatefulSets, Jobs, CronJobs), named `Kind/name`.
     pub fn pod_templates(&self) -> Vec<(String, PodTemplateSpec)> {
         let mut out = Vec::new();
         for d in self.typed::<Deployment>("Deployment") {
@@ -313,7 +373,29 @@ impl Rendered {
                 spec.template,
             ));
         }
+        for c in self.typed::<CronJob>("CronJob") {
+            let job = c.spec.job_template.spec;
+            out.push((
+                format!("CronJob/{}", c.metadata.name.unwrap_or_default()),
+                job.expect("jobTemplate spec").template,
+            ));
+        }
         out
+    }
+
+    /// One pod template by its `Kind/name`; panics if absent.
+    pub fn pod(&self, kind_name: &str) -> PodTemplateSpec {
+        self.pod_templates()
+            .into_iter()
+            .find(|(n, _)| n == kind_name)
+            .unwrap_or_else(|| panic!("no pod template {kind_name}"))
+            .1
+    }
+
+    /// The data of the app's ConfigMap (every BLOG_* setting).
+    pub fn config(&self) -> std::collections::BTreeMap<String, String> {
+        let cm: k8s_openapi::api::core::v1::ConfigMap = self.get("ConfigMap", &fullname());
+        cm.data.unwrap_or_default()
     }
 }
 

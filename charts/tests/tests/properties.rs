@@ -126,10 +126,11 @@ fn long_running_containers_have_distinct_probes() {
     let Some(all) = scenarios() else { return };
     for (scenario, r) in all {
         for (name, pod) in r.pod_templates() {
-            if name.starts_with("Job/") {
+            if name.starts_with("Job/") || name.starts_with("CronJob/") {
                 continue; // run to completion: no probes
             }
-            for c in containers(&pod) {
+            // The chart's own containers (sidecars are the operator's).
+            for c in &pod.spec.as_ref().unwrap().containers {
                 let at = format!("{}: {name}/{}", scenario.name, c.name);
                 let (live, ready) = (c.liveness_probe.as_ref(), c.readiness_probe.as_ref());
                 assert!(
@@ -203,11 +204,21 @@ fn images_are_pinned_never_latest() {
     }
 }
 
+/// A variable names a secret when its last word does (`…_PASSWORD`,
+/// `…_SECRET_KEY`, `…_TOKEN`): `BLOG_AUTH__PASSWORD_RESET_TTL_MINUTES` or
+/// `BLOG_S3__CREDENTIAL_SOURCE` are settings about secrets, not secrets.
 fn looks_secret(name: &str) -> bool {
     let upper = name.to_uppercase();
-    ["PASSWORD", "SECRET", "KEY", "TOKEN", "CREDENTIAL"]
-        .iter()
-        .any(|w| upper.contains(w))
+    let last = upper.rsplit('_').next().unwrap_or_default();
+    [
+        "PASSWORD",
+        "SECRET",
+        "KEY",
+        "TOKEN",
+        "CREDENTIAL",
+        "CREDENTIALS",
+    ]
+    .contains(&last)
 }
 
 #[test]
@@ -282,7 +293,12 @@ fn migration_job_is_a_hook_that_runs_after_what_it_needs() {
     let Some(all) = scenarios() else { return };
     for (scenario, r) in all {
         let at = scenario.name;
-        let jobs = r.of_kind("Job");
+        let migrate = format!("{}-migrate", fullname());
+        let jobs: Vec<_> = r
+            .of_kind("Job")
+            .into_iter()
+            .filter(|j| Rendered::name_of(j) == migrate)
+            .collect();
         assert_eq!(jobs.len(), 1, "{at}: one migration Job");
         let job_doc = jobs[0];
         let (events, job_weight, policy) = hook_of(job_doc).expect("Job is a hook");
@@ -366,18 +382,31 @@ fn migration_job_is_a_hook_that_runs_after_what_it_needs() {
         // The ConfigMap is not a hook (it may not exist on first install), so
         // the Job carries the same settings inline.
         assert!(
-            pod.containers[0].env_from.is_none(),
+            !pod.containers[0]
+                .env_from
+                .iter()
+                .flatten()
+                .any(|e| e.config_map_ref.is_some()),
             "{at}: Job must not need the ConfigMap"
         );
-        let cm: ConfigMap = r.get("ConfigMap", &fullname());
-        let env: BTreeMap<String, String> = pod.containers[0]
-            .env
+        // The settings come first, then the secret files and extraEnv (which
+        // may override a setting in both the Job and the app: env wins over
+        // the ConfigMap's envFrom).
+        let cm = r.config();
+        let env = pod.containers[0].env.clone().unwrap_or_default();
+        let settings: BTreeMap<String, String> = env
             .iter()
-            .flatten()
-            .filter(|e| !e.name.ends_with("_FILE"))
+            .take(cm.len())
             .map(|e| (e.name.clone(), e.value.clone().unwrap_or_default()))
             .collect();
-        assert_eq!(env, cm.data.unwrap(), "{at}: Job env and ConfigMap differ");
+        assert_eq!(settings, cm, "{at}: Job env and ConfigMap differ");
+        let app: Deployment = r.get("Deployment", &fullname());
+        let app_env = app.spec.template.spec.unwrap().containers[0].env.clone();
+        assert_eq!(
+            &env[cm.len()..],
+            app_env.as_deref().unwrap_or_default(),
+            "{at}: the Job's env after the settings is the app's"
+        );
     }
 }
 
@@ -545,21 +574,47 @@ fn every_workload_is_default_denied_and_allowed_only_what_it_needs() {
                         .clone()
                 })
                 .collect();
-            assert_eq!(from, ["app", "migrate"], "{at}: Postgres ingress");
+            let mut expected = vec!["app", "migrate"];
+            if !r.of_kind("CronJob").is_empty() {
+                expected.push("backup");
+            }
+            // The restore Job is applied on demand, outside the release.
+            expected.push("restore");
+            assert_eq!(from, expected, "{at}: Postgres ingress");
         } else {
             assert!(
                 r.of_kind("StatefulSet").is_empty(),
                 "{at}: bundled Postgres without a policy"
             );
         }
-        // The app may only reach DNS, the database, Redis, S3 and SMTP: one rule each.
-        let app: &NetworkPolicy = policies
-            .iter()
-            .find(|np| np.metadata.name.as_deref() == Some(&format!("{}-app", fullname())))
-            .expect("app NetworkPolicy");
-        let egress = app.spec.as_ref().unwrap().egress.as_ref().unwrap();
-        assert_eq!(egress.len(), 5, "{at}: app egress rules");
-        for rule in egress {
+        // The app may only reach DNS, the database, S3, Redis and SMTP: one
+        // rule each; plus the cloud identity endpoints when it uses them, and
+        // the operator's extraEgress. The Jobs get the same minus Redis and SMTP.
+        let config = r.config();
+        let cloud = usize::from(config["BLOG_S3__CREDENTIAL_SOURCE"] == "default_chain");
+        let extra = usize::from(scenario.name == "escape-hatches");
+        let egress_of = |component: &str| {
+            policies
+                .iter()
+                .find(|np| {
+                    np.metadata.name.as_deref() == Some(&format!("{}-{component}", fullname()))
+                })
+                .map(|np| np.spec.as_ref().unwrap().egress.clone().unwrap())
+        };
+        let app = egress_of("app").expect("app NetworkPolicy");
+        assert_eq!(app.len(), 5 + cloud + extra, "{at}: app egress rules");
+        let mut jobs = vec![("migrate", egress_of("migrate").expect("migrate policy"))];
+        if !r.of_kind("CronJob").is_empty() {
+            jobs.push(("backup", egress_of("backup").expect("backup NetworkPolicy")));
+        }
+        if let Some(restore) = egress_of("restore") {
+            jobs.push(("restore", restore));
+        }
+        for (job, egress) in &jobs {
+            assert_eq!(egress.len(), 3 + cloud + extra, "{at}: {job} egress rules");
+            assert_eq!(egress[..3], app[..3], "{at}: {job}: DNS, database, S3");
+        }
+        for rule in jobs.iter().flat_map(|(_, e)| e).chain(&app) {
             assert!(
                 rule.ports.as_ref().is_some_and(|p| !p.is_empty()),
                 "{at}: egress without port restriction"
@@ -611,12 +666,12 @@ fn app_rolls_out_safely_and_drains_before_stopping() {
             .as_ref()
             .expect("preStop sleep (no shell in the image)")
             .seconds;
-        let cm: ConfigMap = r.get("ConfigMap", &fullname());
-        let grace: i64 = cm.data.unwrap()["BLOG_HTTP__SHUTDOWN_GRACE_SECONDS"]
-            .parse()
-            .unwrap();
+        let config = r.config();
+        let seconds = |key: &str| config[key].parse::<i64>().unwrap();
+        let drain_and_grace = seconds("BLOG_HTTP__SHUTDOWN_DRAIN_SECONDS")
+            + seconds("BLOG_HTTP__SHUTDOWN_GRACE_SECONDS");
         assert!(
-            pod.termination_grace_period_seconds.unwrap() > sleep + grace,
+            pod.termination_grace_period_seconds.unwrap() > sleep + drain_and_grace,
             "{at}: grace period"
         );
         for (name, p) in r.pod_templates() {
@@ -792,9 +847,11 @@ fn environments_get_their_replicas_hosts_and_tls() {
     );
 
     let ext = get("external-db-and-redis");
-    assert!(
-        ext.of_kind("StatefulSet").is_empty() && ext.pod_templates().len() == 2,
-        "app + migrate only"
+    let pods: Vec<String> = ext.pod_templates().into_iter().map(|(n, _)| n).collect();
+    assert_eq!(
+        pods,
+        ["Deployment/blog", "Job/blog-migrate", "CronJob/blog-backup"],
+        "app, migrate and backup only"
     );
     let cm: ConfigMap = ext.get("ConfigMap", &fullname());
     let data = cm.data.unwrap();
@@ -824,6 +881,7 @@ fn resource_of(kind: &str) -> (&'static str, &'static str) {
         "Deployment" => ("apps", "deployments"),
         "StatefulSet" => ("apps", "statefulsets"),
         "Job" => ("batch", "jobs"),
+        "CronJob" => ("batch", "cronjobs"),
         "HorizontalPodAutoscaler" => ("autoscaling", "horizontalpodautoscalers"),
         "PodDisruptionBudget" => ("policy", "poddisruptionbudgets"),
         "Ingress" => ("networking.k8s.io", "ingresses"),

@@ -74,15 +74,318 @@ fn values_schema_rejects_typos_and_wrong_types() {
     assert!(err.contains("/smtp/tls"), "{err}");
 }
 
+/// Values the chart refuses, and what the refusal must say: the value at
+/// fault and the fix. Each is `--set`s (or a fixture), then the fragments.
+const REFUSALS: &[(&[&str], &[&str])] = &[
+    (
+        &["@latest-tag.yaml"],
+        &["image.tag: 'latest' is refused", "set image.tag to"],
+    ),
+    (
+        &["postgresql.image.tag=latest"],
+        &[
+            "postgresql.image.tag: 'latest'",
+            "pin postgresql.image.digest",
+        ],
+    ),
+    (
+        &[
+            "backup.enabled=true",
+            "backup.image.repository=postgres",
+            "backup.image.tag=latest",
+        ],
+        &["backup.image.tag: 'latest'"],
+    ),
+    (
+        &[
+            "seaweedfs.enabled=true",
+            "environment=local",
+            "seaweedfs.image.tag=",
+        ],
+        &["seaweedfs.image.tag is empty: set seaweedfs.image.tag"],
+    ),
+    (
+        &["@short-grace.yaml"],
+        &[
+            "terminationGracePeriodSeconds (20) must exceed",
+            "raise terminationGracePeriodSeconds to at least 26",
+        ],
+    ),
+    (
+        &["http.shutdownDrainSeconds=15"],
+        &["http.shutdownDrainSeconds", "at least 41"],
+    ),
+    (
+        &["httpRoute.enabled=true"],
+        &[
+            "ingress.enabled and httpRoute.enabled",
+            "set ingress.enabled=false",
+        ],
+    ),
+    (
+        &[
+            "podDisruptionBudget.enabled=true",
+            "podDisruptionBudget.maxUnavailable=",
+        ],
+        &["set podDisruptionBudget.minAvailable or podDisruptionBudget.maxUnavailable"],
+    ),
+    (
+        &[
+            "autoscaling.enabled=true",
+            "autoscaling.minReplicas=5",
+            "autoscaling.maxReplicas=3",
+        ],
+        &["autoscaling.minReplicas (5) exceeds autoscaling.maxReplicas (3)"],
+    ),
+    (
+        &["postgresql.enabled=false"],
+        &["database.host is empty", "set database.host"],
+    ),
+    (
+        &["@external-db-without-password.yaml"],
+        &[
+            "the database password: set secrets.databasePassword",
+            "database.passwordSecret.name",
+            "existingSecret (a Secret with key database-password)",
+        ],
+    ),
+    (
+        &["redis.enabled=false"],
+        &[
+            "redis.enabled=false",
+            "set secrets.redisUrl, or redis.urlSecret.name",
+        ],
+    ),
+    (
+        &["s3.credentials=true"],
+        &[
+            "s3.credentials=true needs the S3 access key: set secrets.s3AccessKey, or s3.accessKeySecret.name",
+        ],
+    ),
+    (
+        &["s3.credentials=true", "secrets.s3AccessKey=a"],
+        &["S3 secret key: set secrets.s3SecretKey, or s3.secretKeySecret.name"],
+    ),
+    (
+        &["smtp.auth=true"],
+        &["smtp.auth=true needs the SMTP user name: set secrets.smtpUsername"],
+    ),
+    (
+        &["database.passwordSecret.name=db"],
+        &[
+            "database.passwordSecret.name is for an external database",
+            "unset database.passwordSecret.name",
+        ],
+    ),
+    (
+        &["database.caSecret.name=ca"],
+        &["database.caSecret.name is for an external database"],
+    ),
+    (
+        &[
+            "s3.credentials=true",
+            "s3.credentialSource=default_chain",
+            "existingSecret=x",
+        ],
+        &[
+            "s3.credentialSource=default_chain",
+            "set s3.credentials=false",
+        ],
+    ),
+    (
+        &["s3.webIdentity.roleArn=arn:aws:iam::123456789012:role/blog"],
+        &["set s3.credentialSource=default_chain"],
+    ),
+    (
+        &["seaweedfs.enabled=true"],
+        &[
+            "seaweedfs.enabled=true with environment=production",
+            "set environment=local",
+        ],
+    ),
+    (
+        &["mailpit.enabled=true"],
+        &["mailpit.enabled=true with environment=production"],
+    ),
+    (
+        &[
+            "seaweedfs.enabled=true",
+            "environment=local",
+            "s3.credentials=true",
+            "existingSecret=x",
+        ],
+        &[
+            "seaweedfs.enabled=true serves S3 anonymously",
+            "set s3.credentials=false",
+        ],
+    ),
+];
+
 #[test]
-fn chart_refuses_unsafe_or_incomplete_values() {
+fn chart_refuses_unsafe_or_incomplete_values_naming_the_value_and_the_fix() {
     let helm = require!(helm());
-    let err = rejected(&helm, "latest-tag.yaml", true);
-    assert!(err.contains("/image/tag"), "{err}");
-    let err = rejected(&helm, "short-grace.yaml", false);
-    assert!(err.contains("terminationGracePeriodSeconds"), "{err}");
-    let err = rejected(&helm, "external-db-without-password.yaml", false);
-    assert!(err.contains("databasePassword"), "{err}");
+    for (inputs, fragments) in REFUSALS {
+        let mut args = Vec::new();
+        for input in *inputs {
+            match input.strip_prefix('@') {
+                Some(fixture) => {
+                    args.push("-f".to_owned());
+                    args.push(
+                        tests_dir()
+                            .join("fixtures")
+                            .join(fixture)
+                            .to_string_lossy()
+                            .into_owned(),
+                    );
+                }
+                None => {
+                    args.push("--set".to_owned());
+                    args.push((*input).to_owned());
+                }
+            }
+        }
+        let out = helm_template(&helm, &args);
+        let err = text(&out.stderr);
+        assert!(!out.status.success(), "{inputs:?} accepted");
+        // Reported from the checks, not from whichever template hit it first.
+        assert!(err.contains("templates/validate.yaml"), "{inputs:?}: {err}");
+        for fragment in *fragments {
+            assert!(
+                err.contains(fragment),
+                "{inputs:?}: {fragment:?} not in: {err}"
+            );
+        }
+    }
+}
+
+/// Every refusal the templates can make says what to set: no bare
+/// `required`, and each `fail` message names a fix.
+#[test]
+fn every_refusal_in_the_templates_names_a_fix() {
+    let mut fails = 0;
+    for entry in std::fs::read_dir(chart_dir().join("templates")).unwrap() {
+        let path = entry.unwrap().path();
+        let source = std::fs::read_to_string(&path).unwrap();
+        let file = path.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(
+            !source.contains("required "),
+            "{file}: `required` gives no fix; use blog.validate"
+        );
+        for (i, _) in source.match_indices("fail ") {
+            let line = source[i..].lines().next().unwrap();
+            fails += 1;
+            assert!(
+                line.contains("set ") || line.contains("unset ") || line.contains("raise "),
+                "{file}: a refusal without a fix: {line}"
+            );
+        }
+    }
+    assert!(fails >= 15, "only {fails} refusals found");
+}
+
+/// `kubeVersion` in Chart.yaml, the versions the manifests are validated
+/// for, and what the READMEs say are one range.
+#[test]
+fn kube_version_range_is_one_range_everywhere() {
+    let chart = std::fs::read_to_string(chart_dir().join("Chart.yaml")).unwrap();
+    let chart: Value = serde_norway::from_str(&chart).unwrap();
+    let range = chart["kubeVersion"].as_str().unwrap();
+    let minor = |v: &str| v.split('.').nth(1).unwrap().parse::<u32>().unwrap();
+    let (oldest, newest) = (KUBE_VERSIONS[0], KUBE_VERSIONS[KUBE_VERSIONS.len() - 1]);
+    assert_eq!(
+        range,
+        format!(">=1.{}.0-0", minor(oldest)),
+        "Chart.yaml kubeVersion"
+    );
+    let supported = format!(
+        "Kubernetes 1.{} or newer (tested on 1.{}–1.{})",
+        minor(oldest),
+        minor(oldest),
+        minor(newest)
+    );
+    let readme = std::fs::read_to_string(chart_dir().join("README.md")).unwrap();
+    assert!(
+        readme.contains(&supported),
+        "chart README must say {supported:?}"
+    );
+    let deploying = std::fs::read_to_string(repo_root().join("docs/deploying.md")).unwrap();
+    let prerequisite = format!("Kubernetes ≥ 1.{}", minor(oldest));
+    assert!(
+        deploying.contains(&prerequisite),
+        "docs/deploying.md must say {prerequisite:?}"
+    );
+
+    let helm = require!(helm());
+    let below = format!("1.{}.0", minor(oldest) - 1);
+    let out = helm_template(&helm, &["--kube-version".to_owned(), below.clone()]);
+    assert!(!out.status.success(), "renders for {below}");
+    assert!(
+        text(&out.stderr).contains("incompatible with Kubernetes"),
+        "{}",
+        text(&out.stderr)
+    );
+    for version in KUBE_VERSIONS {
+        let out = helm_template(&helm, &["--kube-version".to_owned(), version.to_owned()]);
+        assert!(out.status.success(), "{version}: {}", text(&out.stderr));
+    }
+}
+
+/// The values files of the previous release (fixtures/upgrade-from-0.1.0)
+/// still render, and keep every setting, secret file and object that
+/// chart 0.1.0 rendered from them: an upgrade drops nothing silently.
+#[test]
+fn previous_release_values_still_render_every_setting() {
+    let helm = require!(helm());
+    let dir = tests_dir().join("fixtures/upgrade-from-0.1.0");
+    let before: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("rendered-by-0.1.0.json")).unwrap())
+            .unwrap();
+    let files = before.as_object().unwrap();
+    assert_eq!(files.len(), 4, "values.yaml and the three environments");
+    for (file, old) in files {
+        let values = dir
+            .join(format!("{file}.yaml"))
+            .to_string_lossy()
+            .into_owned();
+        let out = helm_template(&helm, &["-f".to_owned(), values]);
+        assert!(out.status.success(), "{file}: {}", text(&out.stderr));
+        let now = chart_tests::parse_documents(&text(&out.stdout));
+        let objects: BTreeSet<String> = now
+            .iter()
+            .map(|d| format!("{}/{}", Rendered::kind_of(d), Rendered::name_of(d)))
+            .collect();
+        for object in old["objects"].as_array().unwrap() {
+            assert!(
+                objects.contains(object.as_str().unwrap()),
+                "{file}: {object} no longer rendered"
+            );
+        }
+        let cm = now
+            .iter()
+            .find(|d| Rendered::kind_of(d) == "ConfigMap")
+            .unwrap();
+        for (key, value) in old["config"].as_object().unwrap() {
+            assert_eq!(&cm["data"][key], value, "{file}: {key} changed or dropped");
+        }
+        let app = now
+            .iter()
+            .find(|d| {
+                Rendered::kind_of(d) == "Deployment" && Rendered::name_of(d) == chart_tests::RELEASE
+            })
+            .unwrap();
+        let env: BTreeSet<&str> = app["spec"]["template"]["spec"]["containers"][0]["env"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|e| e["value"].as_str())
+            .collect();
+        for secret_file in old["secret_files"].as_array().unwrap() {
+            assert!(
+                env.contains(secret_file.as_str().unwrap()),
+                "{file}: {secret_file} no longer mounted"
+            );
+        }
+    }
 }
 
 /// Every object of every scenario, for the given kinds filter.

@@ -1,0 +1,703 @@
+//! What an operator sets: every app setting, the escape hatches, secrets
+//! from Secrets of their own, S3 through a cloud identity, backups and the
+//! restore Job, and the development services; checked on the typed objects
+//! of the scenarios in `chart_tests::SCENARIOS`.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chart_tests::{Rendered, Scenario, fullname, rendered_scenarios};
+use k8s_openapi::api::batch::v1::{CronJob, Job};
+use k8s_openapi::api::core::v1::{Container, PodSpec, PodTemplateSpec, ServiceAccount};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
+
+fn get(name: &str) -> Option<&'static Rendered> {
+    let all: &'static [(Scenario, Rendered)] = rendered_scenarios()?;
+    Some(
+        &all.iter()
+            .find(|(s, _)| s.name == name)
+            .unwrap_or_else(|| panic!("no scenario {name}"))
+            .1,
+    )
+}
+
+fn spec(pod: &PodTemplateSpec) -> &PodSpec {
+    pod.spec.as_ref().expect("pod spec")
+}
+
+fn container<'a>(pod: &'a PodTemplateSpec, name: &str) -> &'a Container {
+    let spec = spec(pod);
+    spec.containers
+        .iter()
+        .chain(spec.init_containers.iter().flatten())
+        .find(|c| c.name == name)
+        .unwrap_or_else(|| panic!("no container {name}"))
+}
+
+fn env_of(c: &Container) -> Vec<(String, Option<String>)> {
+    c.env
+        .iter()
+        .flatten()
+        .map(|e| (e.name.clone(), e.value.clone()))
+        .collect()
+}
+
+fn env_value(c: &Container, name: &str) -> Option<String> {
+    env_of(c)
+        .into_iter()
+        .rev()
+        .find(|(n, _)| n == name)
+        .and_then(|(_, v)| v)
+}
+
+/// (Secret name, key, file) of each source of the `secrets` volume.
+fn secret_sources(pod: &PodTemplateSpec) -> BTreeSet<(String, String, String)> {
+    let volume = spec(pod)
+        .volumes
+        .iter()
+        .flatten()
+        .find(|v| v.name == "secrets")
+        .expect("secrets volume");
+    volume
+        .projected
+        .as_ref()
+        .unwrap()
+        .sources
+        .iter()
+        .flatten()
+        .flat_map(|s| {
+            let secret = s.secret.clone().expect("a Secret source");
+            secret
+                .items
+                .unwrap_or_default()
+                .into_iter()
+                .map(move |i| (secret.name.clone(), i.key, i.path))
+        })
+        .collect()
+}
+
+/// The pods that run the blog binary and its container there.
+const BLOG_PODS: [(&str, &str); 3] = [
+    ("Deployment/blog", "blog"),
+    ("Job/blog-migrate", "migrate"),
+    ("CronJob/blog-backup", "upload"),
+];
+
+#[test]
+fn every_app_setting_reaches_its_variable() {
+    let Some(r) = get("every-setting") else {
+        return;
+    };
+    let expected: BTreeMap<String, String> = [
+        ("BLOG_ENVIRONMENT", "local"),
+        ("BLOG_LOG__FILTER", "warn,blog=trace"),
+        ("BLOG_LOG__FORMAT", "json"),
+        ("BLOG_HTTP__HOST", "0.0.0.0"),
+        ("BLOG_HTTP__PORT", "8080"),
+        ("BLOG_HTTP__PUBLIC_URL", "https://blog.example.org"),
+        ("BLOG_HTTP__SHUTDOWN_GRACE_SECONDS", "21"),
+        ("BLOG_HTTP__SHUTDOWN_DRAIN_SECONDS", "3"),
+        ("BLOG_HTTP__MAX_BODY_BYTES", "2097152"),
+        ("BLOG_HTTP__TRUSTED_PROXIES", "2"),
+        ("BLOG_HTTP__READINESS_REQUIRES_REDIS", "true"),
+        ("BLOG_DATABASE__HOST", "db.example.internal"),
+        ("BLOG_DATABASE__PORT", "6432"),
+        ("BLOG_DATABASE__NAME", "blogdb"),
+        ("BLOG_DATABASE__USER", "bloguser"),
+        ("BLOG_DATABASE__SSL_MODE", "prefer"),
+        ("BLOG_DATABASE__POOL_MAX_SIZE", "32"),
+        ("BLOG_DATABASE__CONNECT_TIMEOUT_MS", "4000"),
+        ("BLOG_DATABASE__STATEMENT_TIMEOUT_MS", "6000"),
+        ("BLOG_DATABASE__POOL_WAIT_TIMEOUT_MS", "2500"),
+        ("BLOG_REDIS__TIMEOUT_MS", "300"),
+        ("BLOG_REDIS__CACHE_TTL_SECONDS", "120"),
+        ("BLOG_S3__ENDPOINT", "https://objects.example.org"),
+        ("BLOG_S3__REGION", "eu-central-1"),
+        ("BLOG_S3__BUCKET", "media-example"),
+        ("BLOG_S3__CREDENTIAL_SOURCE", "default_chain"),
+        ("BLOG_SMTP__HOST", "mail.example.org"),
+        ("BLOG_SMTP__PORT", "465"),
+        ("BLOG_SMTP__TLS", "tls"),
+        ("BLOG_SMTP__FROM", "Example <blog@example.org>"),
+        ("BLOG_SMTP__TIMEOUT_SECONDS", "20"),
+        ("BLOG_AUTH__SESSION_TTL_HOURS", "48"),
+        ("BLOG_AUTH__PASSWORD_RESET_TTL_MINUTES", "30"),
+        ("BLOG_AUTH__PBKDF2_ITERATIONS", "700000"),
+        ("BLOG_AVATARS__MAX_BYTES", "3145728"),
+        ("BLOG_AVATARS__MAX_PIXELS", "30000000"),
+        ("BLOG_AVATARS__SIZE", "256"),
+        ("BLOG_RATE_LIMIT__ENABLED", "false"),
+        ("BLOG_RATE_LIMIT__FAIL_CLOSED", "true"),
+        ("BLOG_RATE_LIMIT__LOGIN_PER_IP__MAX", "21"),
+        ("BLOG_RATE_LIMIT__LOGIN_PER_IP__WINDOW_SECONDS", "61"),
+        ("BLOG_RATE_LIMIT__LOGIN_PER_ACCOUNT__MAX", "6"),
+        ("BLOG_RATE_LIMIT__LOGIN_PER_ACCOUNT__WINDOW_SECONDS", "62"),
+        ("BLOG_RATE_LIMIT__REGISTER_PER_IP__MAX", "7"),
+        ("BLOG_RATE_LIMIT__REGISTER_PER_IP__WINDOW_SECONDS", "3601"),
+        ("BLOG_RATE_LIMIT__PASSWORD_RESET_PER_IP__MAX", "8"),
+        (
+            "BLOG_RATE_LIMIT__PASSWORD_RESET_PER_IP__WINDOW_SECONDS",
+            "3602",
+        ),
+        ("BLOG_RATE_LIMIT__PASSWORD_RESET_PER_ACCOUNT__MAX", "4"),
+        (
+            "BLOG_RATE_LIMIT__PASSWORD_RESET_PER_ACCOUNT__WINDOW_SECONDS",
+            "3603",
+        ),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    let config = r.config();
+    let missing: Vec<_> = expected
+        .iter()
+        .filter(|(k, v)| config.get(*k) != Some(v))
+        .map(|(k, v)| format!("{k}={v} (rendered {:?})", config.get(k)))
+        .collect();
+    assert!(missing.is_empty(), "settings not rendered: {missing:#?}");
+    let extra: Vec<_> = config
+        .keys()
+        .filter(|k| !expected.contains_key(*k))
+        .collect();
+    assert!(extra.is_empty(), "unexpected settings: {extra:?}");
+}
+
+#[test]
+fn escape_hatches_reach_every_pod_running_the_blog_binary() {
+    let Some(r) = get("escape-hatches") else {
+        return;
+    };
+    for (pod_name, container_name) in BLOG_PODS {
+        let at = format!("{pod_name}/{container_name}");
+        let pod = r.pod(pod_name);
+        let c = container(&pod, container_name);
+        // extraEnv comes last, so it overrides the settings (env beats envFrom).
+        let env = env_of(c);
+        let names: Vec<_> = env.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(
+            names[names.len() - 2..],
+            ["BLOG_LOG__FILTER", "OTEL_EXPORTER_OTLP_ENDPOINT"],
+            "{at}: extraEnv last"
+        );
+        assert_eq!(
+            env_value(c, "BLOG_LOG__FILTER").as_deref(),
+            Some("debug"),
+            "{at}"
+        );
+        let otel = c
+            .env
+            .iter()
+            .flatten()
+            .find(|e| e.name == "OTEL_EXPORTER_OTLP_ENDPOINT");
+        assert!(
+            otel.and_then(|e| e.value_from.as_ref()).is_some(),
+            "{at}: valueFrom kept"
+        );
+        let env_from: Vec<_> = c
+            .env_from
+            .iter()
+            .flatten()
+            .filter_map(|e| e.secret_ref.as_ref().map(|s| s.name.clone()))
+            .collect();
+        assert_eq!(env_from, ["blog-extra"], "{at}: extraEnvFrom");
+        assert!(
+            c.volume_mounts
+                .iter()
+                .flatten()
+                .any(|m| m.name == "cloudsql" && m.mount_path == "/cloudsql"),
+            "{at}: extraVolumeMounts"
+        );
+        let spec = spec(&pod);
+        assert!(
+            spec.volumes.iter().flatten().any(|v| v.name == "cloudsql"),
+            "{at}: extraVolumes"
+        );
+        // Native sidecar: first, and restartPolicy Always (Jobs still finish).
+        let first = &spec.init_containers.as_ref().expect("init containers")[0];
+        assert_eq!(first.name, "cloud-sql-proxy", "{at}: sidecar first");
+        assert_eq!(first.restart_policy.as_deref(), Some("Always"), "{at}");
+    }
+    let backup = r.pod("CronJob/blog-backup");
+    let init: Vec<_> = spec(&backup)
+        .init_containers
+        .iter()
+        .flatten()
+        .map(|c| c.name.as_str())
+        .collect();
+    assert_eq!(
+        init,
+        ["cloud-sql-proxy", "dump"],
+        "pg_dump starts after the proxy"
+    );
+
+    // Labels and annotations on every component's pods.
+    for (pod_name, label, annotation) in [
+        (
+            "Deployment/blog",
+            ("example.com/team", "blog"),
+            ("example.com/app", "yes"),
+        ),
+        (
+            "Job/blog-migrate",
+            ("example.com/job", "migrate"),
+            ("sidecar.istio.io/inject", "false"),
+        ),
+        (
+            "CronJob/blog-backup",
+            ("example.com/job", "backup"),
+            ("sidecar.istio.io/inject", "false"),
+        ),
+        (
+            "StatefulSet/blog-postgresql",
+            ("example.com/tier", "db"),
+            ("example.com/db", "yes"),
+        ),
+        (
+            "Deployment/blog-redis",
+            ("example.com/tier", "cache"),
+            ("example.com/cache", "yes"),
+        ),
+    ] {
+        let meta = r.pod(pod_name).metadata.expect("pod metadata");
+        let labels = meta.labels.unwrap_or_default();
+        let annotations = meta.annotations.unwrap_or_default();
+        assert_eq!(
+            labels.get(label.0).map(String::as_str),
+            Some(label.1),
+            "{pod_name}"
+        );
+        assert_eq!(
+            annotations.get(annotation.0).map(String::as_str),
+            Some(annotation.1),
+            "{pod_name}"
+        );
+        assert_eq!(
+            labels.get("app.kubernetes.io/instance").map(String::as_str),
+            Some("blog"),
+            "{pod_name}: the chart's labels stay"
+        );
+    }
+
+    // extraEgress in the policy of each pod running the blog binary.
+    for component in ["app", "migrate", "backup"] {
+        let np: NetworkPolicy = r.get("NetworkPolicy", &format!("{}-{component}", fullname()));
+        let has_3307 = np
+            .spec
+            .unwrap()
+            .egress
+            .unwrap()
+            .iter()
+            .flat_map(|rule| rule.ports.iter().flatten())
+            .any(|p| {
+                p.port == Some(k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::Int(3307))
+            });
+        assert!(has_3307, "{component}: extraEgress");
+    }
+}
+
+#[test]
+fn each_secret_can_come_from_a_secret_of_its_own() {
+    let Some(r) = get("operator-existing-infra") else {
+        return;
+    };
+    assert!(
+        r.of_kind("Secret").is_empty(),
+        "the chart renders no Secret"
+    );
+    let own =
+        |name: &str, key: &str, file: &str| (name.to_owned(), key.to_owned(), file.to_owned());
+    let expected: BTreeSet<_> = [
+        own("blog-db-app", "password", "database-password"),
+        own("blog-redis", "url", "redis-url"),
+        own("blog-s3", "AWS_ACCESS_KEY_ID", "s3-access-key"),
+        own("blog-s3", "AWS_SECRET_ACCESS_KEY", "s3-secret-key"),
+        own("blog-smtp", "username", "smtp-username"),
+        own("blog-smtp", "password", "smtp-password"),
+        own("blog-db-ca", "ca.crt", "database-ca.crt"),
+    ]
+    .into();
+    for (pod_name, container_name) in BLOG_PODS {
+        let pod = r.pod(pod_name);
+        assert_eq!(secret_sources(&pod), expected, "{pod_name}");
+        let files: BTreeSet<_> = env_of(container(&pod, container_name))
+            .into_iter()
+            .filter(|(n, _)| n.ends_with("_FILE"))
+            .map(|(n, v)| (n, v.unwrap()))
+            .collect();
+        let dir = "/var/run/secrets/blog";
+        let want: BTreeSet<_> = [
+            ("BLOG_DATABASE__PASSWORD_FILE", "database-password"),
+            ("BLOG_REDIS__URL_FILE", "redis-url"),
+            ("BLOG_S3__ACCESS_KEY_FILE", "s3-access-key"),
+            ("BLOG_S3__SECRET_KEY_FILE", "s3-secret-key"),
+            ("BLOG_SMTP__USERNAME_FILE", "smtp-username"),
+            ("BLOG_SMTP__PASSWORD_FILE", "smtp-password"),
+        ]
+        .into_iter()
+        .map(|(n, f)| (n.to_owned(), format!("{dir}/{f}")))
+        .collect();
+        assert_eq!(files, want, "{pod_name}: secret files");
+    }
+    let config = r.config();
+    assert_eq!(
+        config["BLOG_DATABASE__SSL_ROOT_CERT"],
+        "/var/run/secrets/blog/database-ca.crt"
+    );
+    assert!(
+        !config.contains_key("BLOG_REDIS__URL"),
+        "an external Redis URL is a secret"
+    );
+
+    // The simple default stays: one shared Secret with fixed keys.
+    let Some(prod) = get("production") else {
+        return;
+    };
+    let sources = secret_sources(&prod.pod("Deployment/blog"));
+    let names: BTreeSet<_> = sources.iter().map(|(n, _, _)| n.as_str()).collect();
+    assert_eq!(names, BTreeSet::from(["blog-production"]));
+    assert!(sources.iter().all(|(_, key, file)| key == file));
+}
+
+#[test]
+fn s3_through_the_cloud_identity_has_no_static_keys() {
+    for scenario in ["irsa", "web-identity"] {
+        let Some(r) = get(scenario) else { return };
+        assert_eq!(
+            r.config()["BLOG_S3__CREDENTIAL_SOURCE"],
+            "default_chain",
+            "{scenario}"
+        );
+        for (pod_name, container_name) in BLOG_PODS {
+            let at = format!("{scenario}: {pod_name}");
+            let pod = r.pod(pod_name);
+            assert!(
+                !secret_sources(&pod)
+                    .iter()
+                    .any(|(_, _, f)| f.starts_with("s3-")),
+                "{at}: static S3 keys mounted"
+            );
+            let c = container(&pod, container_name);
+            assert!(env_value(c, "BLOG_S3__ACCESS_KEY_FILE").is_none(), "{at}");
+            // The Kubernetes API token stays unmounted either way.
+            assert_eq!(
+                spec(&pod).automount_service_account_token,
+                Some(false),
+                "{at}"
+            );
+            if scenario == "web-identity" {
+                assert_eq!(
+                    env_value(c, "AWS_ROLE_ARN").as_deref(),
+                    Some("arn:aws:iam::123456789012:role/blog"),
+                    "{at}"
+                );
+                let token_file = env_value(c, "AWS_WEB_IDENTITY_TOKEN_FILE").expect("token file");
+                let mount = c
+                    .volume_mounts
+                    .iter()
+                    .flatten()
+                    .find(|m| m.name == "aws-web-identity")
+                    .expect("token mount");
+                assert_eq!(token_file, format!("{}/token", mount.mount_path), "{at}");
+                let volume = spec(&pod)
+                    .volumes
+                    .iter()
+                    .flatten()
+                    .find(|v| v.name == "aws-web-identity")
+                    .expect("token volume");
+                let token = volume.projected.as_ref().unwrap().sources.as_ref().unwrap()[0]
+                    .service_account_token
+                    .clone()
+                    .expect("a projected ServiceAccount token");
+                assert_eq!(token.audience.as_deref(), Some("sts.amazonaws.com"), "{at}");
+                assert_eq!(token.path, "token", "{at}");
+            }
+        }
+        // Egress to the identity endpoints (STS over HTTPS).
+        let np: NetworkPolicy = r.get("NetworkPolicy", &format!("{}-app", fullname()));
+        let rules = np.spec.unwrap().egress.unwrap();
+        assert!(
+            rules.len() == 6,
+            "{scenario}: the cloud identity rule comes on top of the five"
+        );
+    }
+    // EKS IRSA: the role is an annotation of both accounts that run the binary.
+    let Some(irsa) = get("irsa") else { return };
+    for sa in [fullname(), format!("{}-migrate", fullname())] {
+        let account: ServiceAccount = irsa.get("ServiceAccount", &sa);
+        assert_eq!(
+            account.metadata.annotations.unwrap_or_default()["eks.amazonaws.com/role-arn"],
+            "arn:aws:iam::123456789012:role/blog",
+            "{sa}"
+        );
+    }
+    let backup = irsa.pod("CronJob/blog-backup");
+    assert_eq!(
+        spec(&backup).service_account_name.as_deref(),
+        Some("blog"),
+        "the backup uploads with the app's identity"
+    );
+}
+
+fn script(c: &Container) -> String {
+    assert_eq!(
+        c.command.as_deref(),
+        Some(&["/bin/sh".to_owned(), "-c".to_owned()][..])
+    );
+    c.args.as_ref().expect("script")[0].clone()
+}
+
+#[test]
+fn backups_dump_then_upload_with_the_apps_settings() {
+    let Some(prod) = get("production") else {
+        return;
+    };
+    let cron: CronJob = prod.get("CronJob", "blog-backup");
+    let cron_spec = cron.spec;
+    assert_eq!(cron_spec.schedule, "17 3 * * *");
+    assert_eq!(cron_spec.time_zone.as_deref(), Some("Etc/UTC"));
+    assert_eq!(cron_spec.concurrency_policy.as_deref(), Some("Forbid"));
+    for (scenario, bucket, host, ssl) in [
+        (
+            "production",
+            "blog-production-backups",
+            "blog-postgresql",
+            "disable",
+        ),
+        (
+            "operator-existing-infra",
+            "acme-blog-backups",
+            "blog-db-rw.databases.svc",
+            "verify-full",
+        ),
+        (
+            "staging",
+            "blog-staging-media",
+            "blog-postgresql",
+            "disable",
+        ),
+    ] {
+        let Some(r) = get(scenario) else { return };
+        let config = r.config();
+        let pod = r.pod("CronJob/blog-backup");
+        let spool = spec(&pod)
+            .volumes
+            .iter()
+            .flatten()
+            .find(|v| v.name == "spool")
+            .and_then(|v| v.empty_dir.clone())
+            .expect("spool emptyDir");
+        assert!(spool.size_limit.is_some(), "{scenario}: bounded spool");
+        let dump = container(&pod, "dump");
+        let upload = container(&pod, "upload");
+        let app: k8s_openapi::api::apps::v1::Deployment = r.get("Deployment", &fullname());
+        let app_spec = app.spec.template.spec.unwrap();
+        // pg_dump from the Postgres image, read back in full before upload.
+        // By default the Postgres tools of postgresql.image: the server's major.
+        assert!(
+            dump.image.as_deref().unwrap().starts_with("postgres:16"),
+            "{scenario}"
+        );
+        let sh = script(dump);
+        assert!(sh.contains("pg_dump --format=custom"), "{sh}");
+        assert!(sh.contains("pg_restore --file=/dev/null"), "{sh}");
+        assert!(
+            sh.find("pg_restore").unwrap() < sh.find("mv ").unwrap(),
+            "{sh}"
+        );
+        // libpq's variables are the app's settings.
+        for (pg, blog) in [
+            ("PGHOST", "BLOG_DATABASE__HOST"),
+            ("PGPORT", "BLOG_DATABASE__PORT"),
+            ("PGDATABASE", "BLOG_DATABASE__NAME"),
+            ("PGUSER", "BLOG_DATABASE__USER"),
+        ] {
+            assert_eq!(
+                env_value(dump, pg),
+                config.get(blog).cloned(),
+                "{scenario}: {pg}"
+            );
+        }
+        assert_eq!(
+            env_value(dump, "PGHOST").as_deref(),
+            Some(host),
+            "{scenario}"
+        );
+        assert_eq!(
+            env_value(dump, "PGSSLMODE").as_deref(),
+            Some(ssl),
+            "{scenario}"
+        );
+        if ssl == "verify-full" {
+            assert_eq!(
+                env_value(dump, "PGSSLROOTCERT"),
+                config.get("BLOG_DATABASE__SSL_ROOT_CERT").cloned(),
+                "{scenario}: the app's CA"
+            );
+        }
+        // The upload runs the app image with the app's settings and secrets.
+        assert_eq!(upload.image, app_spec.containers[0].image, "{scenario}");
+        let args = upload.args.clone().unwrap();
+        let spool_dir = "/var/spool/blog-backup";
+        assert_eq!(&args[..2], ["backup", "upload"], "{scenario}");
+        assert_eq!(
+            args[2..6],
+            ["--bucket", bucket, "--prefix", "backups/postgres/"],
+            "{scenario}"
+        );
+        assert_eq!(
+            args.last().map(String::as_str),
+            Some(spool_dir),
+            "{scenario}"
+        );
+        for c in [dump, upload] {
+            assert!(
+                c.volume_mounts
+                    .iter()
+                    .flatten()
+                    .any(|m| m.name == "spool" && m.mount_path == spool_dir),
+                "{scenario}: {} mounts the spool",
+                c.name
+            );
+        }
+        assert_eq!(
+            secret_sources(&pod),
+            secret_sources(&r.pod("Deployment/blog")),
+            "{scenario}"
+        );
+    }
+    for scenario in ["defaults", "dev"] {
+        let Some(r) = get(scenario) else { return };
+        assert!(
+            r.of_kind("CronJob").is_empty(),
+            "{scenario}: backups are opt-in"
+        );
+    }
+}
+
+#[test]
+fn the_restore_job_is_rendered_only_on_demand() {
+    let Some(r) = get("restore") else { return };
+    let job: Job = r.get("Job", "blog-restore");
+    let annotations = job.metadata.annotations.clone().unwrap_or_default();
+    assert!(
+        !annotations.contains_key("helm.sh/hook"),
+        "applied by hand, not a hook"
+    );
+    let spec_ = job.spec.unwrap();
+    assert_eq!(
+        spec_.backoff_limit,
+        Some(0),
+        "a failed restore is not retried"
+    );
+    let pod = spec_.template;
+    let download = container(&pod, "download");
+    assert_eq!(
+        download.args.clone().unwrap(),
+        [
+            "backup",
+            "download",
+            "--bucket",
+            "blog-production-backups",
+            "--prefix",
+            "backups/postgres/",
+            "--out",
+            "/var/spool/blog-backup/restore.dump",
+            "blog-20260101T031700Z.dump"
+        ]
+    );
+    let sh = script(container(&pod, "restore"));
+    for flag in [
+        "--single-transaction",
+        "--clean",
+        "--if-exists",
+        "--exit-on-error",
+        "--no-owner",
+    ] {
+        assert!(sh.contains(flag), "pg_restore {flag}: {sh}");
+    }
+    assert!(sh.contains("/var/spool/blog-backup/restore.dump"), "{sh}");
+    // Its NetworkPolicy comes in the same file (`--show-only`).
+    let _np: NetworkPolicy = r.get("NetworkPolicy", "blog-restore");
+    let Some(all) = rendered_scenarios() else {
+        return;
+    };
+    for (scenario, rendered) in all {
+        if scenario.name != "restore" {
+            assert!(
+                !rendered
+                    .of_kind("Job")
+                    .iter()
+                    .any(|j| Rendered::name_of(j) == "blog-restore"),
+                "{}: restore Job rendered",
+                scenario.name
+            );
+        }
+    }
+}
+
+#[test]
+fn dev_values_stand_alone_with_the_chart_s_own_s3_and_mail() {
+    let Some(dev) = get("dev") else { return };
+    let config = dev.config();
+    assert_eq!(config["BLOG_S3__ENDPOINT"], "http://blog-seaweedfs:8333");
+    assert_eq!(config["BLOG_SMTP__HOST"], "blog-mailpit");
+    assert_eq!(config["BLOG_SMTP__PORT"], "1025");
+    assert_eq!(config["BLOG_SMTP__TLS"], "none");
+    for (component, ports) in [("seaweedfs", vec![8333]), ("mailpit", vec![1025, 8025])] {
+        let name = format!("{}-{component}", fullname());
+        let svc: k8s_openapi::api::core::v1::Service = dev.get("Service", &name);
+        let svc_ports: Vec<i32> = svc
+            .spec
+            .unwrap()
+            .ports
+            .unwrap()
+            .iter()
+            .map(|p| p.port)
+            .collect();
+        assert_eq!(svc_ports, ports, "{component}");
+        let pod = dev.pod(&format!("Deployment/{name}"));
+        assert!(
+            spec(&pod)
+                .volumes
+                .iter()
+                .flatten()
+                .any(|v| v.name == "data" && v.empty_dir.is_some()),
+            "{component}: data on an emptyDir"
+        );
+    }
+    // The app's own image, loaded into kind/minikube and never pulled.
+    let app = dev.pod("Deployment/blog");
+    let c = container(&app, "blog");
+    assert_eq!(c.image.as_deref(), Some("blog:dev"));
+    assert_eq!(c.image_pull_policy.as_deref(), Some("Never"));
+    // The app and the migration Job reach SeaweedFS in the namespace.
+    for component in ["app", "migrate"] {
+        let np: NetworkPolicy = dev.get("NetworkPolicy", &format!("{}-{component}", fullname()));
+        let to_seaweedfs = np.spec.unwrap().egress.unwrap().iter().any(|rule| {
+            rule.to.iter().flatten().any(|peer| {
+                peer.pod_selector
+                    .as_ref()
+                    .and_then(|s| s.match_labels.as_ref())
+                    .is_some_and(|l| {
+                        l.get("app.kubernetes.io/component").map(String::as_str)
+                            == Some("seaweedfs")
+                    })
+            })
+        });
+        assert!(to_seaweedfs, "{component} reaches SeaweedFS");
+    }
+    for scenario in [
+        "defaults",
+        "staging",
+        "production",
+        "operator-existing-infra",
+    ] {
+        let Some(r) = get(scenario) else { return };
+        for d in r.of_kind("Deployment") {
+            let name = Rendered::name_of(d);
+            assert!(
+                !name.ends_with("-seaweedfs") && !name.ends_with("-mailpit"),
+                "{scenario}: {name} is for development only"
+            );
+        }
+    }
+}
