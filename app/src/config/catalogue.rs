@@ -19,6 +19,11 @@ pub struct SettingDoc {
     pub secret: bool,
     /// The rule a value must follow, e.g. `1–1000` or `disable, prefer, require`.
     pub rule: String,
+    /// Bounds of a number (durations in their unit).
+    pub minimum: Option<u64>,
+    pub maximum: Option<u64>,
+    /// The values a choice may take.
+    pub choices: Vec<String>,
 }
 
 impl SettingDoc {
@@ -107,7 +112,37 @@ fn walk(
         default: default.cloned(),
         secret: schema.get("x-secret") == Some(&Value::Bool(true)),
         rule: rule(root, target),
+        minimum: target.get("minimum").and_then(Value::as_u64),
+        maximum: target.get("maximum").and_then(Value::as_u64),
+        choices: choices(root, target),
     });
+}
+
+fn choices(root: &Value, schema: &Value) -> Vec<String> {
+    let schema = schema
+        .get("anyOf")
+        .and_then(Value::as_array)
+        .and_then(|v| {
+            v.iter()
+                .find(|s| s.get("type") != Some(&Value::String("null".into())))
+        })
+        .map_or(schema, |s| resolve(root, s));
+    if let Some(variants) = schema.get("oneOf").and_then(Value::as_array) {
+        return variants
+            .iter()
+            .filter_map(|c| c.get("const").or_else(|| c.pointer("/enum/0")))
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect();
+    }
+    schema
+        .get("enum")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .map(str::to_owned)
+        .collect()
 }
 
 fn rule(root: &Value, schema: &Value) -> String {
@@ -229,6 +264,13 @@ mod tests {
         assert!(get("database.password").secret);
         assert!(get("redis.url").secret);
         assert_eq!(get("smtp.tls").rule, "none, starttls, tls");
+        assert_eq!(get("smtp.tls").choices, ["none", "starttls", "tls"]);
+        assert_eq!(get("log.format").choices, ["pretty", "json"]);
+        assert_eq!(
+            (pool.minimum, pool.maximum),
+            (Some(1), Some(1000)),
+            "{pool:?}"
+        );
         assert!(
             all.iter().all(|s| !s.description.is_empty()),
             "a setting has no doc comment"
