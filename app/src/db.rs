@@ -141,6 +141,15 @@ pub trait FromRow: Sized {
     fn from_row(row: &tokio_postgres::Row) -> Result<Self, tokio_postgres::Error>;
 }
 
+/// A row's `id` column alone.
+pub struct Id(pub i64);
+
+impl FromRow for Id {
+    fn from_row(row: &tokio_postgres::Row) -> Result<Self, tokio_postgres::Error> {
+        Ok(Self(row.try_get("id")?))
+    }
+}
+
 /// Reads every row of `rows` as `T`.
 pub fn from_rows<T: FromRow>(
     op: &'static str,

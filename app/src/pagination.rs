@@ -21,29 +21,58 @@ pub enum PageError {
     BadLimit(u32),
 }
 
-/// Which page of a list: after `cursor` (the first page when `None`),
-/// `limit` items.
+/// Where a page starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Position {
+    /// The newest items.
+    First,
+    /// The items just older than the cursor (the API's `cursor`, the site's
+    /// "older posts").
+    After(Cursor),
+    /// The items just newer than the cursor (the site's "newer posts"):
+    /// the same index read backwards, so it costs the same at any depth.
+    Before(Cursor),
+}
+
+/// Which page of a list, and how many items.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PageRequest {
-    pub cursor: Option<Cursor>,
+    pub position: Position,
     pub limit: u32,
 }
 
 impl PageRequest {
+    /// The API's form: `cursor` from a previous `next_cursor`.
     pub fn parse(cursor: Option<&str>, limit: Option<u32>) -> Result<Self, PageError> {
+        Self::parse_either(cursor, None, limit)
+    }
+
+    /// The site's form: `after` (older) or `before` (newer), not both.
+    pub fn parse_either(
+        after: Option<&str>,
+        before: Option<&str>,
+        limit: Option<u32>,
+    ) -> Result<Self, PageError> {
+        let position = match (after, before) {
+            (None, None) => Position::First,
+            (Some(after), None) => Position::After(Cursor::decode(after)?),
+            (None, Some(before)) => Position::Before(Cursor::decode(before)?),
+            (Some(_), Some(_)) => return Err(PageError::BadCursor),
+        };
         Ok(Self {
-            cursor: cursor.map(Cursor::decode).transpose()?,
+            position,
             limit: self::limit(limit)?,
         })
     }
 
     /// A stable text form (cache keys).
     pub fn key(&self) -> String {
-        format!(
-            "{}:{}",
-            self.cursor.map_or_else(|| "-".to_owned(), |c| c.encode()),
-            self.limit
-        )
+        let position = match self.position {
+            Position::First => "-".to_owned(),
+            Position::After(c) => format!("a{}", c.encode()),
+            Position::Before(c) => format!("b{}", c.encode()),
+        };
+        format!("{position}:{}", self.limit)
     }
 }
 

@@ -10,7 +10,7 @@ use deadpool_postgres::GenericClient;
 use tokio_postgres::Row;
 
 use super::domain::{Bio, EmailAddress, Username};
-use crate::db::{self, DbError, FromRow};
+use crate::db::{self, DbError, FromRow, Id};
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct UserRow {
@@ -84,14 +84,6 @@ impl FromRow for SessionUser {
             session_id: row.try_get("session_id")?,
             user: UserRow::from_row(row)?,
         })
-    }
-}
-
-struct Id(i64);
-
-impl FromRow for Id {
-    fn from_row(row: &Row) -> Result<Self, tokio_postgres::Error> {
-        Ok(Self(row.try_get("id")?))
     }
 }
 

@@ -319,7 +319,7 @@ fn to_page(state: &AppState, page: crate::posts::PostPage) -> PostPage {
             .into_iter()
             .map(|post| to_post(state, post))
             .collect(),
-        next_cursor: page.next_cursor.map(|c| c.encode()),
+        next_cursor: page.older.map(|c| c.encode()),
     }
 }
 

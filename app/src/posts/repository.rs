@@ -9,8 +9,8 @@ use deadpool_postgres::GenericClient;
 use tokio_postgres::Row;
 
 use super::domain::{PostContent, PostTitle};
-use crate::db::{self, DbError, FromRow};
-use crate::pagination::{Cursor, PageRequest};
+use crate::db::{self, DbError, FromRow, Id};
+use crate::pagination::{Cursor, PageRequest, Position};
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct PostRow {
@@ -39,11 +39,16 @@ impl FromRow for PostRow {
     }
 }
 
-/// One page plus the cursor of the next one (`None` on the last page).
+/// One page, newest first, with where the neighbouring pages start.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Page {
     pub items: Vec<PostRow>,
-    pub next_cursor: Option<Cursor>,
+    /// Cursor for the next older page; `None` on the last page.
+    pub older: Option<Cursor>,
+    /// Cursor for the next newer page; `None` on the first page (as far as
+    /// this page can tell: a page reached with an older-cursor always offers
+    /// one, which may turn out empty if posts were deleted meanwhile).
+    pub newer: Option<Cursor>,
 }
 
 /// The columns of [`PostRow`] from `posts p` joined with its author `u`.
@@ -59,34 +64,52 @@ macro_rules! select_posts {
     };
 }
 
-fn page(items: Vec<PostRow>, limit: u32) -> Page {
-    // One extra row was fetched to learn whether another page exists.
-    let mut items = items;
-    let more = items.len() > limit as usize;
-    items.truncate(limit as usize);
-    let next_cursor = if more {
-        items.last().map(|p| Cursor {
-            created_at: p.created_at,
-            id: p.id,
-        })
-    } else {
-        None
-    };
-    Page { items, next_cursor }
+fn cursor_of(p: &PostRow) -> Cursor {
+    Cursor {
+        created_at: p.created_at,
+        id: p.id,
+    }
+}
+
+/// Builds a page from `limit + 1` rows fetched in the direction of `req`
+/// (one extra row tells whether another page exists that way).
+fn page(mut rows: Vec<PostRow>, req: PageRequest) -> Page {
+    let limit = req.limit as usize;
+    let more = rows.len() > limit;
+    rows.truncate(limit);
+    match req.position {
+        Position::First | Position::After(_) => Page {
+            older: if more { rows.last().map(cursor_of) } else { None },
+            newer: match req.position {
+                Position::After(_) => rows.first().map(cursor_of),
+                _ => None,
+            },
+            items: rows,
+        },
+        Position::Before(_) => {
+            // Read oldest first; shown newest first.
+            rows.reverse();
+            Page {
+                older: rows.last().map(cursor_of),
+                newer: if more { rows.first().map(cursor_of) } else { None },
+                items: rows,
+            }
+        }
+    }
 }
 
 /// All posts, newest first.
 pub async fn list(c: &impl GenericClient, req: PageRequest) -> Result<Page, DbError> {
     let fetch = i64::from(req.limit) + 1;
-    let rows = match req.cursor {
-        None => {
+    let rows = match req.position {
+        Position::First => {
             const SQL: &str = concat!(
                 select_posts!("posts"),
                 " ORDER BY p.created_at DESC, p.id DESC LIMIT $1"
             );
             db::query(c, "list posts", SQL, &[&fetch]).await?
         }
-        Some(cur) => {
+        Position::After(cur) => {
             const SQL: &str = concat!(
                 select_posts!("posts"),
                 " WHERE (p.created_at, p.id) < ($1, $2)",
@@ -94,8 +117,16 @@ pub async fn list(c: &impl GenericClient, req: PageRequest) -> Result<Page, DbEr
             );
             db::query(c, "list posts", SQL, &[&cur.created_at, &cur.id, &fetch]).await?
         }
+        Position::Before(cur) => {
+            const SQL: &str = concat!(
+                select_posts!("posts"),
+                " WHERE (p.created_at, p.id) > ($1, $2)",
+                " ORDER BY p.created_at ASC, p.id ASC LIMIT $3"
+            );
+            db::query(c, "list newer posts", SQL, &[&cur.created_at, &cur.id, &fetch]).await?
+        }
     };
-    Ok(page(rows, req.limit))
+    Ok(page(rows, req))
 }
 
 /// One author's posts, newest first.
@@ -105,8 +136,8 @@ pub async fn list_by_author(
     req: PageRequest,
 ) -> Result<Page, DbError> {
     let fetch = i64::from(req.limit) + 1;
-    let rows = match req.cursor {
-        None => {
+    let rows = match req.position {
+        Position::First => {
             const SQL: &str = concat!(
                 select_posts!("posts"),
                 " WHERE p.author_id = $1",
@@ -114,7 +145,7 @@ pub async fn list_by_author(
             );
             db::query(c, "list author posts", SQL, &[&author_id, &fetch]).await?
         }
-        Some(cur) => {
+        Position::After(cur) => {
             const SQL: &str = concat!(
                 select_posts!("posts"),
                 " WHERE p.author_id = $1 AND (p.created_at, p.id) < ($2, $3)",
@@ -128,16 +159,50 @@ pub async fn list_by_author(
             )
             .await?
         }
+        Position::Before(cur) => {
+            const SQL: &str = concat!(
+                select_posts!("posts"),
+                " WHERE p.author_id = $1 AND (p.created_at, p.id) > ($2, $3)",
+                " ORDER BY p.created_at ASC, p.id ASC LIMIT $4"
+            );
+            db::query(
+                c,
+                "list newer author posts",
+                SQL,
+                &[&author_id, &cur.created_at, &cur.id, &fetch],
+            )
+            .await?
+        }
     };
-    Ok(page(rows, req.limit))
+    Ok(page(rows, req))
 }
 
-struct Id(i64);
-
-impl FromRow for Id {
-    fn from_row(row: &Row) -> Result<Self, tokio_postgres::Error> {
-        Ok(Self(row.try_get("id")?))
+/// The cursor that starts page `number` (1-based, `per_page` items) of all
+/// posts: for old `/?page=N` links. An OFFSET scan, so it costs as much as
+/// the page is deep; `None` past the end.
+pub async fn cursor_at_page(
+    c: &impl GenericClient,
+    number: u32,
+    per_page: u32,
+) -> Result<Option<Cursor>, DbError> {
+    let offset = i64::from(number.saturating_sub(1)) * i64::from(per_page) - 1;
+    struct At(Cursor);
+    impl FromRow for At {
+        fn from_row(row: &Row) -> Result<Self, tokio_postgres::Error> {
+            Ok(Self(Cursor {
+                created_at: row.try_get("created_at")?,
+                id: row.try_get("id")?,
+            }))
+        }
     }
+    let at: Option<At> = db::query_opt(
+        c,
+        "find page by number",
+        "SELECT created_at, id FROM posts ORDER BY created_at DESC, id DESC OFFSET $1 LIMIT 1",
+        &[&offset],
+    )
+    .await?;
+    Ok(at.map(|a| a.0))
 }
 
 /// The id of the user named `username` (case-insensitive).

@@ -62,8 +62,10 @@ impl From<PostRow> for Post {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PostPage {
     pub items: Vec<Post>,
-    /// Where the next page starts; `None` on the last page.
-    pub next_cursor: Option<Cursor>,
+    /// Where the next older page starts; `None` on the last page.
+    pub older: Option<Cursor>,
+    /// Where the next newer page starts; `None` on the first page.
+    pub newer: Option<Cursor>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -168,6 +170,24 @@ impl Posts {
             })
             .await?;
         Ok(self.with_views(page).await)
+    }
+
+    /// Where page `number` (1-based, `per_page` posts) of all posts starts,
+    /// for links from the Django original (`/?page=N`); `None` for the first
+    /// page and past the end. Costs as much as the page is deep (an OFFSET
+    /// scan), so callers bound `number`.
+    pub async fn cursor_at_page(
+        &self,
+        number: u32,
+        per_page: u32,
+    ) -> Result<Option<Cursor>, Failure> {
+        if number <= 1 {
+            return Ok(None);
+        }
+        let conn = self.conn("finding a page by number").await?;
+        repo::cursor_at_page(&conn, number, per_page)
+            .await
+            .context("finding a page by number")
     }
 
     /// Reads a post and counts the view.
@@ -308,7 +328,8 @@ impl Posts {
             .collect();
         PostPage {
             items,
-            next_cursor: page.next_cursor,
+            older: page.older,
+            newer: page.newer,
         }
     }
 }
