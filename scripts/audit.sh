@@ -96,8 +96,12 @@ else
   checks=(licenses bans sources)
 fi
 
+# --offline is what keeps cargo-deny from fetching the advisory database; it
+# also keeps cargo metadata offline, which needs every platform's crates on
+# disk (a build downloads only the host's): cargo fetch gets them first.
+cargo fetch --locked --quiet
 log "cargo deny check ${checks[*]} ($(cargo-deny --version))"
-cargo deny --locked check --disable-fetch --show-stats "${checks[@]}"
+cargo deny --offline --locked check --show-stats "${checks[@]}"
 
 # cargo-deny sees the whole workspace with features unified, where the test
 # crates may still pull more in; the binary's own graph (what
