@@ -508,7 +508,11 @@ async fn xml_bodies_are_refused_by_every_operation_that_takes_a_body() {
             targets.push((method.to_ascii_uppercase().parse().unwrap(), concrete));
         }
     }
-    assert!(targets.len() > 8, "only {} operations with a body", targets.len());
+    assert!(
+        targets.len() > 8,
+        "only {} operations with a body",
+        targets.len()
+    );
 
     // Both advisories' shapes in one small document (well under the body
     // limit, so 413 cannot answer first): one start tag repeating an attribute
@@ -517,7 +521,8 @@ async fn xml_bodies_are_refused_by_every_operation_that_takes_a_body() {
     let namespaces: String = (0..40)
         .map(|i| format!(r#" xmlns:n{i}="urn:n{i}""#))
         .collect();
-    let xml = format!(r#"<?xml version="1.0"?><post{namespaces}><title{attributes}>t</title></post>"#);
+    let xml =
+        format!(r#"<?xml version="1.0"?><post{namespaces}><title{attributes}>t</title></post>"#);
     assert!(xml.len() < 4096);
 
     let cli = client();
