@@ -9,8 +9,11 @@
 #   scripts/audit.sh
 #
 # BLOG_ADVISORY_DB: a RustSec advisory-db directory (with crates/), read only.
-#   Default: ../shared/advisory-db beside the repository. Missing: an error
-#   under CI=true; elsewhere the advisories check is skipped, loudly.
+#   Default: the first of ../shared/advisory-db beside the repository and
+#   /work/shared/advisory-db (this project's machines) that exists. None: an
+#   error under CI=true; elsewhere the advisories check is skipped, loudly.
+#   `fetch`: cargo-deny fetches the live database instead (CI that is online:
+#   GitHub Actions, Travis).
 # cargo-deny wants the database as a git repository in a writable directory
 # named after its URL, so the snapshot is copied into one under
 # $BLOG_CACHE_DIR/advisory-dbs and committed with the snapshot's date (which
@@ -21,7 +24,12 @@ set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
 cache_dir="${BLOG_CACHE_DIR:-${HOME}/.cache/blog}"
-db="${BLOG_ADVISORY_DB:-${repo}/../shared/advisory-db}"
+if [[ -n "${BLOG_ADVISORY_DB:-}" ]]; then
+  db="$BLOG_ADVISORY_DB"
+else
+  db="${repo}/../shared/advisory-db"
+  [[ -d "${db}/crates" ]] || [[ ! -d /work/shared/advisory-db/crates ]] || db=/work/shared/advisory-db
+fi
 export BLOG_ADVISORY_DB_ROOT="${BLOG_ADVISORY_DB_ROOT:-${cache_dir}/advisory-dbs}"
 # Where cargo-deny 0.20 looks for the default database
 # (https://github.com/rustsec/advisory-db): "advisory-db-" + the xxHash64 of the
@@ -86,22 +94,26 @@ prepare_db() {
 }
 
 checks=(advisories licenses bans sources)
-if [[ -d "${db}/crates" ]]; then
+# --offline is what keeps cargo-deny from fetching the advisory database; it
+# also keeps cargo metadata offline, which needs every platform's crates on
+# disk (a build downloads only the host's): cargo fetch gets them first.
+network=(--offline)
+if [[ "$db" == fetch ]]; then
+  log "fetching the live advisory database into ${BLOG_ADVISORY_DB_ROOT}"
+  network=()
+elif [[ -d "${db}/crates" ]]; then
   db="$(cd "$db" && pwd)"
   prepare_db
 else
-  message="no RustSec advisory database at ${db} (a directory with crates/): set BLOG_ADVISORY_DB (docs/supply-chain.md)"
+  message="no RustSec advisory database at ${db} (a directory with crates/): set BLOG_ADVISORY_DB to one, or to 'fetch' where GitHub is reachable (docs/supply-chain.md)"
   [[ "${CI:-}" == true ]] && die "$message"
   log "${message}; SKIPPING the advisories check (CI=true makes this an error)"
   checks=(licenses bans sources)
 fi
 
-# --offline is what keeps cargo-deny from fetching the advisory database; it
-# also keeps cargo metadata offline, which needs every platform's crates on
-# disk (a build downloads only the host's): cargo fetch gets them first.
 cargo fetch --locked --quiet
 log "cargo deny check ${checks[*]} ($(cargo-deny --version))"
-cargo deny --offline --locked check --show-stats "${checks[@]}"
+cargo deny "${network[@]}" --locked check --show-stats "${checks[@]}"
 
 # cargo-deny sees the whole workspace with features unified, where the test
 # crates may still pull more in; the binary's own graph (what
