@@ -113,7 +113,11 @@ fi
 
 cargo fetch --locked --quiet
 log "cargo deny check ${checks[*]} ($(cargo-deny --version))"
-cargo deny "${network[@]}" --locked check --show-stats "${checks[@]}"
+# Without inclusion graphs: the duplicate-version warnings alone would print
+# 1,400 lines of trees. A finding names the crate and version;
+# `cargo tree -i CRATE@VERSION` (or this command without the flag) shows
+# where it comes from.
+cargo deny "${network[@]}" --locked check --show-stats --hide-inclusion-graph "${checks[@]}"
 
 # cargo-deny sees the whole workspace with features unified, where the test
 # crates may still pull more in; the binary's own graph (what
