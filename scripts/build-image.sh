@@ -78,8 +78,11 @@ ref="blog:${short}"
 eval "$(dockerfiles/build-offline-images.sh --env debian)"
 runtime="$RUNTIME_IMAGE"
 docker_build="$(buildkit_docker)"
+# Both base images are build arguments without defaults (the list names them);
+# BuildKit needs RUST_IMAGE to parse the file even when the builder stage is skipped.
 build_args=(
   --build-arg "RUNTIME_IMAGE=${runtime}"
+  --build-arg "RUST_IMAGE=${RUST_IMAGE:-$(image_pin RUST_IMAGE)}"
   --build-arg "VERSION=${version}"
   --build-arg "SOURCE=${source_url}"
   --build-arg "REVISION=${revision}"
@@ -112,8 +115,7 @@ else
   secret_args=()
   ca="${BLOG_BUILD_CA_BUNDLE:-/etc/ssl/certs/ca-certificates.crt}"
   [[ -s "$ca" ]] && secret_args=(--secret "id=ca,src=${ca}")
-  DOCKER_BUILDKIT=1 "$docker_build" build --progress=plain "${build_args[@]}" \
-    --build-arg "RUST_IMAGE=${RUST_IMAGE:-$(image_pin RUST_IMAGE)}" "${secret_args[@]}" \
+  DOCKER_BUILDKIT=1 "$docker_build" build --progress=plain "${build_args[@]}" "${secret_args[@]}" \
     -f dockerfiles/app.Dockerfile "${tag_args[@]}" . >&2
 fi
 

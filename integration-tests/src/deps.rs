@@ -186,7 +186,10 @@ impl Postgres {
 
     /// A superuser connection to `database` through the published port (the connection
     /// task runs on the current runtime).
-    pub async fn admin(&self, database: &str) -> Result<tokio_postgres::Client, tokio_postgres::Error> {
+    pub async fn admin(
+        &self,
+        database: &str,
+    ) -> Result<tokio_postgres::Client, tokio_postgres::Error> {
         self.connect("127.0.0.1", self.port, database).await
     }
 
@@ -439,9 +442,11 @@ impl MailCatcher {
             http_port,
         };
         mail.container
-            .wait_until("accepting mail and serving its API", READY_LIMIT, || async {
-                mail.smtp_greets().await && mail.get("/livez", &[]).await.is_ok()
-            })
+            .wait_until(
+                "accepting mail and serving its API",
+                READY_LIMIT,
+                || async { mail.smtp_greets().await && mail.get("/livez", &[]).await.is_ok() },
+            )
             .await;
         mail
     }
@@ -477,7 +482,10 @@ impl MailCatcher {
             .await
             .map_err(|e| format!("GET {url}: {e}"))?;
         let status = response.status();
-        let body = response.text().await.map_err(|e| format!("GET {url}: {e}"))?;
+        let body = response
+            .text()
+            .await
+            .map_err(|e| format!("GET {url}: {e}"))?;
         if status.is_success() {
             Ok(body)
         } else {
@@ -486,7 +494,10 @@ impl MailCatcher {
     }
 
     async fn get_json(&self, path: &str, query: &[(&str, &str)]) -> Value {
-        let body = self.get(path, query).await.unwrap_or_else(|e| panic!("{e}"));
+        let body = self
+            .get(path, query)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
         serde_json::from_str(&body).unwrap_or_else(|e| panic!("{path}: {e}: {body}"))
     }
 
@@ -538,4 +549,3 @@ fn addresses(list: &Value) -> Vec<String> {
         .filter_map(|a| a["Address"].as_str().map(str::to_owned))
         .collect()
 }
-

@@ -101,7 +101,9 @@ fn owner() -> &'static str {
         .stderr(Stdio::null())
         .spawn();
         if let Err(err) = spawned {
-            eprintln!("cannot start the container reaper (containers may outlive the tests): {err}");
+            eprintln!(
+                "cannot start the container reaper (containers may outlive the tests): {err}"
+            );
         }
         owner
     })
@@ -137,7 +139,9 @@ impl Network {
             let prefix = format!("10.{}.{}", 200 + (seed >> 8) % 50, seed & 0xff);
             let subnet = format!("--subnet={prefix}.0/24");
             let range = format!("--ip-range={prefix}.128/25");
-            let args = ["network", "create", "--label", &label, &subnet, &range, name];
+            let args = [
+                "network", "create", "--label", &label, &subnet, &range, name,
+            ];
             match docker(&args).await {
                 Ok(_) => {
                     return Network {
@@ -186,7 +190,8 @@ impl Run {
 
     /// Joins `network`, at the fixed address `ip` if given.
     pub fn network(mut self, network: &Network, ip: Option<String>) -> Run {
-        self.flags.extend(["--network".into(), network.name.clone()]);
+        self.flags
+            .extend(["--network".into(), network.name.clone()]);
         if let Some(ip) = ip {
             self.flags.extend(["--ip".into(), ip]);
         }

@@ -65,8 +65,9 @@ impl Image {
                     return image;
                 }
                 require_docker();
-                let present =
-                    |image: &str| docker_blocking(&["image", "inspect", "--format", "x", image]).is_ok();
+                let present = |image: &str| {
+                    docker_blocking(&["image", "inspect", "--format", "x", image]).is_ok()
+                };
                 if !present(self.public()) && present(self.local()) {
                     self.local().to_owned()
                 } else {
@@ -105,7 +106,10 @@ mod tests {
     #[test]
     fn every_image_has_a_public_and_a_local_name() {
         for image in Image::ALL {
-            assert!(image.public().contains(':'), "{image:?}: tag the public image");
+            assert!(
+                image.public().contains(':'),
+                "{image:?}: tag the public image"
+            );
             assert!(
                 image.local().starts_with("localhost/") && image.local().contains(':'),
                 "{image:?}: the local stand-in is localhost/NAME:TAG"
@@ -134,8 +138,7 @@ mod tests {
         assert!(names.len() >= 10, "the list looks empty: {names:?}");
         let mut offenders = Vec::new();
         for path in String::from_utf8_lossy(&files.stdout).split('\0') {
-            if path.is_empty() || path == "dockerfiles/images.env" || path.starts_with("charts/")
-            {
+            if path.is_empty() || path == "dockerfiles/images.env" || path.starts_with("charts/") {
                 continue;
             }
             let Ok(text) = std::fs::read_to_string(format!("{root}/{path}")) else {

@@ -59,7 +59,10 @@ impl TestApp {
 
     /// Test settings: every dependency points at the shared ones, in a slot of its own,
     /// read from the same `BLOG_*` variables an app container or the host stack gets.
-    pub async fn settings_for(infra: &'static Deps, customize: impl FnOnce(&mut Settings)) -> Settings {
+    pub async fn settings_for(
+        infra: &'static Deps,
+        customize: impl FnOnce(&mut Settings),
+    ) -> Settings {
         let slot = infra.isolate().await;
         let mut env = infra.env(&slot, Side::Host);
         env.extend(

@@ -302,7 +302,11 @@ async fn app_container_serves_the_api_read_only_as_non_root() {
         .mail
         .wait_for_mails(&email, 1, Duration::from_secs(15))
         .await;
-    assert_eq!(mails.len(), 1, "no reset mail from the container to {email}");
+    assert_eq!(
+        mails.len(),
+        1,
+        "no reset mail from the container to {email}"
+    );
     assert!(
         mails[0]
             .text()

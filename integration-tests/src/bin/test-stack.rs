@@ -14,12 +14,17 @@ use tokio::signal::unix::{SignalKind, signal};
 
 #[tokio::main]
 async fn main() {
-    let name = std::env::args().nth(1).unwrap_or_else(|| "blog-stack".into());
+    let name = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "blog-stack".into());
     let deps = Deps::start(&name, Some(free_port())).await;
     let slot = deps.isolate().await;
     let mut exports = deps.env(&slot, Side::Host);
     exports.extend([
-        ("HOST_STACK_POSTGRES".into(), deps.postgres.container.name.clone()),
+        (
+            "HOST_STACK_POSTGRES".into(),
+            deps.postgres.container.name.clone(),
+        ),
         ("HOST_STACK_REDIS".into(), deps.redis.container.name.clone()),
         ("HOST_STACK_MAIL_URL".into(), deps.mail.url()),
     ]);

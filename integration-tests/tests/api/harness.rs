@@ -45,7 +45,10 @@ async fn each_app_gets_its_own_database_and_role() {
         .await
         .expect("query");
     assert_eq!(row.get::<_, String>(0), a.database.name);
-    assert!(!row.get::<_, bool>(1), "the app's role must not be a superuser");
+    assert!(
+        !row.get::<_, bool>(1),
+        "the app's role must not be a superuser"
+    );
     assert!(
         connect(b.database.name.clone()).await.is_err(),
         "a role must not connect to another test's database"
@@ -115,7 +118,7 @@ async fn the_mail_catcher_receives_smtp_and_lists_mail_by_recipient() {
         .wait_for_mails(&to.to_uppercase(), 1, Duration::from_secs(5))
         .await;
     assert_eq!(mails.len(), 1, "{mails:?}");
-    assert_eq!(mails[0].to, [to.clone()]);
+    assert_eq!(mails[0].to, [to.as_str()]);
     assert!(mails[0].text().contains("token=abc123"), "{mails:?}");
     assert_eq!(infra.mail.mails_to(&other).await.len(), 1);
     assert!(

@@ -114,7 +114,11 @@ async fn with_fail_closed_the_limited_endpoints_refuse_while_redis_is_down() {
 async fn redis_stopping_and_coming_back() {
     // A Redis of its own at a fixed port, so it can be stopped and started again.
     let infra = infra().await;
-    let name = format!("{}-redis-{}", infra.network.name, integration_tests::random_suffix(4));
+    let name = format!(
+        "{}-redis-{}",
+        infra.network.name,
+        integration_tests::random_suffix(4)
+    );
     let redis = Redis::start(&infra.network, &name, None, Some(free_port())).await;
     let port = redis.port;
     let app = TestApp::spawn_with(|s| {
