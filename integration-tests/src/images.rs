@@ -80,9 +80,10 @@ impl Image {
     /// How to get the image when it cannot start.
     pub fn hint(self) -> String {
         format!(
-            "Docker has neither {public} nor {local} and cannot pull the first: build the \
-             local stand-ins with dockerfiles/build-offline-images.sh (the tests then find \
-             them by themselves), pull {public}, or set {key} to an image Docker has.",
+            "{key}: Docker must have the image or be able to pull it. Without registry \
+             access build the local stand-ins with dockerfiles/build-offline-images.sh (the \
+             tests then find {local} by themselves); or pull {public}; or set {key} to an \
+             image Docker has.",
             public = self.public(),
             local = self.local(),
             key = self.key(),
@@ -101,6 +102,8 @@ pub fn pin(key: &str) -> Option<&'static str> {
 
 #[cfg(test)]
 mod tests {
+    use std::io::ErrorKind;
+
     use super::*;
 
     #[test]
@@ -141,8 +144,13 @@ mod tests {
             if path.is_empty() || path == "dockerfiles/images.env" || path.starts_with("charts/") {
                 continue;
             }
-            let Ok(text) = std::fs::read_to_string(format!("{root}/{path}")) else {
-                continue; // binary, or deleted in the work tree
+            let text = match std::fs::read_to_string(format!("{root}/{path}")) {
+                Ok(text) => text,
+                // A binary file, or one deleted in the work tree: no image name to find.
+                Err(e) if matches!(e.kind(), ErrorKind::InvalidData | ErrorKind::NotFound) => {
+                    continue;
+                }
+                Err(e) => panic!("{path}: {e}"),
             };
             for name in &names {
                 if text.contains(name) {

@@ -55,6 +55,32 @@ fn secret_detector_catches_assignments_and_ignores_the_rest() {
     assert!(secret_like_assignments("LABEL org.opencontainers.image.version=0.1.0").is_empty());
 }
 
+/// Without `BLOG_TEST_APP_IMAGE`, or with one Docker does not have, the tests fail and
+/// say how to build the image (run in a child process of this same binary).
+#[test]
+fn without_the_app_image_the_tests_fail_and_say_how_to_build_it() {
+    for image in [None, Some("blog:no-such-tag-for-this-test")] {
+        let mut cmd = Command::new(std::env::current_exe().unwrap());
+        cmd.args(["--exact", "image_runs_as_non_root_and_carries_no_secrets"]);
+        match image {
+            Some(image) => cmd.env("BLOG_TEST_APP_IMAGE", image),
+            None => cmd.env_remove("BLOG_TEST_APP_IMAGE"),
+        };
+        let out = cmd.output().expect("run the test binary");
+        let output = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(!out.status.success(), "{image:?} must fail: {output}");
+        assert!(
+            output.contains("1 failed")
+                && output.contains("export BLOG_TEST_APP_IMAGE=\"$(scripts/build-image.sh)\""),
+            "{image:?}: the failure says how to build the image: {output}"
+        );
+    }
+}
+
 /// The image's metadata: non-root numeric user, the documented entrypoint, OCI labels
 /// naming the commit, and nothing secret in its environment or in any layer's command.
 #[test]
