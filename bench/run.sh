@@ -4,8 +4,8 @@
 #   bench/run.sh                       1k, 100k and 1M posts, 16 and 64 connections
 #   BENCH_DURATION=5s BENCH_SIZES="1000 100000" bench/run.sh
 #
-# Starts the release binary against Postgres/Redis/S3 containers
-# (scripts/host-stack.sh), seeds 100 users and the posts with SQL
+# Starts the release binary against the Postgres/Redis/S3/mail containers of
+# the Rust tests (host_stack_up in scripts/lib.sh), seeds 100 users and the posts with SQL
 # (bench/seed.sql: generate_series, not the API), and measures with wrk
 # (bench/wrk.lua) req/s, p50 and p99 for: the first page of the post list,
 # the 1000th page (cursor found by walking the pages), a post's detail, an
@@ -39,12 +39,15 @@ for tool in wrk jq curl docker; do
   }
 done
 
-# shellcheck source=scripts/host-stack.sh
-source scripts/host-stack.sh
+# shellcheck source=scripts/lib.sh
+source scripts/lib.sh
 # No rate limits (logins at 64 connections), quiet logs, otherwise defaults.
 host_stack_up blog-bench BLOG_RATE_LIMIT__ENABLED=false BLOG_LOG__FILTER=error
 
-psql_run() { docker exec -i "$HOST_STACK_PG" psql -U blog -d blog -v ON_ERROR_STOP=1 -qAt "$@"; }
+psql_run() {
+  docker exec -i "$HOST_STACK_POSTGRES" psql -U "$BLOG_DATABASE__USER" -d "$BLOG_DATABASE__NAME" \
+    -v ON_ERROR_STOP=1 -qAt "$@"
+}
 api() { curl -fsS -H 'Content-Type: application/json' "$@"; }
 rss_kib() { ps -o rss= -p "$BLOG_PID" | tr -d ' '; }
 

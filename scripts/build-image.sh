@@ -13,12 +13,12 @@
 #   CARGO_TARGET_DIR honoured; BLOG_BIN=path uses that binary instead) and the
 #   binary alone is the build context.
 # --source builder: compiles inside the Dockerfile's builder stage from the
-#   repository (needs ${RUST_IMAGE:-rust:1.95-bookworm}); the machine's CA
-#   bundle is passed as a BuildKit secret for crates.io, never copied.
+#   repository (needs $RUST_IMAGE, default from dockerfiles/images.env); the
+#   machine's CA bundle is passed as a BuildKit secret for crates.io, never copied.
 #
-# Runtime base: $BLOG_RUNTIME_IMAGE if set, else debian:bookworm-slim if Docker
-# has it or can pull it, else localhost/debian:bookworm-slim (built from
-# Debian's packages by dockerfiles/build-offline-images.sh if missing).
+# Runtime base: RUNTIME_IMAGE of dockerfiles/images.env, chosen like every
+# image of that list ($RUNTIME_IMAGE if set, else the public one if Docker has
+# it or can pull it, else the local one, built from Debian's packages if missing).
 #
 # SBOMs (CycloneDX JSON, scripts/sbom.sh): blog-<sha>.rust.cdx.json (the
 # binary's crates, from Cargo.lock) and blog-<sha>.os.cdx.json (the Debian
@@ -32,7 +32,7 @@ shopt -s inherit_errexit
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # shellcheck disable=SC1091 # lib.sh is linted on its own
-. "${repo}/dockerfiles/lib.sh"
+. "${repo}/scripts/lib.sh"
 
 log() { echo "build-image: $*" >&2; }
 die() {
@@ -86,23 +86,14 @@ sbom_dir="${BLOG_SBOM_DIR:-${CARGO_TARGET_DIR:-${repo}/target}/sbom}"
 rust_sbom="blog-${short}.rust.cdx.json"
 os_sbom="blog-${short}.os.cdx.json"
 
-runtime_image() {
-  if [[ -n "${BLOG_RUNTIME_IMAGE:-}" ]]; then
-    echo "$BLOG_RUNTIME_IMAGE"
-  elif docker image inspect debian:bookworm-slim >/dev/null 2>&1 ||
-    timeout "${BLOG_PULL_TIMEOUT:-120}" docker pull --quiet debian:bookworm-slim >/dev/null 2>&1; then
-    echo debian:bookworm-slim
-  else
-    log "debian:bookworm-slim cannot be pulled: using the local base image"
-    dockerfiles/build-offline-images.sh debian
-    echo localhost/debian:bookworm-slim
-  fi
-}
-
-runtime="$(runtime_image)"
+eval "$(dockerfiles/build-offline-images.sh --env debian)"
+runtime="$RUNTIME_IMAGE"
 docker_build="$(buildkit_docker)"
+# Both base images are build arguments without defaults (the list names them);
+# BuildKit needs RUST_IMAGE to parse the file even when the builder stage is skipped.
 build_args=(
   --build-arg "RUNTIME_IMAGE=${runtime}"
+  --build-arg "RUST_IMAGE=${RUST_IMAGE:-$(image_pin RUST_IMAGE)}"
   --build-arg "VERSION=${version}"
   --build-arg "SOURCE=${source_url}"
   --build-arg "REVISION=${revision}"
@@ -160,8 +151,7 @@ else
   ca="${BLOG_BUILD_CA_BUNDLE:-/etc/ssl/certs/ca-certificates.crt}"
   [[ -s "$ca" ]] && secret_args=(--secret "id=ca,src=${ca}")
   build_os_sbom .
-  DOCKER_BUILDKIT=1 "$docker_build" build --progress=plain "${build_args[@]}" \
-    --build-arg "RUST_IMAGE=${RUST_IMAGE:-rust:1.95-bookworm}" "${secret_args[@]}" \
+  DOCKER_BUILDKIT=1 "$docker_build" build --progress=plain "${build_args[@]}" "${secret_args[@]}" \
     -f dockerfiles/app.Dockerfile "${tag_args[@]}" . >&2
 fi
 

@@ -19,8 +19,9 @@
 # the reason and the fix): they are reported as known but do not fail the
 # run; anything else does. When one is fixed, drop it with
 #   FUZZ_ARGS=--baseline-prune scripts/fuzz.sh
-# The service is the release binary on the host against Postgres, Redis and
-# S3 containers plus an SMTP sink (scripts/host-stack.sh), all on 127.0.0.1.
+# The service is the release binary on the host against the Postgres, Redis,
+# S3 and mail catcher containers the Rust tests use (host_stack_up in
+# scripts/lib.sh), all on 127.0.0.1.
 # Reports (JUnit, NDJSON events) go to $FUZZ_REPORT_DIR
 # (default: $BLOG_CACHE_DIR/fuzz-report).
 set -euo pipefail
@@ -36,8 +37,8 @@ if ! command -v schemathesis >/dev/null; then
 fi
 
 if [[ -z "${BLOG_FUZZ_URL:-}" ]]; then
-  # shellcheck source=scripts/host-stack.sh
-  source scripts/host-stack.sh
+  # shellcheck source=scripts/lib.sh
+  source scripts/lib.sh
   # Rate limits off: the fuzzer signs up and logs in far more often than a
   # person (429s are covered by the integration tests instead).
   host_stack_up blog-fuzz BLOG_RATE_LIMIT__ENABLED=false BLOG_LOG__FILTER=warn

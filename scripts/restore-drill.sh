@@ -22,9 +22,9 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 if ! command -v helm >/dev/null || [[ -z "${BLOG_TOOLS_BIN:-}" ]]; then
   eval "$(scripts/install-tools.sh --env)"
 fi
-if [[ -z "${BLOG_TEST_POSTGRES_IMAGE:-}" || -z "${BLOG_TEST_S3_IMAGE:-}" || -z "${BLOG_TEST_REDIS_IMAGE:-}" ]]; then
-  eval "$(dockerfiles/build-offline-images.sh --env)"
-fi
+# The image list (dockerfiles/images.env): the public images or their local
+# stand-ins; values already in the environment are kept.
+eval "$(dockerfiles/build-offline-images.sh --env)"
 if [[ -z "${BLOG_TEST_APP_IMAGE:-}" ]]; then
   BLOG_TEST_APP_IMAGE="$(scripts/build-image.sh --print-ref)"
   export BLOG_TEST_APP_IMAGE

@@ -65,9 +65,9 @@ fi
 if wants build || wants image || wants test; then
   stage "build"
   cargo build --release --workspace --all-targets --locked
-  # Later stages (image, deploy.sh build, compose, fuzz) reuse this binary
+  # Later stages (image, deploy.sh build, compose, fuzz) reuse these binaries
   # instead of building `-p blog` again with a different feature set.
-  export BLOG_BIN="$target_dir/release/blog"
+  export BLOG_BIN="$target_dir/release/blog" TEST_STACK_BIN="$target_dir/release/test-stack"
 fi
 
 if wants image || wants test || wants delivery || wants drill; then
@@ -81,7 +81,7 @@ if wants image || wants test || wants delivery || wants drill; then
 fi
 
 if wants test; then
-  stage "cargo test: unit, integration (testcontainers), container, faults, chart"
+  stage "cargo test: unit, integration (containers), container, faults, chart"
   cargo test --release --workspace --locked --no-fail-fast
 fi
 

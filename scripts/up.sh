@@ -9,9 +9,11 @@
 #   scripts/up.sh down [-v]   stop and remove the containers (-v: the volumes too)
 #   scripts/up.sh ps|logs …   any other docker compose command, with the same settings
 #
-# On a machine that cannot pull the public images it builds local ones from
-# Debian's packages first (dockerfiles/build-offline-images.sh). The app image
-# is built by scripts/build-image.sh and tagged $BLOG_IMAGE (blog:local).
+# Images come from dockerfiles/images.env: the public ones, or on a machine
+# that cannot pull them local ones built from Debian's packages first
+# (dockerfiles/build-offline-images.sh); POSTGRES_IMAGE=… in the environment
+# or in .env picks another. The app image is built by scripts/build-image.sh
+# and tagged $BLOG_IMAGE (blog:local).
 # COMPOSE_PROJECT_NAME (default blog) and BLOG_UP_TIMEOUT (seconds, default 300)
 # can be set.
 set -euo pipefail
@@ -19,6 +21,8 @@ shopt -s inherit_errexit
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
+# shellcheck source=scripts/lib.sh
+. scripts/lib.sh
 export COMPOSE_PROJECT_NAME="${COMPOSE_PROJECT_NAME:-blog}"
 
 log() { echo "up: $*" >&2; }
@@ -70,11 +74,7 @@ choose_images() {
   while IFS= read -r line; do
     var="${line#export }"
     var="${var%%=*}"
-    case "$var" in
-      POSTGRES_IMAGE | REDIS_IMAGE | S3_IMAGE | MAIL_IMAGE | PROXY_IMAGE | BLOG_RUNTIME_IMAGE)
-        configured "$var" || eval "$line"
-        ;;
-    esac
+    configured "$var" || eval "$line"
   done < <(dockerfiles/build-offline-images.sh --env)
 }
 
@@ -170,8 +170,13 @@ check() {
 }
 
 # Commands other than `up` do not start anything, but compose still resolves
-# the file's required variables: placeholders keep them working without .env.
+# the file's required variables: the public images of the list (unless .env or
+# the environment names others), and placeholders for secrets without .env.
 placeholders() {
+  local var
+  for var in $(image_keys); do
+    configured "$var" 2>/dev/null || export "${var}=$(image_pin "$var")"
+  done
   [[ -f .env ]] && return
   export POSTGRES_PASSWORD="${POSTGRES_PASSWORD:-unused}" \
     S3_ACCESS_KEY="${S3_ACCESS_KEY:-unused}" S3_SECRET_KEY="${S3_SECRET_KEY:-unused}"

@@ -1,7 +1,9 @@
 # Local stand-in for axllent/mailpit: Debian's python3-aiosmtpd accepts any
 # mail on 1025, keeps it (in memory and as .eml files in /data), and serves a
 # read-only inbox on 8025 with a small part of Mailpit's API (see mailcatcher.py).
-ARG BASE_IMAGE=localhost/debian:bookworm-slim
+# The local base (RUNTIME_IMAGE_LOCAL in dockerfiles/images.env), passed by
+# build-offline-images.sh.
+ARG BASE_IMAGE
 FROM ${BASE_IMAGE}
 
 # Unpinned on purpose: bookworm only takes security fixes, and a pinned version

@@ -5,7 +5,12 @@ SMTP on :1025 accepts every message (no auth, no relay). Messages are kept in
 memory and written to /data as .eml files. HTTP on :8025 serves, like Mailpit:
 
   GET    /                          HTML list of messages (newest first)
-  GET    /api/v1/messages           {"total", "messages": [{ID, From, To, Subject, Created, Snippet}]}
+  GET    /api/v1/messages           {"total", "messages_count", "start", "messages":
+                                     [{ID, From, To, Subject, Created, Snippet}]},
+                                    newest first, `start` and `limit` (default 50)
+  GET    /api/v1/search?query=to:A  the same for the messages to an address containing A
+                                    (case-insensitive; the only filter of Mailpit's
+                                    search syntax this stand-in knows: others are a 400)
   GET    /api/v1/message/<ID>       {ID, From, To, Subject, Date, Text, HTML}
   GET    /api/v1/message/<ID>/raw   the message as received
   DELETE /api/v1/messages           empties the inbox
@@ -17,11 +22,13 @@ import email.policy
 import html
 import json
 import os
+import shlex
 import threading
 import uuid
 from datetime import datetime, timezone
 from email.utils import getaddresses, parseaddr
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
 
 from aiosmtpd.controller import Controller
 
@@ -89,6 +96,34 @@ def _summary(m):
     return {k: m[k] for k in ("ID", "From", "To", "Subject", "Created", "Snippet")}
 
 
+def _recipient_filter(query):
+    """Mailpit's `to:ADDRESS` search terms (all must match), else a ValueError."""
+    wanted = []
+    for term in shlex.split(query):
+        field, sep, value = term.partition(":")
+        if not sep or field.lower() != "to" or not value:
+            raise ValueError(f"unsupported search term {term!r}: only to:ADDRESS is implemented")
+        wanted.append(value.lower())
+    if not wanted:
+        raise ValueError("no search query")
+    return lambda m: all(any(w in t["Address"].lower() for t in m["To"]) for w in wanted)
+
+
+def _page(params, keep):
+    """Newest first, paginated like Mailpit (`start`, `limit` default 50)."""
+    start = max(int(params.get("start", ["0"])[0]), 0)
+    limit = max(int(params.get("limit", ["50"])[0]), 0) or 50
+    with _lock:
+        matching = [_summary(m) for m in reversed(_messages) if keep(m)]
+        total = len(_messages)
+    return {
+        "total": total,
+        "messages_count": len(matching),
+        "start": start,
+        "messages": matching[start : start + limit],
+    }
+
+
 class Http(BaseHTTPRequestHandler):
     server_version = "mailcatcher"
 
@@ -108,13 +143,19 @@ class Http(BaseHTTPRequestHandler):
             return next((m for m in _messages if m["ID"] == msg_id), None)
 
     def do_GET(self):
-        path = self.path.split("?", 1)[0].rstrip("/") or "/"
+        url = urlsplit(self.path)
+        path = url.path.rstrip("/") or "/"
+        params = parse_qs(url.query)
         if path in ("/livez", "/readyz"):
             return self._send(200, "ok", "text/plain")
-        if path == "/api/v1/messages":
-            with _lock:
-                items = [_summary(m) for m in reversed(_messages)]
-            return self._json(200, {"total": len(items), "messages": items})
+        try:
+            if path == "/api/v1/messages":
+                return self._json(200, _page(params, lambda m: True))
+            if path == "/api/v1/search":
+                keep = _recipient_filter(params.get("query", [""])[0])
+                return self._json(200, _page(params, keep))
+        except ValueError as err:
+            return self._send(400, str(err), "text/plain")
         if path.startswith("/api/v1/message/"):
             rest = path[len("/api/v1/message/"):]
             msg_id, _, raw = rest.partition("/")

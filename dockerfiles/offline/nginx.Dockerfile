@@ -1,6 +1,8 @@
 # Local stand-in for nginx:*-alpine, from Debian's nginx: same config layout
 # (/etc/nginx/conf.d/*.conf), logs to stdout/stderr, graceful stop on SIGQUIT.
-ARG BASE_IMAGE=localhost/debian:bookworm-slim
+# The local base (RUNTIME_IMAGE_LOCAL in dockerfiles/images.env), passed by
+# build-offline-images.sh.
+ARG BASE_IMAGE
 FROM ${BASE_IMAGE}
 
 # Unpinned on purpose: bookworm only takes security fixes, and a pinned version

@@ -1,6 +1,7 @@
 #!/bin/bash
-# Entrypoint of localhost/postgres:15-bookworm: a small subset of the official
-# image's docker-entrypoint.sh (same variables, same first-start behaviour).
+# Entrypoint of the local Postgres stand-in (dockerfiles/images.env): a small
+# subset of the official image's docker-entrypoint.sh (same variables, same
+# first-start behaviour).
 set -euo pipefail
 
 : "${PGDATA:=/var/lib/postgresql/data}"

@@ -2,7 +2,9 @@
 # The entrypoint honours the official image's POSTGRES_PASSWORD, POSTGRES_USER,
 # POSTGRES_DB, POSTGRES_INITDB_ARGS, POSTGRES_HOST_AUTH_METHOD and PGDATA, so
 # tests and compose can switch between the two by image name alone.
-ARG BASE_IMAGE=localhost/debian:bookworm-slim
+# The local base (RUNTIME_IMAGE_LOCAL in dockerfiles/images.env), passed by
+# build-offline-images.sh.
+ARG BASE_IMAGE
 FROM ${BASE_IMAGE}
 
 # postgresql-common would create a cluster in /var/lib/postgresql/15/main on

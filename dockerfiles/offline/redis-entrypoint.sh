@@ -1,5 +1,6 @@
 #!/bin/bash
-# Entrypoint of localhost/redis:7-bookworm, after the official image's.
+# Entrypoint of the local Redis stand-in (dockerfiles/images.env), after the
+# official image's.
 set -euo pipefail
 
 # `docker run IMAGE --appendonly yes` or `IMAGE /path/redis.conf` start the server.

@@ -2,7 +2,9 @@
 # Like upstream: runs in the foreground as the redis user in /data, accepts
 # `redis-server` options as arguments, and turns protected mode off when no
 # config file is given (the container network is the boundary).
-ARG BASE_IMAGE=localhost/debian:bookworm-slim
+# The local base (RUNTIME_IMAGE_LOCAL in dockerfiles/images.env), passed by
+# build-offline-images.sh.
+ARG BASE_IMAGE
 FROM ${BASE_IMAGE}
 
 # Unpinned on purpose: bookworm only takes security fixes, and a pinned version

@@ -1,8 +1,11 @@
-# Optional local stand-in for rust:1.95-bookworm, only to exercise the app
+# Optional local stand-in for the public Rust image (RUST_IMAGE in
+# dockerfiles/images.env), only to exercise the app
 # Dockerfile's `builder` stage where no Rust image can be pulled: the host's
 # rustup toolchain (passed as the build context by build-offline-images.sh)
 # plus Debian's C toolchain for linking. Same CARGO_HOME and PATH as upstream.
-ARG BASE_IMAGE=localhost/debian:bookworm-slim
+# The local base (RUNTIME_IMAGE_LOCAL in dockerfiles/images.env), passed by
+# build-offline-images.sh.
+ARG BASE_IMAGE
 FROM ${BASE_IMAGE}
 
 # Unpinned on purpose: bookworm only takes security fixes, and a pinned version

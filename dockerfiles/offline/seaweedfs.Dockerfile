@@ -4,7 +4,9 @@
 # Debian base. `weed mini` serves S3 on 8333; with AWS_ACCESS_KEY_ID and
 # AWS_SECRET_ACCESS_KEY set it requires those credentials, otherwise it is
 # anonymous. wget is there for health checks, like busybox's in the upstream image.
-ARG BASE_IMAGE=localhost/debian:bookworm-slim
+# The local base (RUNTIME_IMAGE_LOCAL in dockerfiles/images.env), passed by
+# build-offline-images.sh.
+ARG BASE_IMAGE
 FROM ${BASE_IMAGE}
 
 # Unpinned on purpose: bookworm only takes security fixes, and a pinned version

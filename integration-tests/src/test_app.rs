@@ -1,18 +1,17 @@
-//! `TestApp`: the real service on a random port, wired to the shared servers, with its own
-//! database, Redis logical database, and S3 bucket so tests run in parallel.
+//! `TestApp`: the real service in-process on a random port, wired to the binary's shared
+//! [`Deps`] with its own database, Redis logical database and S3 bucket, so tests run in
+//! parallel.
 
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use blog::config::units::{Count, Millis, Seconds};
-use blog::config::{Secret, Settings, SmtpTls, SslMode};
+use blog::config::Settings;
 use reqwest::header::{HeaderMap, HeaderValue};
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use crate::{Infra, Mail, containers, create_database, infra, random_suffix, s3};
+use crate::{Deps, Mail, Side, infra, random_suffix};
 
 /// The base URL the app is told it lives at; links it generates start with this and
 /// [`TestApp::local_url`] maps them back to the real address.
@@ -20,15 +19,11 @@ pub const PUBLIC_URL: &str = "http://blog.test";
 /// Every test registers users with this password unless it says otherwise.
 pub const PASSWORD: &str = "correct horse battery staple";
 
-/// Redis logical database per app (the Redis container runs with 10 000 of them), so one
-/// test's cache entries and rate-limit counters never meet another's. 0 is left alone.
-static NEXT_REDIS_DB: AtomicU32 = AtomicU32::new(1);
-
 pub struct TestApp {
     /// `http://127.0.0.1:PORT`
     pub address: String,
     pub client: reqwest::Client,
-    pub infra: &'static Infra,
+    pub infra: &'static Deps,
     pub settings: Settings,
     /// A superuser connection to this test's database, for checking rows.
     pub db: tokio_postgres::Client,
@@ -50,60 +45,45 @@ pub struct TestUser {
 }
 
 impl TestApp {
-    /// The app with test defaults. `None` (after a printed skip notice) only when Docker
-    /// is unavailable outside CI.
-    pub async fn spawn() -> Option<TestApp> {
+    /// The app with test defaults. Panics (saying what to do) without Docker.
+    pub async fn spawn() -> TestApp {
         Self::spawn_with(|_| {}).await
     }
 
     /// The app with settings adjusted by `customize` after the test defaults are set.
-    pub async fn spawn_with(customize: impl FnOnce(&mut Settings)) -> Option<TestApp> {
-        let infra = infra().await?;
+    pub async fn spawn_with(customize: impl FnOnce(&mut Settings)) -> TestApp {
+        let infra = infra().await;
         let settings = Self::settings_for(infra, customize).await;
-        Some(Self::start(infra, settings).await)
+        Self::start(infra, settings).await
     }
 
-    /// Test settings: every dependency points at the shared servers, with fresh names.
+    /// Test settings: every dependency points at the shared ones, in a slot of its own,
+    /// read from the same `BLOG_*` variables an app container or the host stack gets.
     pub async fn settings_for(
-        infra: &'static Infra,
+        infra: &'static Deps,
         customize: impl FnOnce(&mut Settings),
     ) -> Settings {
-        let mut settings = Settings::default();
-        settings.http.host = "127.0.0.1".into();
-        settings.http.port = 0;
-        settings.http.public_url = PUBLIC_URL.into();
-        settings.http.shutdown_grace_seconds = Seconds::of(10);
-        settings.http.trusted_proxies = Count::of(1);
-
-        settings.database.host = "127.0.0.1".into();
-        settings.database.port = infra.postgres_port;
-        settings.database.name = create_database(infra).await;
-        settings.database.user = containers::POSTGRES_USER.into();
-        settings.database.password = Some(Secret::from(containers::POSTGRES_PASSWORD));
-        settings.database.ssl_mode = SslMode::Disable;
-
-        let redis_db = NEXT_REDIS_DB.fetch_add(1, Ordering::Relaxed);
-        settings.redis.url =
-            Secret::from(format!("redis://127.0.0.1:{}/{redis_db}", infra.redis_port));
-        // Debug builds on a busy 2-core CI machine: give Redis calls a realistic margin.
-        settings.redis.timeout_ms = Millis::of(1000);
-
-        settings.s3.endpoint = infra.s3.endpoint.clone();
-        settings.s3.region = s3::REGION.into();
-        settings.s3.bucket = format!("t-{}", random_suffix(12));
-        settings.s3.access_key = Some(Secret::from(s3::ACCESS_KEY));
-        settings.s3.secret_key = Some(Secret::from(s3::SECRET_KEY));
-
-        settings.smtp.host = "127.0.0.1".into();
-        settings.smtp.port = infra.smtp.port;
-        settings.smtp.tls = SmtpTls::None;
-
+        let slot = infra.isolate().await;
+        let mut env = infra.env(&slot, Side::Host);
+        env.extend(
+            [
+                ("BLOG_HTTP__HOST", "127.0.0.1"),
+                ("BLOG_HTTP__PORT", "0"),
+                ("BLOG_HTTP__PUBLIC_URL", PUBLIC_URL),
+                ("BLOG_HTTP__SHUTDOWN_GRACE_SECONDS", "10"),
+                ("BLOG_HTTP__TRUSTED_PROXIES", "1"),
+                // Debug builds on a busy 2-core CI machine: a realistic margin for Redis.
+                ("BLOG_REDIS__TIMEOUT_MS", "1000"),
+            ]
+            .map(|(k, v)| (k.to_owned(), v.to_owned())),
+        );
+        let mut settings = Settings::load_from(env).expect("test settings");
         customize(&mut settings);
         settings
     }
 
     /// Migrates, makes sure the bucket exists (as `blog migrate` does), and serves.
-    pub async fn start(infra: &'static Infra, settings: Settings) -> TestApp {
+    pub async fn start(infra: &'static Deps, settings: Settings) -> TestApp {
         blog::db::migrate(&settings).await.expect("migrations");
         blog::storage::Storage::from_settings(&settings.s3)
             .expect("storage settings")
@@ -138,7 +118,9 @@ impl TestApp {
             .timeout(Duration::from_secs(120))
             .build()
             .expect("http client");
-        let db = containers::admin_client_on(&settings.database.name, infra.postgres_port)
+        let db = infra
+            .postgres
+            .admin(&settings.database.name)
             .await
             .expect("test database connection");
 
@@ -300,7 +282,7 @@ impl TestApp {
     /// The mails the app sent to `email`, waiting up to 10 s for at least `count`.
     pub async fn mails_to(&self, email: &str, count: usize) -> Vec<Mail> {
         self.infra
-            .smtp
+            .mail
             .wait_for_mails(email, count, Duration::from_secs(10))
             .await
     }

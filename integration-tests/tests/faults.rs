@@ -1,25 +1,29 @@
 //! Fault tests: the service keeps its promises while parts of the stack fail.
 //!
-//! Each test starts its own stack with the Docker CLI on a private network —
-//! Postgres, Redis, S3, two app replicas (`BLOG_TEST_APP_IMAGE`) behind nginx
-//! with the compose stack's proxy config (`dockerfiles/nginx/blog.conf`) —
-//! runs a bounded load generator through the proxy (reads and authenticated
-//! writes), injects one fault, and then checks what the clients saw and that
-//! every write acknowledged with a 2xx is in the database.
+//! Each test starts its own stack with the test support — Postgres, Redis, S3 and the
+//! mail catcher on a network of their own, two app replicas (`BLOG_TEST_APP_IMAGE`)
+//! behind nginx with the compose stack's proxy config (`dockerfiles/nginx/blog.conf`) —
+//! runs a bounded load generator through the proxy (reads and authenticated writes),
+//! injects one fault, and then checks what the clients saw and that every write
+//! acknowledged with a 2xx is in the database.
 //!
-//! Containers get fixed addresses on a /24 of their own so that a restarted
-//! replica comes back where nginx (which resolves its upstreams once) expects
-//! it; the test process reaches them directly over the bridge (Linux).
+//! Containers get fixed addresses on the network's /24 so that a restarted replica
+//! comes back where nginx (which resolves its upstreams once) expects it; the test
+//! process reaches them directly over the bridge (Linux).
 //!
-//! Skipped unless `BLOG_TEST_APP_IMAGE` is set; required when `CI=true`.
-//! Tests run one at a time (two stacks at once would starve a 2-core box and
-//! turn latency assertions into noise).
+//! A missing Docker, `BLOG_TEST_APP_IMAGE` or image fails the tests. They run one at a
+//! time (two stacks at once would starve a 2-core box and turn latency assertions into
+//! noise).
 
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use integration_tests::app::{app_container, app_env, migrate, wait_ready};
+use integration_tests::docker::{Container, Run};
+use integration_tests::images::Image;
+use integration_tests::{Deps, Slot};
 use serde_json::{Value, json};
 use tokio::sync::Mutex as AsyncMutex;
 
@@ -36,184 +40,68 @@ const DB_CONNECT_TIMEOUT_MS: u64 = 1_000;
 const DB_POOL_WAIT_TIMEOUT_MS: u64 = 1_000;
 const DB_STATEMENT_TIMEOUT_MS: u64 = 2_000;
 
-mod docker {
-    //! A thin async wrapper over the `docker` CLI.
+/// The proxy's and the replicas' fixed addresses on the stack's network.
+const PROXY_IP: u8 = 30;
+const APP_IPS: [u8; 2] = [20, 21];
 
-    use tokio::process::Command;
-
-    pub async fn run(args: &[&str]) -> Result<String, String> {
-        let out = Command::new("docker")
-            .args(args)
-            .kill_on_drop(true)
-            .output()
-            .await
-            .map_err(|e| format!("cannot run docker: {e}"))?;
-        if out.status.success() {
-            Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
-        } else {
-            Err(format!(
-                "docker {} failed: {}",
-                args.join(" "),
-                String::from_utf8_lossy(&out.stderr).trim()
-            ))
-        }
-    }
-
-    pub async fn must(args: &[&str]) -> String {
-        run(args).await.unwrap_or_else(|e| panic!("{e}"))
-    }
-
-    /// Blocking variant for `Drop`, where no runtime may be left.
-    pub fn run_blocking(args: &[&str]) -> Option<String> {
-        let out = std::process::Command::new("docker")
-            .args(args)
-            .output()
-            .ok()?;
-        Some(format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ))
-    }
+/// The test support's dependencies (on a network of their own), two replicas of the app
+/// image and nginx with the compose stack's proxy config.
+struct Stack {
+    apps: Vec<Replica>,
+    _proxy: Container,
+    proxy_url: String,
+    slot: Slot,
+    /// Declared last: removed after the containers on its network.
+    deps: Deps,
 }
 
-/// Images: the public defaults, or the local ones CI builds
-/// (`dockerfiles/build-offline-images.sh --env` exports these variables).
-struct Images {
-    app: String,
-    postgres: String,
-    redis: String,
-    s3: String,
-    proxy: String,
-}
-
-impl Images {
-    /// `None` (skip) when no app image was built, except in CI.
-    fn from_env() -> Option<Self> {
-        let var = |name: &str, default: &str| {
-            std::env::var(name)
-                .ok()
-                .filter(|v| !v.is_empty())
-                .unwrap_or_else(|| default.to_owned())
-        };
-        let Some(app) = std::env::var("BLOG_TEST_APP_IMAGE")
-            .ok()
-            .filter(|v| !v.is_empty())
-        else {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "BLOG_TEST_APP_IMAGE must name the app image when CI=true"
-            );
-            eprintln!("skipped: set BLOG_TEST_APP_IMAGE to run the fault tests");
-            return None;
-        };
-        Some(Self {
-            app,
-            postgres: var("BLOG_TEST_POSTGRES_IMAGE", "postgres:16-alpine"),
-            redis: var("BLOG_TEST_REDIS_IMAGE", "redis:7-alpine"),
-            s3: var("BLOG_TEST_S3_IMAGE", "chrislusf/seaweedfs:4.48"),
-            // The compose file's variable, exported by the same script.
-            proxy: var(
-                "BLOG_TEST_PROXY_IMAGE",
-                &var("PROXY_IMAGE", "nginx:1.27-alpine"),
-            ),
-        })
-    }
-}
-
-/// One container of the stack, at a fixed address.
-#[derive(Clone)]
-struct Node {
-    name: String,
+struct Replica {
+    container: Container,
     ip: String,
 }
 
-struct Stack {
-    network: String,
-    containers: Vec<String>,
-    postgres: Node,
-    redis: Node,
-    apps: Vec<Node>,
-    proxy_url: String,
-    db_password: String,
-}
-
 impl Stack {
-    async fn start(images: &Images) -> Stack {
-        let id = unique_id();
-        let (network, subnet) = create_network(&format!("blog-faults-{id}")).await;
-        let node = |suffix: &str, host: u8| Node {
-            name: format!("blog-faults-{id}-{suffix}"),
-            ip: format!("{subnet}.{host}"),
-        };
-        let mut stack = Stack {
-            network,
-            containers: Vec::new(),
-            postgres: node("postgres", 10),
-            redis: node("redis", 11),
-            apps: vec![node("app1", 20), node("app2", 21)],
-            proxy_url: String::new(),
-            db_password: format!("pw-{id}"),
-        };
-        let s3 = node("s3", 12);
-        let proxy = node("proxy", 30);
+    async fn start() -> Stack {
+        let deps = Deps::start("blog-faults", None).await;
+        let slot = deps.isolate().await;
+        let env = app_env(
+            &deps,
+            &slot,
+            &[
+                ("BLOG_ENVIRONMENT", "production".into()),
+                ("BLOG_LOG__FILTER", "warn".into()),
+                (
+                    "BLOG_DATABASE__CONNECT_TIMEOUT_MS",
+                    DB_CONNECT_TIMEOUT_MS.to_string(),
+                ),
+                (
+                    "BLOG_DATABASE__POOL_WAIT_TIMEOUT_MS",
+                    DB_POOL_WAIT_TIMEOUT_MS.to_string(),
+                ),
+                (
+                    "BLOG_DATABASE__STATEMENT_TIMEOUT_MS",
+                    DB_STATEMENT_TIMEOUT_MS.to_string(),
+                ),
+                ("BLOG_HTTP__TRUSTED_PROXIES", "1".into()),
+                ("BLOG_HTTP__SHUTDOWN_GRACE_SECONDS", "20".into()),
+            ],
+        );
+        migrate(&deps, &env).await;
 
-        let pg_env = [
-            "POSTGRES_USER=blog".to_owned(),
-            "POSTGRES_DB=blog".to_owned(),
-            format!("POSTGRES_PASSWORD={}", stack.db_password),
-        ];
-        stack
-            .run_detached(
-                &stack.postgres.clone(),
-                &env_args(&pg_env),
-                &images.postgres,
-                &[],
-            )
-            .await;
-        stack
-            .run_detached(&stack.redis.clone(), &[], &images.redis, &[])
-            .await;
-        let s3_env = env_args(&[
-            "AWS_ACCESS_KEY_ID=faults".into(),
-            "AWS_SECRET_ACCESS_KEY=faults-secret".into(),
-        ]);
-        // `weed mini`: master, volume, filer and S3 in one process.
-        let weed = [
-            "mini",
-            "-dir=/data",
-            "-ip=127.0.0.1",
-            "-ip.bind=0.0.0.0",
-            "-master.telemetry=false",
-            "-admin.ui=false",
-        ];
-        stack.run_detached(&s3, &s3_env, &images.s3, &weed).await;
-
-        // Migrations retried until Postgres and S3 accept them.
-        let app_env = stack.app_env(&s3);
-        let mut migrate = vec!["run", "--rm", "--network", &stack.network];
-        let env_flags = env_args(&app_env);
-        migrate.extend(env_flags.iter().map(String::as_str));
-        migrate.extend([images.app.as_str(), "migrate"]);
-        let deadline = Instant::now() + Duration::from_secs(90);
-        loop {
-            match docker::run(&migrate).await {
-                Ok(_) => break,
-                Err(e) if Instant::now() > deadline => panic!("migrations never succeeded: {e}"),
-                Err(_) => tokio::time::sleep(Duration::from_secs(1)).await,
-            }
-        }
-
-        for (n, app) in stack.apps.clone().iter().enumerate() {
-            // The names the proxy config knows the replicas by.
-            let mut flags = vec!["--network-alias".to_owned(), format!("app{}", n + 1)];
-            flags.extend(env_flags.iter().cloned());
-            stack
-                .run_detached(app, &flags, &images.app, &["serve"])
+        let mut apps = Vec::new();
+        for (n, host) in APP_IPS.into_iter().enumerate() {
+            let ip = deps.network.ip(host);
+            let name = format!("{}-app{}", deps.network.name, n + 1);
+            let container = app_container(&deps, &name, Some(ip.clone()), &env)
+                // The names the proxy config knows the replicas by.
+                .flags(["--network-alias".to_owned(), format!("app{}", n + 1)])
+                .cmd(["serve"])
+                .start()
                 .await;
+            apps.push(Replica { container, ip });
         }
-        for app in stack.apps.clone() {
-            wait_ready(&app).await;
+        for app in &apps {
+            app.wait_ready().await;
         }
 
         // The compose stack's own proxy config, as shipped.
@@ -221,76 +109,37 @@ impl Stack {
             env!("CARGO_MANIFEST_DIR"),
             "/../dockerfiles/nginx/blog.conf"
         );
-        let mount = format!("{conf}:/etc/nginx/conf.d/default.conf:ro");
-        stack
-            .run_detached(
-                &proxy,
-                &["-v".into(), mount, "-p".into(), "127.0.0.1::80".into()],
-                &images.proxy,
-                &[],
-            )
-            .await;
-        let port = docker::must(&["port", &proxy.name, "80/tcp"]).await;
-        let port = port
-            .lines()
-            .next()
-            .and_then(|l| l.rsplit(':').next())
-            .expect("published proxy port")
-            .to_owned();
-        stack.proxy_url = format!("http://127.0.0.1:{port}");
-        wait_http_ok(&format!("{}/readyz", stack.proxy_url)).await;
-        stack
+        let proxy = Run::new(
+            Image::Proxy.reference(),
+            format!("{}-proxy", deps.network.name),
+        )
+        .network(&deps.network, Some(deps.network.ip(PROXY_IP)))
+        .flags([
+            "-v".to_owned(),
+            format!("{conf}:/etc/nginx/conf.d/default.conf:ro"),
+        ])
+        .publish(80, None)
+        .hint(Image::Proxy.hint())
+        .start()
+        .await;
+        let proxy_url = format!("http://127.0.0.1:{}", proxy.host_port(80).await);
+        wait_ready(&proxy, &proxy_url).await;
+        Stack {
+            apps,
+            _proxy: proxy,
+            proxy_url,
+            slot,
+            deps,
+        }
     }
 
-    async fn run_detached(&mut self, node: &Node, extra: &[String], image: &str, cmd: &[&str]) {
-        let mut args = vec![
-            "run",
-            "-d",
-            "--name",
-            &node.name,
-            "--network",
-            &self.network,
-            "--ip",
-            &node.ip,
-        ];
-        args.extend(extra.iter().map(String::as_str));
-        args.push(image);
-        args.extend(cmd);
-        docker::must(&args).await;
-        self.containers.push(node.name.clone());
-    }
-
-    fn app_env(&self, s3: &Node) -> Vec<String> {
-        vec![
-            "BLOG_ENVIRONMENT=production".into(),
-            "BLOG_LOG__FILTER=warn".into(),
-            format!("BLOG_DATABASE__HOST={}", self.postgres.ip),
-            format!("BLOG_DATABASE__PASSWORD={}", self.db_password),
-            "BLOG_DATABASE__SSL_MODE=disable".into(),
-            format!("BLOG_DATABASE__CONNECT_TIMEOUT_MS={DB_CONNECT_TIMEOUT_MS}"),
-            format!("BLOG_DATABASE__POOL_WAIT_TIMEOUT_MS={DB_POOL_WAIT_TIMEOUT_MS}"),
-            format!("BLOG_DATABASE__STATEMENT_TIMEOUT_MS={DB_STATEMENT_TIMEOUT_MS}"),
-            format!("BLOG_REDIS__URL=redis://{}:6379", self.redis.ip),
-            format!("BLOG_S3__ENDPOINT=http://{}:8333", s3.ip),
-            "BLOG_S3__ACCESS_KEY=faults".into(),
-            "BLOG_S3__SECRET_KEY=faults-secret".into(),
-            // No mail is sent by these tests; an address nobody listens on.
-            format!("BLOG_SMTP__HOST={}", s3.ip),
-            "BLOG_HTTP__TRUSTED_PROXIES=1".into(),
-            "BLOG_HTTP__SHUTDOWN_GRACE_SECONDS=20".into(),
-        ]
-    }
-
+    /// The app's own database, over the bridge (a restarted Postgres keeps its address).
     async fn db(&self) -> tokio_postgres::Client {
-        let conn = format!(
-            "host={} user=blog password={} dbname=blog connect_timeout=5",
-            self.postgres.ip, self.db_password
-        );
-        let (client, connection) = tokio_postgres::connect(&conn, tokio_postgres::NoTls)
+        self.deps
+            .postgres
+            .admin_via_network(&self.slot.database.name)
             .await
-            .expect("connect to the stack's Postgres");
-        tokio::spawn(connection);
-        client
+            .expect("connect to the stack's Postgres")
     }
 
     /// Every write the clients saw acknowledged is in the database.
@@ -323,75 +172,10 @@ impl Stack {
     }
 }
 
-impl Drop for Stack {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            for name in &self.containers {
-                if let Some(logs) = docker::run_blocking(&["logs", "--tail", "40", name]) {
-                    eprintln!("---- logs of {name} ----\n{logs}");
-                }
-            }
-        }
-        let mut rm = vec!["rm", "-f", "-v"];
-        rm.extend(self.containers.iter().map(String::as_str));
-        docker::run_blocking(&rm);
-        docker::run_blocking(&["network", "rm", &self.network]);
-    }
-}
-
-fn env_args(env: &[String]) -> Vec<String> {
-    env.iter()
-        .flat_map(|e| ["-e".to_owned(), e.clone()])
-        .collect()
-}
-
-fn unique_id() -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default()
-        .subsec_nanos();
-    format!("{}-{nanos:x}", std::process::id())
-}
-
-/// A network on a random 10.x.y.0/24 (retried on overlap with existing ones);
-/// dynamic addresses (the migrate run) come from the upper half, fixed ones
-/// from the lower. Returns the name and the "10.x.y" prefix.
-async fn create_network(name: &str) -> (String, String) {
-    let mut last_err = String::new();
-    for attempt in 0..8u32 {
-        let seed = rand::random::<u16>();
-        let prefix = format!("10.{}.{}", 200 + (seed >> 8) % 50, seed & 0xff);
-        let subnet = format!("--subnet={prefix}.0/24");
-        let range = format!("--ip-range={prefix}.128/25");
-        match docker::run(&["network", "create", &subnet, &range, name]).await {
-            Ok(_) => return (name.to_owned(), prefix),
-            Err(e) => {
-                last_err = e;
-                eprintln!("network attempt {attempt} failed, retrying");
-            }
-        }
-    }
-    panic!("cannot create a docker network: {last_err}");
-}
-
-async fn wait_ready(app: &Node) {
-    wait_http_ok(&format!("http://{}:8080/readyz", app.ip)).await;
-}
-
-async fn wait_http_ok(url: &str) {
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(2))
-        .build()
-        .expect("client");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Ok(r) = client.get(url).send().await
-            && r.status().is_success()
-        {
-            return;
-        }
-        assert!(Instant::now() < deadline, "{url} never became ready");
-        tokio::time::sleep(Duration::from_millis(200)).await;
+impl Replica {
+    /// Ready, asked directly over the bridge (not through the proxy).
+    async fn wait_ready(&self) {
+        wait_ready(&self.container, &format!("http://{}:8080", self.ip)).await;
     }
 }
 
@@ -686,12 +470,11 @@ fn report(label: &str, s: &Summary) {
 
 const ALL: Duration = Duration::MAX;
 
-async fn setup() -> Option<(Stack, Load)> {
-    let images = Images::from_env()?;
-    let stack = Stack::start(&images).await;
+async fn setup() -> (Stack, Load) {
+    let stack = Stack::start().await;
     let client = Client::signed_up(&stack.proxy_url).await;
     let load = Load::start(client).await;
-    Some((stack, load))
+    (stack, load)
 }
 
 // ---------------------------------------------------------------- the tests
@@ -701,22 +484,20 @@ async fn setup() -> Option<(Stack, Load)> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rolling_restart_loses_no_request() {
     let _serial = SERIAL.lock().await;
-    let Some((stack, load)) = setup().await else {
-        return;
-    };
+    let (stack, load) = setup().await;
     tokio::time::sleep(Duration::from_secs(3)).await;
     for app in &stack.apps {
+        let name = &app.container.name;
         let t = Instant::now();
-        docker::must(&["stop", "--time", "25", &app.name]).await;
+        app.container.stop(25).await;
         let stopped = t.elapsed();
-        let code = docker::must(&["inspect", "--format", "{{.State.ExitCode}}", &app.name]).await;
-        assert_eq!(code, "0", "{} did not exit cleanly on SIGTERM", app.name);
+        let code = app.container.exit_code().await;
+        assert_eq!(code, 0, "{name} did not exit cleanly on SIGTERM");
         tokio::time::sleep(Duration::from_secs(1)).await;
-        docker::must(&["start", &app.name]).await;
-        wait_ready(app).await;
+        app.container.start().await;
+        app.wait_ready().await;
         eprintln!(
-            "{}: drained and exited 0 in {} ms, ready again after {} ms",
-            app.name,
+            "{name}: drained and exited 0 in {} ms, ready again after {} ms",
             stopped.as_millis(),
             t.elapsed().as_millis()
         );
@@ -740,18 +521,16 @@ async fn rolling_restart_loses_no_request() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_replica_fails_only_requests_in_flight() {
     let _serial = SERIAL.lock().await;
-    let Some((stack, load)) = setup().await else {
-        return;
-    };
+    let (stack, load) = setup().await;
     tokio::time::sleep(Duration::from_secs(3)).await;
     let victim = &stack.apps[0];
     let kill_started = load.now();
-    docker::must(&["kill", "--signal", "KILL", &victim.name]).await;
+    victim.container.kill("KILL").await;
     let kill_done = load.now();
     // Traffic on the survivor alone, then the victim comes back.
     tokio::time::sleep(Duration::from_secs(6)).await;
-    docker::must(&["start", &victim.name]).await;
-    wait_ready(victim).await;
+    victim.container.start().await;
+    victim.wait_ready().await;
     tokio::time::sleep(Duration::from_secs(6)).await;
     let (samples, acked) = load.finish().await;
 
@@ -786,15 +565,14 @@ async fn killed_replica_fails_only_requests_in_flight() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_outage_is_invisible_to_clients() {
     let _serial = SERIAL.lock().await;
-    let Some((stack, load)) = setup().await else {
-        return;
-    };
+    let (stack, load) = setup().await;
     tokio::time::sleep(Duration::from_secs(3)).await;
     let down = load.now();
-    docker::must(&["stop", "--time", "2", &stack.redis.name]).await;
+    let redis = &stack.deps.redis.container;
+    redis.stop(2).await;
     tokio::time::sleep(Duration::from_secs(8)).await;
     let up = load.now();
-    docker::must(&["start", &stack.redis.name]).await;
+    redis.start().await;
     tokio::time::sleep(Duration::from_secs(8)).await;
     let (samples, acked) = load.finish().await;
 
@@ -824,7 +602,11 @@ async fn redis_outage_is_invisible_to_clients() {
 
     // The service uses Redis again: keys were written after the restart
     // (it has no persistence here, so every key is new).
-    let keys = docker::must(&["exec", &stack.redis.name, "redis-cli", "DBSIZE"]).await;
+    let db = stack.slot.redis_db.to_string();
+    let keys = redis
+        .exec(&["redis-cli", "-n", &db, "DBSIZE"])
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     let keys: u64 = keys.trim().parse().unwrap_or(0);
     eprintln!("Redis keys after recovery: {keys}");
     assert!(keys > 0, "nothing was written to Redis after it came back");
@@ -863,14 +645,13 @@ async fn redis_outage_is_invisible_to_clients() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_restart_fails_fast_and_recovers() {
     let _serial = SERIAL.lock().await;
-    let Some((stack, load)) = setup().await else {
-        return;
-    };
+    let (stack, load) = setup().await;
     tokio::time::sleep(Duration::from_secs(3)).await;
     let down = load.now();
-    docker::must(&["stop", "--time", "5", &stack.postgres.name]).await;
+    let postgres = &stack.deps.postgres.container;
+    postgres.stop(5).await;
     tokio::time::sleep(Duration::from_secs(6)).await;
-    docker::must(&["start", &stack.postgres.name]).await;
+    postgres.start().await;
     let started_again = load.now();
     // Recovered: a write through the proxy succeeds again.
     let deadline = Instant::now() + Duration::from_secs(60);

@@ -460,8 +460,8 @@ def main():
     parser.add_argument("--figures", help="write the measured times to this JSON file")
     args = parser.parse_args()
     images = {key: os.environ[var] for key, var in [
-        ("app", "BLOG_TEST_APP_IMAGE"), ("postgres", "BLOG_TEST_POSTGRES_IMAGE"),
-        ("redis", "BLOG_TEST_REDIS_IMAGE"), ("s3", "BLOG_TEST_S3_IMAGE")]}
+        ("app", "BLOG_TEST_APP_IMAGE"), ("postgres", "POSTGRES_IMAGE"),
+        ("redis", "REDIS_IMAGE"), ("s3", "S3_IMAGE")]}
     stack = Stack(args.name, images)
     try:
         figures = drill(stack, args.posts)

@@ -53,8 +53,13 @@ impl AllowTable {
 /// request middleware can notice an answer the document does not mention
 /// (counted in `http_undocumented_responses_total`; the tests require 0).
 pub struct DocumentedStatuses {
-    routes: Vec<(Vec<Option<String>>, Vec<(Method, Vec<u16>)>)>,
+    routes: Vec<(Template, Vec<Answers>)>,
 }
+
+/// A path template: literal segments, `None` for a parameter.
+type Template = Vec<Option<String>>;
+/// The statuses documented for one method.
+type Answers = (Method, Vec<u16>);
 
 impl DocumentedStatuses {
     pub fn new(spec: &str, prefix: &str) -> Self {

@@ -79,7 +79,11 @@ fn page(mut rows: Vec<PostRow>, req: PageRequest) -> Page {
     rows.truncate(limit);
     match req.position {
         Position::First | Position::After(_) => Page {
-            older: if more { rows.last().map(cursor_of) } else { None },
+            older: if more {
+                rows.last().map(cursor_of)
+            } else {
+                None
+            },
             newer: match req.position {
                 Position::After(_) => rows.first().map(cursor_of),
                 _ => None,
@@ -91,7 +95,11 @@ fn page(mut rows: Vec<PostRow>, req: PageRequest) -> Page {
             rows.reverse();
             Page {
                 older: rows.last().map(cursor_of),
-                newer: if more { rows.first().map(cursor_of) } else { None },
+                newer: if more {
+                    rows.first().map(cursor_of)
+                } else {
+                    None
+                },
                 items: rows,
             }
         }
@@ -123,7 +131,13 @@ pub async fn list(c: &impl GenericClient, req: PageRequest) -> Result<Page, DbEr
                 " WHERE (p.created_at, p.id) > ($1, $2)",
                 " ORDER BY p.created_at ASC, p.id ASC LIMIT $3"
             );
-            db::query(c, "list newer posts", SQL, &[&cur.created_at, &cur.id, &fetch]).await?
+            db::query(
+                c,
+                "list newer posts",
+                SQL,
+                &[&cur.created_at, &cur.id, &fetch],
+            )
+            .await?
         }
     };
     Ok(page(rows, req))

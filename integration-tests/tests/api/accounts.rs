@@ -15,9 +15,7 @@ async fn user_count(app: &TestApp) -> i64 {
 
 #[tokio::test]
 async fn usernames_are_unique_whatever_their_case_and_emails_too() {
-    let Some(app) = TestApp::spawn().await else {
-        return;
-    };
+    let app = TestApp::spawn().await;
     let name = format!("Alice_{}", random_suffix(6));
     expect_status(
         app.register(&name, &format!("{name}@example.test"), PASSWORD)
@@ -53,13 +51,10 @@ async fn usernames_are_unique_whatever_their_case_and_emails_too() {
 
 #[tokio::test]
 async fn invalid_registrations_are_422_with_field_errors_and_store_nothing() {
-    let Some(app) = TestApp::spawn_with(|s| {
+    let app = TestApp::spawn_with(|s| {
         s.rate_limit.register_per_ip.max = blog::config::units::Count::of(100)
     })
-    .await
-    else {
-        return;
-    };
+    .await;
     for (username, email, password, field) in [
         ("", "a@example.test", PASSWORD, "username"),
         ("has space", "a@example.test", PASSWORD, "username"),
@@ -88,9 +83,7 @@ async fn invalid_registrations_are_422_with_field_errors_and_store_nothing() {
 
 #[tokio::test]
 async fn wrong_credentials_are_one_answer_for_unknown_users_and_wrong_passwords() {
-    let Some(app) = TestApp::spawn().await else {
-        return;
-    };
+    let app = TestApp::spawn().await;
     let user = app.new_user().await;
     let wrong_password =
         expect_problem_4xx(app.login(&user.username, "wrong password!!").await).await;
@@ -103,9 +96,7 @@ async fn wrong_credentials_are_one_answer_for_unknown_users_and_wrong_passwords(
 
 #[tokio::test]
 async fn session_tokens_work_until_logout() {
-    let Some(app) = TestApp::spawn().await else {
-        return;
-    };
+    let app = TestApp::spawn().await;
     let user = app.new_user().await;
     let session = expect_status(app.login(&user.username, PASSWORD).await, 201).await;
     assert_eq!(
@@ -147,9 +138,7 @@ async fn session_tokens_work_until_logout() {
 
 #[tokio::test]
 async fn logout_everywhere_revokes_every_session() {
-    let Some(app) = TestApp::spawn().await else {
-        return;
-    };
+    let app = TestApp::spawn().await;
     let user = app.new_user().await;
     let second = app.token_for(&user.username, PASSWORD).await;
     expect_status(app.delete("/api/sessions", Some(&second)).await, 204).await;
@@ -179,9 +168,7 @@ async fn logout_everywhere_revokes_every_session() {
 
 #[tokio::test]
 async fn profiles_can_be_edited_and_read_publicly() {
-    let Some(app) = TestApp::spawn().await else {
-        return;
-    };
+    let app = TestApp::spawn().await;
     let user = app.new_user().await;
     let other = app.new_user().await;
     let new_name = format!("renamed_{}", random_suffix(6));
@@ -246,9 +233,7 @@ async fn profiles_can_be_edited_and_read_publicly() {
 
 #[tokio::test]
 async fn changing_the_password_revokes_sessions() {
-    let Some(app) = TestApp::spawn().await else {
-        return;
-    };
+    let app = TestApp::spawn().await;
     let user = app.new_user().await;
     let new_password = "a different long passphrase";
     expect_problem(
@@ -296,9 +281,7 @@ fn django_hash(password: &str, salt: &str, iterations: u32) -> String {
 
 #[tokio::test]
 async fn imported_django_users_log_in_and_get_rehashed() {
-    let Some(app) = TestApp::spawn().await else {
-        return;
-    };
+    let app = TestApp::spawn().await;
     let username = format!("django_{}", random_suffix(6));
     let email = format!("{username}@example.test");
     let password = "lètmein-from-django";

@@ -7,9 +7,7 @@ use serde_json::Value;
 
 #[tokio::test]
 async fn liveness_and_readiness_report_ok() {
-    let Some(app) = TestApp::spawn().await else {
-        return;
-    };
+    let app = TestApp::spawn().await;
     expect_status(app.get("/healthz").await, 200).await;
     let ready = expect_status(app.get("/readyz").await, 200).await;
     assert_eq!(ready["checks"]["postgres"], "ok", "{ready}");
@@ -18,9 +16,7 @@ async fn liveness_and_readiness_report_ok() {
 
 #[tokio::test]
 async fn metrics_count_requests_by_route_and_status() {
-    let Some(app) = TestApp::spawn().await else {
-        return;
-    };
+    let app = TestApp::spawn().await;
     expect_status(app.get("/api/posts").await, 200).await;
     let response = app.get("/metrics").await;
     assert_eq!(response.status(), 200);
@@ -74,9 +70,7 @@ fn operations(doc: &Value) -> Vec<(String, String, &Value)> {
 
 #[tokio::test]
 async fn openapi_document_describes_every_operation_and_its_errors() {
-    let Some(app) = TestApp::spawn().await else {
-        return;
-    };
+    let app = TestApp::spawn().await;
     let doc = expect_status(app.get("/api/openapi.json").await, 200).await;
     assert!(
         doc["openapi"].as_str().is_some_and(|v| v.starts_with("3.")),
@@ -177,9 +171,7 @@ fn asset_urls(html: &str) -> Vec<String> {
 
 #[tokio::test]
 async fn docs_page_is_self_contained() {
-    let Some(app) = TestApp::spawn().await else {
-        return;
-    };
+    let app = TestApp::spawn().await;
     let mut response = app.get("/docs").await;
     if response.status().is_redirection() {
         let location = response.headers()["location"].to_str().unwrap().to_owned();
@@ -219,9 +211,7 @@ fn asset_url_scan_finds_external_scripts() {
 
 #[tokio::test]
 async fn every_response_carries_a_request_id() {
-    let Some(app) = TestApp::spawn().await else {
-        return;
-    };
+    let app = TestApp::spawn().await;
     let generated = app.get("/api/posts").await;
     let id = generated.headers()["x-request-id"]
         .to_str()

@@ -1,36 +1,69 @@
-//! Proves the harness itself: real Postgres (a database per test), Redis, S3 and SMTP.
+//! Proves the test support itself: real Postgres (a database and role per app), Redis,
+//! S3 and SMTP, and that without Docker every test fails instead of passing.
 
 use std::time::Duration;
 
-use integration_tests::{containers, create_database, infra};
+use integration_tests::{Side, infra, random_suffix};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 #[tokio::test]
-async fn each_test_gets_its_own_database() {
-    let Some(infra) = infra().await else { return };
-    let a = create_database(infra).await;
-    let b = create_database(infra).await;
-    assert_ne!(a, b);
-    let client = containers::admin_client_on(&a, infra.postgres_port)
+async fn each_app_gets_its_own_database_and_role() {
+    let infra = infra().await;
+    let (a, b) = (infra.isolate().await, infra.isolate().await);
+    assert_ne!(a.database.name, b.database.name);
+    assert_ne!(a.redis_db, b.redis_db);
+    assert_ne!(a.bucket, b.bucket);
+
+    // The app's role logs in to its own database, is no superuser, and cannot reach the
+    // other app's database.
+    let env = infra.env(&a, Side::Host);
+    let setting = |key: &str| {
+        env.iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_else(|| panic!("{key} missing from {env:?}"))
+    };
+    let connect = |database: String| {
+        let mut config = tokio_postgres::Config::new();
+        config
+            .host(setting("BLOG_DATABASE__HOST"))
+            .port(setting("BLOG_DATABASE__PORT").parse().unwrap())
+            .user(setting("BLOG_DATABASE__USER"))
+            .password(setting("BLOG_DATABASE__PASSWORD"))
+            .dbname(database);
+        async move { config.connect(tokio_postgres::NoTls).await }
+    };
+    let (client, connection) = connect(a.database.name.clone())
         .await
-        .expect("connect to the new database");
+        .expect("the slot's role logs in to its database");
+    tokio::spawn(connection);
     let row = client
-        .query_one("SELECT current_database()", &[])
+        .query_one(
+            "SELECT current_database(), rolsuper FROM pg_roles WHERE rolname = current_user",
+            &[],
+        )
         .await
         .expect("query");
-    assert_eq!(row.get::<_, String>(0), a);
+    assert_eq!(row.get::<_, String>(0), a.database.name);
+    assert!(
+        !row.get::<_, bool>(1),
+        "the app's role must not be a superuser"
+    );
+    assert!(
+        connect(b.database.name.clone()).await.is_err(),
+        "a role must not connect to another test's database"
+    );
 }
 
 #[tokio::test]
 async fn redis_answers_ping() {
-    let Some(infra) = infra().await else { return };
-    assert!(containers::redis_ping(infra.redis_port).await);
+    assert!(infra().await.redis.ping().await);
 }
 
 #[tokio::test]
 async fn s3_stores_and_returns_objects() {
-    let Some(infra) = infra().await else { return };
-    let name = format!("harness-{}", integration_tests::random_suffix(8));
+    let infra = infra().await;
+    let name = format!("harness-{}", random_suffix(8));
     let bucket = infra.s3.bucket(&name);
     s3::Bucket::create_with_path_style(
         &name,
@@ -62,31 +95,44 @@ async fn s3_stores_and_returns_objects() {
     );
 }
 
+/// Real SMTP in, the catcher's API out, by recipient: only the mail to this address.
 #[tokio::test]
-async fn smtp_sink_receives_mail() {
-    let Some(infra) = infra().await else { return };
-    let to = format!("{}@example.test", integration_tests::random_suffix(10));
+async fn the_mail_catcher_receives_smtp_and_lists_mail_by_recipient() {
+    let infra = infra().await;
+    let to = format!("{}@example.test", random_suffix(10));
+    let other = format!("x{to}"); // contains `to`: the API's search matches substrings
     let mailer = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous("127.0.0.1")
-        .port(infra.smtp.port)
+        .port(infra.mail.smtp_port)
         .build();
-    let message = Message::builder()
-        .from("Blog <no-reply@localhost>".parse().unwrap())
-        .to(to.parse().unwrap())
-        .subject("hi")
-        .body("token=abc123".to_owned())
-        .unwrap();
-    mailer.send(message).await.expect("send");
+    for (address, body) in [(&other, "token=other"), (&to, "token=abc123")] {
+        let message = Message::builder()
+            .from("Blog <no-reply@localhost>".parse().unwrap())
+            .to(address.parse().unwrap())
+            .subject("hi")
+            .body(body.to_owned())
+            .unwrap();
+        mailer.send(message).await.expect("send");
+    }
     let mails = infra
-        .smtp
-        .wait_for_mails(&to, 1, Duration::from_secs(5))
+        .mail
+        .wait_for_mails(&to.to_uppercase(), 1, Duration::from_secs(5))
         .await;
-    assert_eq!(mails.len(), 1);
-    assert!(mails[0].text().contains("token=abc123"));
+    assert_eq!(mails.len(), 1, "{mails:?}");
+    assert_eq!(mails[0].to, [to.as_str()]);
+    assert!(mails[0].text().contains("token=abc123"), "{mails:?}");
+    assert_eq!(infra.mail.mails_to(&other).await.len(), 1);
+    assert!(
+        infra
+            .mail
+            .mails_to(&format!("nobody-{to}"))
+            .await
+            .is_empty()
+    );
 }
 
 /// Runs one harness test of this same binary in a child process whose Docker is
 /// unreachable, with or without `CI=true`.
-fn run_without_docker(ci: bool) -> std::process::Output {
+fn run_without_docker(ci: bool) -> String {
     let mut cmd = std::process::Command::new(std::env::current_exe().unwrap());
     cmd.args(["--exact", "harness::redis_answers_ping", "--nocapture"])
         .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
@@ -94,54 +140,31 @@ fn run_without_docker(ci: bool) -> std::process::Output {
     if ci {
         cmd.env("CI", "true");
     }
-    cmd.output().expect("run the test binary")
-}
-
-#[test]
-fn without_docker_tests_skip_loudly_or_fail_in_ci() {
-    let local = run_without_docker(false);
-    let stderr = String::from_utf8_lossy(&local.stderr);
-    assert!(
-        local.status.success(),
-        "outside CI a missing Docker is a skip: {stderr}"
-    );
-    assert!(
-        stderr.contains("SKIPPED: Docker is not reachable"),
-        "the skip is announced: {stderr}"
-    );
-
-    let ci = run_without_docker(true);
+    let out = cmd.output().expect("run the test binary");
     let output = format!(
         "{}{}",
-        String::from_utf8_lossy(&ci.stdout),
-        String::from_utf8_lossy(&ci.stderr)
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
     );
     assert!(
-        !ci.status.success(),
-        "with CI=true a missing Docker fails: {output}"
+        !out.status.success(),
+        "without Docker a test must fail (CI={ci}): {output}"
     );
-    assert!(
-        output.contains("Docker is not reachable and CI=true"),
-        "{output}"
-    );
+    output
 }
 
 #[test]
-fn image_names_split_into_name_and_tag() {
-    use integration_tests::containers::image_from_env;
-    let cases = [
-        (
-            "localhost/postgres:15-bookworm",
-            ("localhost/postgres", "15-bookworm"),
-        ),
-        ("localhost:5000/redis:7", ("localhost:5000/redis", "7")),
-        ("localhost:5000/redis", ("localhost:5000/redis", "latest")),
-        ("postgres:16-alpine", ("postgres", "16-alpine")),
-    ];
-    for (spec, (name, tag)) in cases {
-        assert_eq!(
-            image_from_env("BLOG_TEST_UNSET_VARIABLE_FOR_THIS_TEST", spec),
-            (name.to_owned(), tag.to_owned())
+fn without_docker_tests_fail_and_say_how_to_fix_it() {
+    for ci in [false, true] {
+        let output = run_without_docker(ci);
+        assert!(
+            output.contains("Docker is not reachable")
+                && output.contains("Start the Docker daemon (or point DOCKER_HOST at one)"),
+            "the failure says what is wrong and what to do (CI={ci}): {output}"
+        );
+        assert!(
+            output.contains("1 failed"),
+            "the test ran and failed (CI={ci}): {output}"
         );
     }
 }

@@ -1,6 +1,6 @@
-//! End-to-end tests: the real service over HTTP against real Postgres, Redis (containers),
-//! S3 and SMTP servers. One binary (zero2prod's `tests/api` layout) so the servers start
-//! once and the app is linked once.
+//! End-to-end tests: the real service over HTTP against real Postgres, Redis, S3 and SMTP
+//! (containers, see the crate docs). One binary (zero2prod's `tests/api` layout) so the
+//! dependencies start once and the app is linked once.
 
 mod accounts;
 mod api_contract;

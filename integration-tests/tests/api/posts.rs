@@ -33,9 +33,7 @@ async fn walk(app: &TestApp, path: &str, limit: u32) -> Vec<i64> {
 
 #[tokio::test]
 async fn pages_walk_every_post_once_newest_first_even_with_equal_timestamps() {
-    let Some(app) = TestApp::spawn().await else {
-        return;
-    };
+    let app = TestApp::spawn().await;
     let user = app.new_user().await;
     for i in 0..13 {
         app.create_post(&user.token, &format!("post {i}"), "body")
@@ -74,9 +72,7 @@ async fn pages_walk_every_post_once_newest_first_even_with_equal_timestamps() {
 
 #[tokio::test]
 async fn page_size_is_bounded() {
-    let Some(app) = TestApp::spawn().await else {
-        return;
-    };
+    let app = TestApp::spawn().await;
     expect_status(app.get("/api/posts?limit=100").await, 200).await;
     for bad in ["101", "0", "-1", "abc"] {
         let problem = expect_problem_4xx(app.get(&format!("/api/posts?limit={bad}")).await).await;
@@ -87,9 +83,7 @@ async fn page_size_is_bounded() {
 
 #[tokio::test]
 async fn author_lists_hold_only_their_posts() {
-    let Some(app) = TestApp::spawn().await else {
-        return;
-    };
+    let app = TestApp::spawn().await;
     let alice = app.new_user().await;
     let bob = app.new_user().await;
     let a1 = app.create_post(&alice.token, "a1", "x").await["id"]
@@ -130,9 +124,7 @@ async fn author_lists_hold_only_their_posts() {
 
 #[tokio::test]
 async fn titles_are_1_to_100_characters_and_content_is_required() {
-    let Some(app) = TestApp::spawn().await else {
-        return;
-    };
+    let app = TestApp::spawn().await;
     let user = app.new_user().await;
     let hundred = "é".repeat(100); // characters, not bytes
     let post = app.create_post(&user.token, &hundred, "body").await;
@@ -176,9 +168,7 @@ async fn titles_are_1_to_100_characters_and_content_is_required() {
 
 #[tokio::test]
 async fn editing_bumps_updated_at_and_keeps_created_at() {
-    let Some(app) = TestApp::spawn().await else {
-        return;
-    };
+    let app = TestApp::spawn().await;
     let user = app.new_user().await;
     let post = app.create_post(&user.token, "first", "body").await;
     let id = post["id"].as_i64().unwrap();
@@ -207,9 +197,7 @@ async fn editing_bumps_updated_at_and_keeps_created_at() {
 
 #[tokio::test]
 async fn views_count_each_read() {
-    let Some(app) = TestApp::spawn().await else {
-        return;
-    };
+    let app = TestApp::spawn().await;
     let user = app.new_user().await;
     let id = app.create_post(&user.token, "t", "c").await["id"]
         .as_i64()
@@ -232,9 +220,7 @@ async fn views_count_each_read() {
 
 #[tokio::test]
 async fn writers_see_their_changes_in_the_next_read() {
-    let Some(app) = TestApp::spawn().await else {
-        return;
-    };
+    let app = TestApp::spawn().await;
     let user = app.new_user().await;
     let id = app.create_post(&user.token, "old", "c").await["id"]
         .as_i64()
@@ -290,9 +276,7 @@ async fn writers_see_their_changes_in_the_next_read() {
 
 #[tokio::test]
 async fn only_the_author_may_change_a_post() {
-    let Some(app) = TestApp::spawn().await else {
-        return;
-    };
+    let app = TestApp::spawn().await;
     let author = app.new_user().await;
     let other = app.new_user().await;
     let id = app.create_post(&author.token, "mine", "c").await["id"]

@@ -3,9 +3,8 @@
 
 use std::time::{Duration, Instant};
 
-use integration_tests::{
-    PASSWORD, TestApp, containers, expect_problem, expect_status, infra, on_infra_runtime,
-};
+use integration_tests::deps::Redis;
+use integration_tests::{PASSWORD, TestApp, expect_problem, expect_status, free_port, infra};
 use serde_json::{Value, json};
 
 async fn wait_until<F, Fut>(what: &str, limit: Duration, mut check: F)
@@ -61,14 +60,11 @@ async fn use_the_app_without_redis(app: &TestApp) {
 
 #[tokio::test]
 async fn a_dead_redis_degrades_gracefully_and_the_limiter_fails_open() {
-    let dead = containers::free_port();
-    let Some(app) = TestApp::spawn_with(|s| {
+    let dead = free_port();
+    let app = TestApp::spawn_with(|s| {
         s.redis.url = blog::config::Secret::from(format!("redis://127.0.0.1:{dead}"));
     })
-    .await
-    else {
-        return;
-    };
+    .await;
     let (status, body) = readiness(&app).await;
     assert_eq!(status, 503, "{body}");
     assert_eq!(body["checks"]["redis"], "unavailable", "{body}");
@@ -91,15 +87,12 @@ async fn a_dead_redis_degrades_gracefully_and_the_limiter_fails_open() {
 
 #[tokio::test]
 async fn with_fail_closed_the_limited_endpoints_refuse_while_redis_is_down() {
-    let dead = containers::free_port();
-    let Some(app) = TestApp::spawn_with(|s| {
+    let dead = free_port();
+    let app = TestApp::spawn_with(|s| {
         s.redis.url = blog::config::Secret::from(format!("redis://127.0.0.1:{dead}"));
         s.rate_limit.fail_closed = true;
     })
-    .await
-    else {
-        return;
-    };
+    .await;
     expect_problem(
         app.login("someone", PASSWORD).await,
         503,
@@ -119,18 +112,19 @@ async fn with_fail_closed_the_limited_endpoints_refuse_while_redis_is_down() {
 
 #[tokio::test]
 async fn redis_stopping_and_coming_back() {
-    let Some(_) = infra().await else { return };
     // A Redis of its own at a fixed port, so it can be stopped and started again.
-    let port = containers::free_port();
-    let (redis, port) = on_infra_runtime(containers::start_redis(Some(port))).await;
-    let redis = std::sync::Arc::new(redis);
-    let Some(app) = TestApp::spawn_with(|s| {
+    let infra = infra().await;
+    let name = format!(
+        "{}-redis-{}",
+        infra.network.name,
+        integration_tests::random_suffix(4)
+    );
+    let redis = Redis::start(&infra.network, &name, None, Some(free_port())).await;
+    let port = redis.port;
+    let app = TestApp::spawn_with(|s| {
         s.redis.url = blog::config::Secret::from(format!("redis://127.0.0.1:{port}"));
     })
-    .await
-    else {
-        return;
-    };
+    .await;
     let user = app.new_user().await;
     let id = app.create_post(&user.token, "counted", "c").await["id"]
         .as_i64()
@@ -144,10 +138,7 @@ async fn redis_stopping_and_coming_back() {
         Some(views + 1)
     );
 
-    let r = redis.clone();
-    on_infra_runtime(async move { r.stop().await })
-        .await
-        .expect("stop redis");
+    redis.container.stop(2).await;
     wait_until(
         "readiness to report Redis down",
         Duration::from_secs(15),
@@ -157,11 +148,8 @@ async fn redis_stopping_and_coming_back() {
     assert_eq!(readiness(&app).await.1["checks"]["redis"], "unavailable");
     use_the_app_without_redis(&app).await;
 
-    let r = redis.clone();
-    on_infra_runtime(async move { r.start().await })
-        .await
-        .expect("start redis");
-    containers::wait_for_redis(port, Duration::from_secs(30)).await;
+    redis.container.start().await;
+    redis.wait_ready(Duration::from_secs(30)).await;
     wait_until("readiness to recover", Duration::from_secs(30), || async {
         readiness(&app).await.0 == 200
     })
@@ -194,15 +182,12 @@ async fn redis_stopping_and_coming_back() {
 
 #[tokio::test]
 async fn readiness_can_ignore_redis_but_still_reports_it() {
-    let dead = containers::free_port();
-    let Some(app) = TestApp::spawn_with(|s| {
+    let dead = free_port();
+    let app = TestApp::spawn_with(|s| {
         s.redis.url = blog::config::Secret::from(format!("redis://127.0.0.1:{dead}"));
         s.http.readiness_requires_redis = false;
     })
-    .await
-    else {
-        return;
-    };
+    .await;
     let (status, body) = readiness(&app).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["checks"]["redis"], "unavailable", "{body}");

@@ -16,9 +16,7 @@ async fn read_response(stream: &mut TcpStream) -> String {
 
 #[tokio::test]
 async fn in_flight_requests_complete_and_readiness_turns_503() {
-    let Some(mut app) = TestApp::spawn().await else {
-        return;
-    };
+    let mut app = TestApp::spawn().await;
     let user = app.new_user().await;
     let addr = app.address.trim_start_matches("http://").to_owned();
 
@@ -84,9 +82,7 @@ async fn in_flight_requests_complete_and_readiness_turns_503() {
 
 #[tokio::test]
 async fn shutdown_with_no_traffic_is_immediate() {
-    let Some(mut app) = TestApp::spawn().await else {
-        return;
-    };
+    let mut app = TestApp::spawn().await;
     expect_status(app.get("/healthz").await, 200).await;
     let started = std::time::Instant::now();
     app.stop().await.expect("clean exit");
