@@ -9,8 +9,9 @@
 //! - infrastructure the use cases are given: `db`, `cache`, `kv`,
 //!   `rate_limit`, `storage`, `mail`, `passwords`, `tokens`, `avatars`,
 //!   `clock`, `pagination`.
-//! - the HTTP edge: `http` (the API, probes, metrics), whose `http::problem`
-//!   maps every domain error, once, to problem+json.
+//! - the HTTP edges: `http` (the API, probes, metrics), whose `http::problem`
+//!   maps every domain error, once, to problem+json; and `site` (the
+//!   website's pages), which maps them to pages and form messages.
 //! - wiring: `config` (settings), `startup` (builds everything, runs the
 //!   server), `telemetry`, `import` (CLI).
 
@@ -31,6 +32,7 @@ pub mod pagination;
 pub mod passwords;
 pub mod posts;
 pub mod rate_limit;
+pub mod site;
 pub mod startup;
 pub mod storage;
 pub mod telemetry;

@@ -97,11 +97,12 @@ impl Mailer {
     }
 }
 
-/// The link a user follows to choose a new password.
+/// The link a user follows to choose a new password: the site's page (the
+/// Django original's `password-reset-confirm` address).
 pub fn reset_link(public_url: &str, token: &str) -> String {
     // Tokens are base64url: nothing to percent-encode.
     format!(
-        "{}/reset-password?token={token}",
+        "{}/password-reset-confirm/{token}/",
         public_url.trim_end_matches('/')
     )
 }
@@ -214,7 +215,7 @@ mod tests {
     fn reset_link_joins_public_url_and_token() {
         assert_eq!(
             reset_link("https://blog.example/", "abc_-1"),
-            "https://blog.example/reset-password?token=abc_-1"
+            "https://blog.example/password-reset-confirm/abc_-1/"
         );
     }
 
@@ -225,7 +226,7 @@ mod tests {
         assert!(raw.contains("To: alice@example.com"), "{raw}");
         assert!(raw.contains("Subject: Reset your blog password"), "{raw}");
         assert!(raw.contains("multipart/alternative"), "{raw}");
-        let link = format!("https://blog.example/reset-password?token={TOKEN}");
+        let link = format!("https://blog.example/password-reset-confirm/{TOKEN}/");
         // Once in the text part, twice (href + text) in the HTML part.
         assert_eq!(raw.matches(&link).count(), 3, "{raw}");
         assert!(!raw.contains("quoted-printable"), "{raw}");

@@ -50,6 +50,8 @@ pub struct AppState {
     pub kv: Kv,
     pub metrics: Metrics,
     pub shutdown: ShutdownFlag,
+    /// Cookie names and URLs of the website.
+    pub site: Arc<crate::site::SiteConfig>,
 }
 
 impl AppState {
@@ -91,7 +93,9 @@ impl AppState {
             },
         );
         let posts = Posts::new(db.clone(), cache, clock);
+        let site = Arc::new(crate::site::SiteConfig::new(&settings.http.public_url));
         Ok(Self {
+            site,
             settings: Arc::new(settings),
             accounts,
             posts,

@@ -12,6 +12,6 @@ pub use domain::{Bio, EmailAddress, Password, Username};
 pub use repository::UserRow;
 pub use service::{
     Accounts, AccountsConfig, AuthError, AuthenticatedUser, ChangePasswordError, LoginError,
-    NewSession, ProfileError, RegisterError, ResetConfirmError, ResetRequestError, SetAvatarError,
-    UpdateProfileError,
+    NewSession, PreparedAvatar, ProfileError, RegisterError, ResetConfirmError, ResetRequestError,
+    SetAvatarError, UpdateProfileError,
 };

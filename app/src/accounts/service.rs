@@ -150,6 +150,9 @@ pub enum SetAvatarError {
     Failed(#[from] Failure),
 }
 
+/// An avatar that passed the checks, as the PNG that will be stored.
+pub struct PreparedAvatar(Vec<u8>);
+
 /// Settings the account use cases need.
 #[derive(Debug, Clone)]
 pub struct AccountsConfig {
@@ -592,18 +595,26 @@ impl Accounts {
         Ok(())
     }
 
-    /// Validates, resizes and stores a new avatar, then points the user at
-    /// it and deletes the previous image. `bytes` is already size-checked.
-    pub async fn set_avatar(
-        &self,
-        who: &AuthenticatedUser,
-        bytes: Vec<u8>,
-    ) -> Result<UserRow, SetAvatarError> {
+    /// Checks, decodes and resizes an uploaded picture (`bytes` already
+    /// size-checked) without storing anything, so that a form can refuse a
+    /// bad picture before it changes anything else.
+    pub async fn prepare_avatar(&self, bytes: Vec<u8>) -> Result<PreparedAvatar, SetAvatarError> {
         let cfg = self.0.config.avatars.clone();
         let png = tokio::task::spawn_blocking(move || avatars::process(&bytes, &cfg))
             .await
             .map_err(Failure::internal)
             .context("resizing an avatar")??;
+        Ok(PreparedAvatar(png))
+    }
+
+    /// Stores a prepared avatar, then points the user at it and deletes the
+    /// previous image.
+    pub async fn set_avatar(
+        &self,
+        who: &AuthenticatedUser,
+        avatar: PreparedAvatar,
+    ) -> Result<UserRow, SetAvatarError> {
+        let png = avatar.0;
         let key = avatars::new_key(who.id());
         let storage = &self.0.storage;
         storage

@@ -589,7 +589,8 @@ impl AccountsApi {
     ) -> Result<Profile, ApiError<UploadAvatar>> {
         let who = state.authenticate(&auth).await?;
         let bytes = upload.read().await?;
-        let user = state.accounts.set_avatar(&who, bytes).await?;
+        let avatar = state.accounts.prepare_avatar(bytes).await?;
+        let user = state.accounts.set_avatar(&who, avatar).await?;
         Ok(Profile::Ok(Json(private_profile(&state, user))))
     }
 

@@ -10,7 +10,6 @@ pub mod media;
 pub mod metrics;
 pub mod posts;
 pub mod problem;
-pub mod reset_page;
 pub mod strict;
 
 use std::time::Instant;
@@ -74,13 +73,11 @@ pub fn openapi_json(api: &Api) -> String {
 
 /// `/api/openapi.json`, `/api/openapi.yaml` and the Swagger UI at `/docs`,
 /// all showing the finished document.
-fn with_spec_routes(routes: Route, api: &Api, json: String) -> Route {
+fn with_spec_routes(routes: Route, json: String, docs: String) -> Route {
     let yaml = serde_json::from_str::<serde_json::Value>(&json)
         .ok()
         .and_then(|v| serde_yaml::to_string(&v).ok())
         .unwrap_or_default();
-    // Swagger UI embeds the document; swap poem-openapi's for ours.
-    let docs = api.swagger_ui_html().replace(&api.spec(), &json);
     let docs = poem::endpoint::make_sync(move |_| poem::web::Html(docs.clone()).into_response());
     let docs = std::sync::Arc::new(docs);
     routes
@@ -108,47 +105,54 @@ fn with_spec_routes(routes: Route, api: &Api, json: String) -> Route {
 /// The whole application as one endpoint.
 pub fn app(state: AppState) -> impl Endpoint<Output = Response> {
     let api = openapi_service();
-    let spec = openapi_json(&api);
+    let raw_spec = api.spec();
+    let spec = problem::finish_spec(&raw_spec);
+    // Swagger UI embeds the document; swap poem-openapi's for ours.
+    let docs_html = api.swagger_ui_html().replace(&raw_spec, &spec);
     // Routes outside the OpenAPI document, for the `Allow` of their 405s;
-    // keep in step with the table below.
-    let allow = std::sync::Arc::new(allow::AllowTable::new(
-        &spec,
-        "/api",
-        &[
-            ("/healthz", &[Method::GET]),
-            ("/readyz", &[Method::GET]),
-            ("/metrics", &[Method::GET]),
-            ("/api/openapi.json", &[Method::GET]),
-            ("/api/openapi.yaml", &[Method::GET]),
-            ("/media/avatars/*key", &[Method::GET]),
-            ("/reset-password", &[Method::GET, Method::POST]),
-        ],
-    ));
+    // keep in step with the table below (the site keeps its own table).
+    let mut plain: Vec<(&str, &[Method])> = vec![
+        ("/healthz", &[Method::GET]),
+        ("/readyz", &[Method::GET]),
+        ("/metrics", &[Method::GET]),
+        ("/api/openapi.json", &[Method::GET]),
+        ("/api/openapi.yaml", &[Method::GET]),
+        ("/docs", &[Method::GET]),
+        ("/media/avatars/*key", &[Method::GET]),
+    ];
+    plain.extend_from_slice(crate::site::ROUTES);
+    let allow = std::sync::Arc::new(allow::AllowTable::new(&spec, "/api", &plain));
+    let docs_csp = std::sync::Arc::new(docs_csp(&docs_html));
 
     let routes = Route::new()
         .at("/healthz", get(health::healthz))
         .at("/readyz", get(health::readyz))
         .at("/metrics", get(metrics::metrics));
-    let routes = with_spec_routes(routes, &api, spec.clone())
+    let routes = with_spec_routes(routes, spec.clone(), docs_html)
         .nest("/media", media::routes())
-        .at(
-            "/reset-password",
-            get(reset_page::show).post(reset_page::submit),
-        )
         .nest("/api", api);
+    let routes = crate::site::add_routes(routes);
 
     let documented = std::sync::Arc::new(allow::DocumentedStatuses::new(&spec, "/api"));
     let metrics = state.metrics.clone();
     let max_body = state.settings.http.max_body_bytes.as_usize();
     let max_avatar = state.settings.avatars.max_bytes.as_usize();
+    let https = state.site.https;
     routes
+        .with(poem::middleware::CookieJarManager::new())
         .with(CatchPanic::new().with_handler(panic_response))
         .data(state)
         .around(move |next, mut req| {
             let metrics = metrics.clone();
             let allow = allow.clone();
             let documented = documented.clone();
+            let docs_csp = docs_csp.clone();
             async move {
+                let accept = req
+                    .headers()
+                    .get(header::ACCEPT)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned);
                 let request_id = request_id(&req);
                 req.set_data(RequestId(request_id.clone()));
                 let method = req.method().clone();
@@ -161,7 +165,9 @@ pub fn app(state: AppState) -> impl Endpoint<Output = Response> {
                 );
                 let started = Instant::now();
                 // Avatars arrive as multipart bodies bigger than JSON ones.
-                let limit = if req.uri().path().starts_with("/api/me/avatar") {
+                let limit = if req.uri().path().starts_with("/api/me/avatar")
+                    || req.uri().path() == "/profile/"
+                {
                     max_avatar + 64 * 1024
                 } else {
                     max_body
@@ -185,6 +191,24 @@ pub fn app(state: AppState) -> impl Endpoint<Output = Response> {
                 {
                     resp.headers_mut().insert(header::ALLOW, value.clone());
                 }
+                // Outside the API a browser gets pages, not problem
+                // documents, for the errors nothing else rendered (unknown
+                // addresses, refused methods and bodies). The API never
+                // answers HTML, whatever `Accept` says.
+                if !is_api_path(&path)
+                    && resp.content_type() == Some(problem::PROBLEM_JSON)
+                    && crate::site::wants_html(accept.as_deref())
+                {
+                    let page = crate::site::plain_error_page(resp.status().as_u16());
+                    resp.headers_mut().insert(
+                        header::CONTENT_TYPE,
+                        HeaderValue::from_static("text/html; charset=utf-8"),
+                    );
+                    resp.headers_mut().remove(header::CONTENT_LENGTH);
+                    resp.set_body(page);
+                }
+                let docs = path == "/docs" || path == "/docs/";
+                crate::site::security_headers(&mut resp, https, docs.then_some(docs_csp.as_str()));
                 let status = resp.status();
                 if documented.is_documented(&method, &path, status.as_u16()) == Some(false) {
                     metrics.http_undocumented_responses_total.inc();
@@ -222,6 +246,45 @@ pub fn app(state: AppState) -> impl Endpoint<Output = Response> {
                 Ok::<_, poem::Error>(resp)
             }
         })
+}
+
+fn is_api_path(path: &str) -> bool {
+    path == "/api" || path.starts_with("/api/")
+}
+
+/// The Swagger UI page's CSP: its inline script and styles by hash (no
+/// `unsafe-inline`), everything else from this origin only.
+fn docs_csp(html: &str) -> String {
+    use base64::Engine as _;
+    use sha2::{Digest as _, Sha256};
+    let hashes = |tag: &str| -> Vec<String> {
+        let open = format!("<{tag}");
+        let close = format!("</{tag}>");
+        let mut out = Vec::new();
+        let mut rest = html;
+        while let Some(start) = rest.find(&open) {
+            let after = &rest[start..];
+            let Some(body_start) = after.find('>') else {
+                break;
+            };
+            let Some(end) = after.find(&close) else { break };
+            let body = &after[body_start + 1..end];
+            let digest = Sha256::digest(body.as_bytes());
+            out.push(format!(
+                "'sha256-{}'",
+                base64::engine::general_purpose::STANDARD.encode(digest)
+            ));
+            rest = &after[end + close.len()..];
+        }
+        out
+    };
+    format!(
+        "default-src 'none'; script-src {}; style-src 'self' {}; img-src 'self' data:; \
+         connect-src 'self'; font-src 'self' data:; form-action 'self'; \
+         frame-ancestors 'none'; base-uri 'none'",
+        hashes("script").join(" "),
+        hashes("style").join(" ")
+    )
 }
 
 fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {

@@ -1,0 +1,218 @@
+//! The pages for readers: the home page, a post, an author's page, About.
+
+use askama::Template;
+use poem::http::StatusCode;
+use poem::web::cookie::CookieJar;
+use poem::web::{Data, Path, Query};
+use poem::{Request, Response, handler};
+use serde::Deserialize;
+
+use super::{Layout, PageError, Pager, PostView, author_url, avatar_src, render, session};
+use crate::accounts::ProfileError;
+use crate::pagination::{PageRequest, Position};
+use crate::posts::{AuthorPostsError, GetPostError, PostPage};
+use crate::startup::AppState;
+
+/// Posts per page, as in the original.
+pub const PER_PAGE: u32 = 5;
+/// Old `?page=N` links deeper than this go to the first page instead of
+/// paying for an OFFSET scan.
+const MAX_LEGACY_PAGE: u32 = 10_000;
+
+#[derive(Debug, Deserialize)]
+pub struct ListQuery {
+    after: Option<String>,
+    before: Option<String>,
+    /// The Django original's page number.
+    page: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "home.html")]
+struct HomePage {
+    layout: Layout,
+    posts: Vec<PostView>,
+    pager: Pager,
+}
+
+#[derive(Template)]
+#[template(path = "author.html")]
+struct AuthorPage {
+    layout: Layout,
+    author: String,
+    author_avatar: String,
+    bio: String,
+    posts: Vec<PostView>,
+    pager: Pager,
+}
+
+#[derive(Template)]
+#[template(path = "post.html")]
+struct PostPageView {
+    layout: Layout,
+    post: PostView,
+}
+
+#[derive(Template)]
+#[template(path = "about.html")]
+struct AboutPage {
+    layout: Layout,
+}
+
+fn pager(base: &str, page: &PostPage) -> Pager {
+    Pager {
+        newer: page.newer.map(|c| format!("{base}?before={}", c.encode())),
+        older: page.older.map(|c| format!("{base}?after={}", c.encode())),
+    }
+}
+
+fn page_request(q: &ListQuery) -> Result<PageRequest, PageError> {
+    PageRequest::parse_either(q.after.as_deref(), q.before.as_deref(), Some(PER_PAGE))
+        .map_err(|_| PageError::BadLink("This link to a page of posts is not valid."))
+}
+
+/// A 302 (the target moves as posts are written).
+fn found(path: &str) -> Response {
+    Response::builder()
+        .status(StatusCode::FOUND)
+        .header(poem::http::header::LOCATION, session::location(path))
+        .finish()
+}
+
+#[handler]
+pub async fn home(
+    req: &Request,
+    state: Data<&AppState>,
+    jar: &CookieJar,
+    Query(q): Query<ListQuery>,
+) -> Response {
+    let visitor = session::visitor(&state, jar).await;
+    if let Some(page) = &q.page {
+        // `/?page=N` from the original: where that page starts now.
+        let number = page.trim().parse::<u32>().unwrap_or(1);
+        if number <= 1 || number > MAX_LEGACY_PAGE {
+            return found("/");
+        }
+        return match state.posts.cursor_at_page(number, PER_PAGE).await {
+            Ok(Some(cursor)) => found(&format!("/?after={}", cursor.encode())),
+            Ok(None) => found("/"),
+            Err(e) => PageError::from(e).page(&state, &visitor, jar, req),
+        };
+    }
+    let request = match page_request(&q) {
+        Ok(r) => r,
+        Err(e) => return e.page(&state, &visitor, jar, req),
+    };
+    let page = match state.posts.list(request).await {
+        Ok(page) => page,
+        Err(e) => return PageError::from(e).page(&state, &visitor, jar, req),
+    };
+    // Newer than the newest: the first page is the right one.
+    if page.items.is_empty() && matches!(request.position, Position::Before(_)) {
+        return found("/");
+    }
+    let view = HomePage {
+        layout: Layout::new(&state, &visitor, jar, "Home").canonical(&state, "/"),
+        pager: pager("/", &page),
+        posts: page
+            .items
+            .into_iter()
+            .map(|p| PostView::new(p, &visitor))
+            .collect(),
+    };
+    render(&view, StatusCode::OK, &visitor).into_response(req)
+}
+
+#[handler]
+pub async fn about(req: &Request, state: Data<&AppState>, jar: &CookieJar) -> Response {
+    let visitor = session::visitor(&state, jar).await;
+    let view = AboutPage {
+        layout: Layout::new(&state, &visitor, jar, "About").canonical(&state, "/about/"),
+    };
+    render(&view, StatusCode::OK, &visitor).into_response(req)
+}
+
+#[handler]
+pub async fn post_detail(
+    req: &Request,
+    state: Data<&AppState>,
+    jar: &CookieJar,
+    Path(id): Path<String>,
+) -> Response {
+    let visitor = session::visitor(&state, jar).await;
+    let Ok(id) = id.parse::<i64>() else {
+        return PageError::NotFound("There is no such post.").page(&state, &visitor, jar, req);
+    };
+    match state.posts.get(id).await {
+        Ok(post) => {
+            let post = PostView::new(post, &visitor);
+            let view = PostPageView {
+                layout: Layout::new(&state, &visitor, jar, &post.title)
+                    .canonical(&state, &post.url),
+                post,
+            };
+            render(&view, StatusCode::OK, &visitor).into_response(req)
+        }
+        Err(GetPostError::NotFound) => {
+            PageError::NotFound("There is no such post. It may have been deleted.")
+                .page(&state, &visitor, jar, req)
+        }
+        Err(GetPostError::Failed(e)) => PageError::from(e).page(&state, &visitor, jar, req),
+    }
+}
+
+#[handler]
+pub async fn author(
+    req: &Request,
+    state: Data<&AppState>,
+    jar: &CookieJar,
+    Path(username): Path<String>,
+    Query(q): Query<ListQuery>,
+) -> Response {
+    let visitor = session::visitor(&state, jar).await;
+    let no_such_user = || PageError::NotFound("There is no user with this name.");
+    if q.page.is_some() {
+        return found(&author_url(&username));
+    }
+    let request = match page_request(&q) {
+        Ok(r) => r,
+        Err(e) => return e.page(&state, &visitor, jar, req),
+    };
+    let profile = match state.accounts.public_profile(&username).await {
+        Ok(p) => p,
+        Err(ProfileError::NotFound) => return no_such_user().page(&state, &visitor, jar, req),
+        Err(ProfileError::Failed(e)) => return PageError::from(e).page(&state, &visitor, jar, req),
+    };
+    let page = match state.posts.list_by_author(&profile.username, request).await {
+        Ok(page) => page,
+        Err(AuthorPostsError::NoSuchAuthor) => {
+            return no_such_user().page(&state, &visitor, jar, req);
+        }
+        Err(AuthorPostsError::Failed(e)) => {
+            return PageError::from(e).page(&state, &visitor, jar, req);
+        }
+    };
+    let base = author_url(&profile.username);
+    if page.items.is_empty() && matches!(request.position, Position::Before(_)) {
+        return found(&base);
+    }
+    let view = AuthorPage {
+        layout: Layout::new(
+            &state,
+            &visitor,
+            jar,
+            &format!("Posts by {}", profile.username),
+        )
+        .canonical(&state, &base),
+        pager: pager(&base, &page),
+        author_avatar: avatar_src(profile.avatar_key.as_deref()),
+        bio: profile.bio,
+        author: profile.username,
+        posts: page
+            .items
+            .into_iter()
+            .map(|p| PostView::new(p, &visitor))
+            .collect(),
+    };
+    render(&view, StatusCode::OK, &visitor).into_response(req)
+}
