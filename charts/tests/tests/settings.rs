@@ -390,17 +390,31 @@ fn the_chart_names_no_setting_that_does_not_exist() {
         .filter(|s| s.secret)
         .map(|s| format!("{}_FILE", s.env))
         .collect();
-    let mut problems = Vec::new();
-
+    let secret = |var: &str| all.iter().any(|s| s.secret && s.env == var);
+    let why = |var: &str| {
+        if secret(var) {
+            "a secret: it must come as a file (BLOG_…_FILE)"
+        } else if files.contains(var) {
+            "a secret's file, which belongs in the pods' env next to the mount"
+        } else {
+            "no setting"
+        }
+    };
+    // Each problem once, with the scenarios it shows in.
+    let mut rendered_problems: BTreeMap<String, Vec<&str>> = BTreeMap::new();
     for (scenario, r) in rendered_scenarios() {
         for cm in r.of_kind("ConfigMap") {
             for key in cm["data"].as_object().into_iter().flatten().map(|(k, _)| k) {
                 if key.starts_with("BLOG_") && !configurable.contains(key) {
-                    problems.push(format!(
-                        "{}: ConfigMap {} has {key}, which is no setting with a value",
-                        scenario.name,
-                        Rendered::name_of(cm)
-                    ));
+                    let problem = format!(
+                        "ConfigMap {} has {key}, which is {}",
+                        Rendered::name_of(cm),
+                        why(key)
+                    );
+                    rendered_problems
+                        .entry(problem)
+                        .or_default()
+                        .push(scenario.name);
                 }
             }
         }
@@ -413,15 +427,25 @@ fn the_chart_names_no_setting_that_does_not_exist() {
                     .filter(|e| e.name.starts_with("BLOG_"))
                 {
                     if !configurable.contains(&e.name) && !files.contains(&e.name) {
-                        problems.push(format!(
-                            "{}: {pod_name}/{} sets {}, which is no setting (nor a secret's _FILE)",
-                            scenario.name, c.name, e.name
-                        ));
+                        let problem = format!(
+                            "{pod_name}/{} sets {}, which is {}",
+                            c.name,
+                            e.name,
+                            why(&e.name)
+                        );
+                        rendered_problems
+                            .entry(problem)
+                            .or_default()
+                            .push(scenario.name);
                     }
                 }
             }
         }
     }
+    let mut problems: Vec<String> = rendered_problems
+        .into_iter()
+        .map(|(problem, scenarios)| format!("{problem} (scenarios {})", scenarios.join(", ")))
+        .collect();
 
     // values.yaml and its schema: in the settings' sections, every value is
     // a setting, a way to give a secret setting, or a listed chart value.
