@@ -23,7 +23,7 @@ use std::process::{Command, Output};
 
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::batch::v1::{CronJob, Job};
-use k8s_openapi::api::core::v1::PodTemplateSpec;
+use k8s_openapi::api::core::v1::{Container, PodTemplateSpec};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -408,6 +408,24 @@ impl Rendered {
         let cm: k8s_openapi::api::core::v1::ConfigMap = self.get("ConfigMap", &fullname());
         cm.data.unwrap_or_default()
     }
+}
+
+/// Every container of a pod template, init containers (and native sidecars)
+/// included.
+pub fn containers(pod: &PodTemplateSpec) -> Vec<&Container> {
+    let spec = pod.spec.as_ref().expect("pod spec");
+    spec.containers
+        .iter()
+        .chain(spec.init_containers.iter().flatten())
+        .collect()
+}
+
+/// One container of a pod template by name; panics if absent.
+pub fn container<'a>(pod: &'a PodTemplateSpec, name: &str) -> &'a Container {
+    containers(pod)
+        .into_iter()
+        .find(|c| c.name == name)
+        .unwrap_or_else(|| panic!("no container {name}"))
 }
 
 /// Name of the app's resources: the release name, as it contains the

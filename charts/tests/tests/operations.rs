@@ -5,22 +5,13 @@
 
 use std::collections::BTreeSet;
 
-use chart_tests::{Rendered, fullname, rendered, rendered_scenarios};
+use chart_tests::{Rendered, container, fullname, rendered, rendered_scenarios};
 use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::{Container, PodSpec, PodTemplateSpec, ServiceAccount};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 
 fn spec(pod: &PodTemplateSpec) -> &PodSpec {
     pod.spec.as_ref().expect("pod spec")
-}
-
-fn container<'a>(pod: &'a PodTemplateSpec, name: &str) -> &'a Container {
-    let spec = spec(pod);
-    spec.containers
-        .iter()
-        .chain(spec.init_containers.iter().flatten())
-        .find(|c| c.name == name)
-        .unwrap_or_else(|| panic!("no container {name}"))
 }
 
 fn env_of(c: &Container) -> Vec<(String, Option<String>)> {

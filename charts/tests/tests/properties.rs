@@ -3,24 +3,16 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use chart_tests::{Rendered, fullname, rendered_scenarios};
+use chart_tests::{Rendered, containers, fullname, rendered_scenarios};
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{ConfigMap, Container, PodTemplateSpec, Probe, Service};
+use k8s_openapi::api::core::v1::{ConfigMap, PodTemplateSpec, Probe, Service};
 use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde_json::Value;
-
-fn containers(pod: &PodTemplateSpec) -> Vec<&Container> {
-    let spec = pod.spec.as_ref().expect("pod spec");
-    spec.containers
-        .iter()
-        .chain(spec.init_containers.iter().flatten())
-        .collect()
-}
 
 fn labels_of(pod: &PodTemplateSpec) -> BTreeMap<String, String> {
     pod.metadata

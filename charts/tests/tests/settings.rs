@@ -15,7 +15,8 @@ use chart_tests::settings::{
     value_path, valued,
 };
 use chart_tests::{
-    Rendered, chart_dir, fullname, helm, leaf_paths, render, rendered, rendered_scenarios,
+    Rendered, chart_dir, container, containers, fullname, helm, leaf_paths, render, rendered,
+    rendered_scenarios,
 };
 use k8s_openapi::api::core::v1::{Container, PodTemplateSpec, Secret};
 use serde_json::Value;
@@ -149,23 +150,6 @@ fn every_setting_has_a_value_and_a_schema_property_with_the_apps_rules() {
 
 /// The pod template and container that run the blog binary (`blog run`).
 const APP: (&str, &str) = ("Deployment/blog", "blog");
-
-fn container<'a>(pod: &'a PodTemplateSpec, name: &str) -> &'a Container {
-    let spec = pod.spec.as_ref().expect("pod spec");
-    spec.containers
-        .iter()
-        .chain(spec.init_containers.iter().flatten())
-        .find(|c| c.name == name)
-        .unwrap_or_else(|| panic!("no container {name}"))
-}
-
-fn all_containers(pod: &PodTemplateSpec) -> Vec<&Container> {
-    let spec = pod.spec.as_ref().expect("pod spec");
-    spec.containers
-        .iter()
-        .chain(spec.init_containers.iter().flatten())
-        .collect()
-}
 
 /// A container's literal env values.
 fn env(c: &Container) -> BTreeMap<String, String> {
@@ -309,15 +293,15 @@ fn every_secret_reaches_the_blog_pods_as_a_file() {
     let mut problems = Vec::new();
     let mut delivered: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for (scenario, r) in rendered_scenarios() {
-        // (pod, container, env) of every container, and whether it runs the binary.
-        let mut containers = Vec::new();
+        // (pod name, pod, container) of every container.
+        let mut every = Vec::new();
         for (pod_name, pod) in r.pod_templates() {
-            for c in all_containers(&pod) {
-                containers.push((pod_name.clone(), pod.clone(), c.clone()));
+            for c in containers(&pod) {
+                every.push((pod_name.clone(), pod.clone(), c.clone()));
             }
         }
         // Each `BLOG_…_FILE` anywhere is a file its pod mounts from a Secret.
-        for (pod_name, pod, c) in &containers {
+        for (pod_name, pod, c) in &every {
             for (var, file) in env(c) {
                 if var.starts_with("BLOG_")
                     && var.ends_with("_FILE")
@@ -333,7 +317,7 @@ fn every_secret_reaches_the_blog_pods_as_a_file() {
         // A secret is delivered in a scenario when every container running
         // the binary there (the app, the migration, backup and restore Jobs)
         // gets it as a mounted file.
-        let blog: Vec<_> = containers.iter().filter(|(_, _, c)| runs_blog(c)).collect();
+        let blog: Vec<_> = every.iter().filter(|(_, _, c)| runs_blog(c)).collect();
         assert!(
             blog.iter()
                 .any(|(pod, _, c)| (pod.as_str(), c.name.as_str()) == APP),
@@ -419,7 +403,7 @@ fn the_chart_names_no_setting_that_does_not_exist() {
             }
         }
         for (pod_name, pod) in r.pod_templates() {
-            for c in all_containers(&pod) {
+            for c in containers(&pod) {
                 for e in c
                     .env
                     .iter()
