@@ -3,34 +3,15 @@
 //! restore Job, and the development services; checked on the typed objects
 //! of the scenarios in `chart_tests::SCENARIOS`.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
-use chart_tests::{Rendered, Scenario, fullname, rendered_scenarios};
+use chart_tests::{Rendered, container, fullname, rendered, rendered_scenarios};
 use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::{Container, PodSpec, PodTemplateSpec, ServiceAccount};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 
-fn get(name: &str) -> Option<&'static Rendered> {
-    let all: &'static [(Scenario, Rendered)] = rendered_scenarios()?;
-    Some(
-        &all.iter()
-            .find(|(s, _)| s.name == name)
-            .unwrap_or_else(|| panic!("no scenario {name}"))
-            .1,
-    )
-}
-
 fn spec(pod: &PodTemplateSpec) -> &PodSpec {
     pod.spec.as_ref().expect("pod spec")
-}
-
-fn container<'a>(pod: &'a PodTemplateSpec, name: &str) -> &'a Container {
-    let spec = spec(pod);
-    spec.containers
-        .iter()
-        .chain(spec.init_containers.iter().flatten())
-        .find(|c| c.name == name)
-        .unwrap_or_else(|| panic!("no container {name}"))
 }
 
 fn env_of(c: &Container) -> Vec<(String, Option<String>)> {
@@ -83,89 +64,8 @@ const BLOG_PODS: [(&str, &str); 3] = [
 ];
 
 #[test]
-fn every_app_setting_reaches_its_variable() {
-    let Some(r) = get("every-setting") else {
-        return;
-    };
-    let expected: BTreeMap<String, String> = [
-        ("BLOG_ENVIRONMENT", "local"),
-        ("BLOG_LOG__FILTER", "warn,blog=trace"),
-        ("BLOG_LOG__FORMAT", "json"),
-        ("BLOG_HTTP__HOST", "0.0.0.0"),
-        ("BLOG_HTTP__PORT", "8080"),
-        ("BLOG_HTTP__PUBLIC_URL", "https://blog.example.org"),
-        ("BLOG_HTTP__SHUTDOWN_GRACE_SECONDS", "21"),
-        ("BLOG_HTTP__SHUTDOWN_DRAIN_SECONDS", "3"),
-        ("BLOG_HTTP__MAX_BODY_BYTES", "2097152"),
-        ("BLOG_HTTP__TRUSTED_PROXIES", "2"),
-        ("BLOG_HTTP__READINESS_REQUIRES_REDIS", "true"),
-        ("BLOG_DATABASE__HOST", "db.example.internal"),
-        ("BLOG_DATABASE__PORT", "6432"),
-        ("BLOG_DATABASE__NAME", "blogdb"),
-        ("BLOG_DATABASE__USER", "bloguser"),
-        ("BLOG_DATABASE__SSL_MODE", "prefer"),
-        ("BLOG_DATABASE__POOL_MAX_SIZE", "32"),
-        ("BLOG_DATABASE__CONNECT_TIMEOUT_MS", "4000"),
-        ("BLOG_DATABASE__STATEMENT_TIMEOUT_MS", "6000"),
-        ("BLOG_DATABASE__POOL_WAIT_TIMEOUT_MS", "2500"),
-        ("BLOG_REDIS__TIMEOUT_MS", "300"),
-        ("BLOG_REDIS__CACHE_TTL_SECONDS", "120"),
-        ("BLOG_S3__ENDPOINT", "https://objects.example.org"),
-        ("BLOG_S3__REGION", "eu-central-1"),
-        ("BLOG_S3__BUCKET", "media-example"),
-        ("BLOG_S3__CREDENTIAL_SOURCE", "default_chain"),
-        ("BLOG_SMTP__HOST", "mail.example.org"),
-        ("BLOG_SMTP__PORT", "465"),
-        ("BLOG_SMTP__TLS", "tls"),
-        ("BLOG_SMTP__FROM", "Example <blog@example.org>"),
-        ("BLOG_SMTP__TIMEOUT_SECONDS", "20"),
-        ("BLOG_AUTH__SESSION_TTL_HOURS", "48"),
-        ("BLOG_AUTH__PASSWORD_RESET_TTL_MINUTES", "30"),
-        ("BLOG_AUTH__PBKDF2_ITERATIONS", "700000"),
-        ("BLOG_AVATARS__MAX_BYTES", "3145728"),
-        ("BLOG_AVATARS__MAX_PIXELS", "30000000"),
-        ("BLOG_AVATARS__SIZE", "256"),
-        ("BLOG_RATE_LIMIT__ENABLED", "false"),
-        ("BLOG_RATE_LIMIT__FAIL_CLOSED", "true"),
-        ("BLOG_RATE_LIMIT__LOGIN_PER_IP__MAX", "21"),
-        ("BLOG_RATE_LIMIT__LOGIN_PER_IP__WINDOW_SECONDS", "61"),
-        ("BLOG_RATE_LIMIT__LOGIN_PER_ACCOUNT__MAX", "6"),
-        ("BLOG_RATE_LIMIT__LOGIN_PER_ACCOUNT__WINDOW_SECONDS", "62"),
-        ("BLOG_RATE_LIMIT__REGISTER_PER_IP__MAX", "7"),
-        ("BLOG_RATE_LIMIT__REGISTER_PER_IP__WINDOW_SECONDS", "3601"),
-        ("BLOG_RATE_LIMIT__PASSWORD_RESET_PER_IP__MAX", "8"),
-        (
-            "BLOG_RATE_LIMIT__PASSWORD_RESET_PER_IP__WINDOW_SECONDS",
-            "3602",
-        ),
-        ("BLOG_RATE_LIMIT__PASSWORD_RESET_PER_ACCOUNT__MAX", "4"),
-        (
-            "BLOG_RATE_LIMIT__PASSWORD_RESET_PER_ACCOUNT__WINDOW_SECONDS",
-            "3603",
-        ),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .collect();
-    let config = r.config();
-    let missing: Vec<_> = expected
-        .iter()
-        .filter(|(k, v)| config.get(*k) != Some(v))
-        .map(|(k, v)| format!("{k}={v} (rendered {:?})", config.get(k)))
-        .collect();
-    assert!(missing.is_empty(), "settings not rendered: {missing:#?}");
-    let extra: Vec<_> = config
-        .keys()
-        .filter(|k| !expected.contains_key(*k))
-        .collect();
-    assert!(extra.is_empty(), "unexpected settings: {extra:?}");
-}
-
-#[test]
 fn escape_hatches_reach_every_pod_running_the_blog_binary() {
-    let Some(r) = get("escape-hatches") else {
-        return;
-    };
+    let r = rendered("escape-hatches");
     for (pod_name, container_name) in BLOG_PODS {
         let at = format!("{pod_name}/{container_name}");
         let pod = r.pod(pod_name);
@@ -296,9 +196,7 @@ fn escape_hatches_reach_every_pod_running_the_blog_binary() {
 
 #[test]
 fn each_secret_can_come_from_a_secret_of_its_own() {
-    let Some(r) = get("operator-existing-infra") else {
-        return;
-    };
+    let r = rendered("operator-existing-infra");
     assert!(
         r.of_kind("Secret").is_empty(),
         "the chart renders no Secret"
@@ -348,9 +246,7 @@ fn each_secret_can_come_from_a_secret_of_its_own() {
     );
 
     // The simple default stays: one shared Secret with fixed keys.
-    let Some(prod) = get("production") else {
-        return;
-    };
+    let prod = rendered("production");
     let sources = secret_sources(&prod.pod("Deployment/blog"));
     let names: BTreeSet<_> = sources.iter().map(|(n, _, _)| n.as_str()).collect();
     assert_eq!(names, BTreeSet::from(["blog-production"]));
@@ -360,7 +256,7 @@ fn each_secret_can_come_from_a_secret_of_its_own() {
 #[test]
 fn s3_through_the_cloud_identity_has_no_static_keys() {
     for scenario in ["irsa", "web-identity"] {
-        let Some(r) = get(scenario) else { return };
+        let r = rendered(scenario);
         assert_eq!(
             r.config()["BLOG_S3__CREDENTIAL_SOURCE"],
             "default_chain",
@@ -420,7 +316,7 @@ fn s3_through_the_cloud_identity_has_no_static_keys() {
         );
     }
     // EKS IRSA: the role is an annotation of both accounts that run the binary.
-    let Some(irsa) = get("irsa") else { return };
+    let irsa = rendered("irsa");
     for sa in [fullname(), format!("{}-migrate", fullname())] {
         let account: ServiceAccount = irsa.get("ServiceAccount", &sa);
         assert_eq!(
@@ -447,9 +343,7 @@ fn script(c: &Container) -> String {
 
 #[test]
 fn backups_dump_then_upload_with_the_apps_settings() {
-    let Some(prod) = get("production") else {
-        return;
-    };
+    let prod = rendered("production");
     let cron: CronJob = prod.get("CronJob", "blog-backup");
     let cron_spec = cron.spec;
     assert_eq!(cron_spec.schedule, "17 3 * * *");
@@ -475,7 +369,7 @@ fn backups_dump_then_upload_with_the_apps_settings() {
             "disable",
         ),
     ] {
-        let Some(r) = get(scenario) else { return };
+        let r = rendered(scenario);
         let config = r.config();
         let pod = r.pod("CronJob/blog-backup");
         let spool = spec(&pod)
@@ -565,7 +459,7 @@ fn backups_dump_then_upload_with_the_apps_settings() {
         );
     }
     for scenario in ["defaults", "dev"] {
-        let Some(r) = get(scenario) else { return };
+        let r = rendered(scenario);
         assert!(
             r.of_kind("CronJob").is_empty(),
             "{scenario}: backups are opt-in"
@@ -575,7 +469,7 @@ fn backups_dump_then_upload_with_the_apps_settings() {
 
 #[test]
 fn the_restore_job_is_rendered_only_on_demand() {
-    let Some(r) = get("restore") else { return };
+    let r = rendered("restore");
     let job: Job = r.get("Job", "blog-restore");
     let annotations = job.metadata.annotations.clone().unwrap_or_default();
     assert!(
@@ -617,9 +511,7 @@ fn the_restore_job_is_rendered_only_on_demand() {
     assert!(sh.contains("/var/spool/blog-backup/restore.dump"), "{sh}");
     // Its NetworkPolicy comes in the same file (`--show-only`).
     let _np: NetworkPolicy = r.get("NetworkPolicy", "blog-restore");
-    let Some(all) = rendered_scenarios() else {
-        return;
-    };
+    let all = rendered_scenarios();
     for (scenario, rendered) in all {
         if scenario.name != "restore" {
             assert!(
@@ -636,7 +528,7 @@ fn the_restore_job_is_rendered_only_on_demand() {
 
 #[test]
 fn dev_values_stand_alone_with_the_chart_s_own_s3_and_mail() {
-    let Some(dev) = get("dev") else { return };
+    let dev = rendered("dev");
     let config = dev.config();
     assert_eq!(config["BLOG_S3__ENDPOINT"], "http://blog-seaweedfs:8333");
     assert_eq!(config["BLOG_SMTP__HOST"], "blog-mailpit");
@@ -691,7 +583,7 @@ fn dev_values_stand_alone_with_the_chart_s_own_s3_and_mail() {
         "production",
         "operator-existing-infra",
     ] {
-        let Some(r) = get(scenario) else { return };
+        let r = rendered(scenario);
         for d in r.of_kind("Deployment") {
             let name = Rendered::name_of(d);
             assert!(

@@ -3,28 +3,16 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use chart_tests::{Rendered, Scenario, fullname, rendered_scenarios};
+use chart_tests::{Rendered, containers, fullname, rendered_scenarios};
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{ConfigMap, Container, PodTemplateSpec, Probe, Service};
+use k8s_openapi::api::core::v1::{ConfigMap, PodTemplateSpec, Probe, Service};
 use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde_json::Value;
-
-fn scenarios() -> Option<&'static [(Scenario, Rendered)]> {
-    rendered_scenarios()
-}
-
-fn containers(pod: &PodTemplateSpec) -> Vec<&Container> {
-    let spec = pod.spec.as_ref().expect("pod spec");
-    spec.containers
-        .iter()
-        .chain(spec.init_containers.iter().flatten())
-        .collect()
-}
 
 fn labels_of(pod: &PodTemplateSpec) -> BTreeMap<String, String> {
     pod.metadata
@@ -48,7 +36,7 @@ fn match_labels(selector: &LabelSelector) -> BTreeMap<String, String> {
 
 #[test]
 fn every_pod_meets_pod_security_restricted() {
-    let Some(all) = scenarios() else { return };
+    let all = rendered_scenarios();
     for (scenario, r) in all {
         let pods = r.pod_templates();
         assert!(!pods.is_empty(), "{}: no workloads", scenario.name);
@@ -123,7 +111,7 @@ fn http_path(probe: &Option<Probe>) -> Option<&str> {
 
 #[test]
 fn long_running_containers_have_distinct_probes() {
-    let Some(all) = scenarios() else { return };
+    let all = rendered_scenarios();
     for (scenario, r) in all {
         for (name, pod) in r.pod_templates() {
             if name.starts_with("Job/") || name.starts_with("CronJob/") {
@@ -171,7 +159,7 @@ fn long_running_containers_have_distinct_probes() {
 
 #[test]
 fn images_are_pinned_never_latest() {
-    let Some(all) = scenarios() else { return };
+    let all = rendered_scenarios();
     for (scenario, r) in all {
         for (name, pod) in r.pod_templates() {
             for c in containers(&pod) {
@@ -223,7 +211,7 @@ fn looks_secret(name: &str) -> bool {
 
 #[test]
 fn no_secret_values_in_configmaps_or_env_literals() {
-    let Some(all) = scenarios() else { return };
+    let all = rendered_scenarios();
     for (scenario, r) in all {
         for cm in r.typed::<ConfigMap>("ConfigMap") {
             for (key, value) in cm.data.unwrap_or_default() {
@@ -290,7 +278,7 @@ fn hook_of(doc: &Value) -> Option<(BTreeSet<String>, i64, String)> {
 
 #[test]
 fn migration_job_is_a_hook_that_runs_after_what_it_needs() {
-    let Some(all) = scenarios() else { return };
+    let all = rendered_scenarios();
     for (scenario, r) in all {
         let at = scenario.name;
         let migrate = format!("{}-migrate", fullname());
@@ -422,7 +410,7 @@ fn pods_selected<'a>(
 
 #[test]
 fn services_select_pods_and_target_their_ports() {
-    let Some(all) = scenarios() else { return };
+    let all = rendered_scenarios();
     for (scenario, r) in all {
         let pods = r.pod_templates();
         for svc in r.typed::<Service>("Service") {
@@ -458,7 +446,7 @@ fn services_select_pods_and_target_their_ports() {
 
 #[test]
 fn workload_pdb_and_policy_selectors_match_pod_labels() {
-    let Some(all) = scenarios() else { return };
+    let all = rendered_scenarios();
     for (scenario, r) in all {
         let at = scenario.name;
         let pods = r.pod_templates();
@@ -517,7 +505,7 @@ fn workload_pdb_and_policy_selectors_match_pod_labels() {
 
 #[test]
 fn every_workload_is_default_denied_and_allowed_only_what_it_needs() {
-    let Some(all) = scenarios() else { return };
+    let all = rendered_scenarios();
     for (scenario, r) in all {
         let at = scenario.name;
         let policies = r.typed::<NetworkPolicy>("NetworkPolicy");
@@ -625,7 +613,7 @@ fn every_workload_is_default_denied_and_allowed_only_what_it_needs() {
 
 #[test]
 fn app_rolls_out_safely_and_drains_before_stopping() {
-    let Some(all) = scenarios() else { return };
+    let all = rendered_scenarios();
     for (scenario, r) in all {
         let at = scenario.name;
         let app: Deployment = r.get("Deployment", &fullname());
@@ -696,7 +684,7 @@ fn app_rolls_out_safely_and_drains_before_stopping() {
 
 #[test]
 fn every_object_has_the_standard_labels_and_namespace() {
-    let Some(all) = scenarios() else { return };
+    let all = rendered_scenarios();
     for (scenario, r) in all {
         for doc in &r.docs {
             let at = format!(
@@ -728,7 +716,7 @@ fn every_object_has_the_standard_labels_and_namespace() {
 
 #[test]
 fn environments_get_their_replicas_hosts_and_tls() {
-    let Some(all) = scenarios() else { return };
+    let all = rendered_scenarios();
     let get = |name: &str| &all.iter().find(|(s, _)| s.name == name).unwrap().1;
 
     let dev = get("dev");
@@ -896,7 +884,7 @@ fn resource_of(kind: &str) -> (&'static str, &'static str) {
 
 #[test]
 fn deployer_role_covers_every_rendered_kind_without_wildcards() {
-    let Some(all) = scenarios() else { return };
+    let all = rendered_scenarios();
     let mut checked = 0;
     for (scenario, r) in all {
         let at = scenario.name;

@@ -7,8 +7,8 @@ use std::path::Path;
 use std::process::Command;
 
 use chart_tests::{
-    KUBE_VERSIONS, PRODUCTION, Rendered, SCENARIOS, chart_dir, helm, helm_template,
-    rendered_scenarios, repo_root, require, run, tests_dir, text, tool, write_documents,
+    KUBE_VERSIONS, PRODUCTION, Rendered, SCENARIOS, chart_dir, helm, helm_template, leaf_paths,
+    rendered_scenarios, repo_root, run, tests_dir, text, tool, write_documents,
 };
 use serde_json::Value;
 
@@ -17,7 +17,7 @@ const CRD_KINDS: [&str; 2] = ["HTTPRoute", "ServiceMonitor"];
 
 #[test]
 fn helm_lint_strict_passes_for_every_values_file() {
-    let helm = require!(helm());
+    let helm = helm();
     for scenario in SCENARIOS {
         let out = run(Command::new(&helm)
             .args(["lint", "--strict", "--namespace", "blog"])
@@ -57,7 +57,7 @@ fn rejected(helm: &Path, fixture: &str, by_schema: bool) -> String {
 
 #[test]
 fn values_schema_rejects_typos_and_wrong_types() {
-    let helm = require!(helm());
+    let helm = helm();
     let err = rejected(&helm, "typo-top-level.yaml", true);
     assert!(
         err.contains("additional properties 'replicaCont' not allowed"),
@@ -223,7 +223,7 @@ const REFUSALS: &[(&[&str], &[&str])] = &[
 
 #[test]
 fn chart_refuses_unsafe_or_incomplete_values_naming_the_value_and_the_fix() {
-    let helm = require!(helm());
+    let helm = helm();
     for (inputs, fragments) in REFUSALS {
         let mut args = Vec::new();
         for input in *inputs {
@@ -315,7 +315,7 @@ fn kube_version_range_is_one_range_everywhere() {
         "docs/deploying.md must say {prerequisite:?}"
     );
 
-    let helm = require!(helm());
+    let helm = helm();
     let below = format!("1.{}.0", minor(oldest) - 1);
     let out = helm_template(&helm, &["--kube-version".to_owned(), below.clone()]);
     assert!(!out.status.success(), "renders for {below}");
@@ -335,7 +335,7 @@ fn kube_version_range_is_one_range_everywhere() {
 /// chart 0.1.0 rendered from them: an upgrade drops nothing silently.
 #[test]
 fn previous_release_values_still_render_every_setting() {
-    let helm = require!(helm());
+    let helm = helm();
     let dir = tests_dir().join("fixtures/upgrade-from-0.1.0");
     let before: Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("rendered-by-0.1.0.json")).unwrap())
@@ -390,10 +390,8 @@ fn previous_release_values_still_render_every_setting() {
 
 /// Every object of every scenario, for the given kinds filter.
 fn all_docs(keep: impl Fn(&str) -> bool) -> Vec<(String, &'static Value)> {
-    let Some(all) = rendered_scenarios() else {
-        return Vec::new();
-    };
-    all.iter()
+    rendered_scenarios()
+        .iter()
         .flat_map(|(s, r)| r.docs.iter().map(move |d| (s.name.to_owned(), d)))
         .filter(|(_, d)| keep(Rendered::kind_of(d)))
         .collect()
@@ -401,10 +399,8 @@ fn all_docs(keep: impl Fn(&str) -> bool) -> Vec<(String, &'static Value)> {
 
 #[test]
 fn rendered_objects_validate_for_kubernetes_1_35_to_1_37() {
-    let validate = require!(tool("kubernetes-validate", None));
-    let Some(all) = rendered_scenarios() else {
-        return;
-    };
+    let validate = tool("kubernetes-validate", None);
+    let all = rendered_scenarios();
     // helm's own output, not a re-serialisation: kubernetes-validate reads
     // YAML 1.1 like the API machinery does (`no`, `0440`, …).
     let dir = tempfile::tempdir().unwrap();
@@ -466,8 +462,8 @@ fn rendered_objects_validate_for_kubernetes_1_35_to_1_37() {
 
 #[test]
 fn httproutes_match_the_gateway_api_v1_schema() {
-    let _helm = require!(helm());
-    let checker = require!(tool("check-jsonschema", None));
+    let _helm = helm();
+    let checker = tool("check-jsonschema", None);
     let schema = tests_dir().join("schemas/httproute-v1.6-standard.json");
     let routes = all_docs(|kind| kind == "HTTPRoute");
     assert!(
@@ -515,8 +511,8 @@ const JUSTIFIED_SKIPS: [&str; 3] = ["CKV_K8S_11", "CKV_K8S_40", "CKV_K8S_43"];
 
 #[test]
 fn checkov_finds_no_unjustified_failures_in_production() {
-    let helm = require!(helm());
-    let checkov = require!(tool("checkov", None));
+    let helm = helm();
+    let checkov = tool("checkov", None);
     let rendered = chart_tests::render(&helm, &PRODUCTION);
     // Not tempfile's default `.tmpXXXX`: checkov skips hidden directories.
     let dir = tempfile::Builder::new()
@@ -571,25 +567,9 @@ fn checkov_finds_no_unjustified_failures_in_production() {
 
 #[test]
 fn install_tools_script_is_shellcheck_clean() {
-    let shellcheck = require!(tool("shellcheck", None));
+    let shellcheck = tool("shellcheck", None);
     let out = run(Command::new(shellcheck).arg(repo_root().join("scripts/install-tools.sh")));
     assert!(out.status.success(), "{}", text(&out.stdout));
-}
-
-fn leaf_keys(value: &Value, prefix: &str, out: &mut Vec<String>) {
-    match value {
-        Value::Object(map) if !map.is_empty() => {
-            for (k, v) in map {
-                let key = if prefix.is_empty() {
-                    k.clone()
-                } else {
-                    format!("{prefix}.{k}")
-                };
-                leaf_keys(v, &key, out);
-            }
-        }
-        _ => out.push(prefix.to_owned()),
-    }
 }
 
 #[test]
@@ -597,8 +577,7 @@ fn chart_readme_documents_every_value() {
     let values = std::fs::read_to_string(chart_dir().join("values.yaml")).unwrap();
     let values: Value = serde_norway::from_str(&values).unwrap();
     let readme = std::fs::read_to_string(chart_dir().join("README.md")).unwrap();
-    let mut keys = Vec::new();
-    leaf_keys(&values, "", &mut keys);
+    let keys = leaf_paths(&values);
     assert!(keys.len() > 100, "{keys:?}");
     // A key is documented by its own row or by a row for a map above it
     // (e.g. `resources` covers `resources.requests.cpu`).
@@ -617,10 +596,8 @@ fn chart_readme_documents_every_value() {
 
 #[test]
 fn install_notes_render_with_the_public_url() {
-    let helm = require!(helm());
-    let Some(all) = rendered_scenarios() else {
-        return;
-    };
+    let helm = helm();
+    let all = rendered_scenarios();
     for (scenario, r) in all {
         // --dry-run=client renders NOTES.txt without a cluster.
         let out = run(Command::new(&helm)
