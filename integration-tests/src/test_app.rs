@@ -30,6 +30,9 @@ pub struct TestApp {
     /// The client address this test's requests claim (via `X-Forwarded-For`, one trusted
     /// proxy hop), so per-IP rate limits are per test.
     pub client_ip: String,
+    /// The app's metrics: every API answer it gave must be in the OpenAPI
+    /// document (checked when the `TestApp` is dropped).
+    pub metrics: blog::metrics::Metrics,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<anyhow::Result<()>>>,
 }
@@ -95,6 +98,7 @@ impl TestApp {
             .await
             .expect("build the application");
         let address = format!("http://{}", application.local_addr());
+        let metrics = application.state().metrics.clone();
         let (shutdown, stop) = oneshot::channel::<()>();
         let server = tokio::spawn(application.run_with_shutdown(async move {
             let _ = stop.await;
@@ -131,6 +135,7 @@ impl TestApp {
             settings,
             db,
             client_ip,
+            metrics,
             shutdown: Some(shutdown),
             server: Some(server),
         }
@@ -304,13 +309,24 @@ impl Drop for TestApp {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
+        // Every test doubles as a check of the API contract: an answer the
+        // OpenAPI document does not list for its operation fails the test
+        // that provoked it (the app logged which one).
+        if !std::thread::panicking() {
+            let undocumented = self.metrics.http_undocumented_responses_total.get();
+            assert_eq!(
+                undocumented, 0,
+                "the app gave {undocumented} API answer(s) the OpenAPI document does not list \
+                 (see the error log line \"the OpenAPI document does not list this answer\")"
+            );
+        }
     }
 }
 
-/// The token in a reset mail's `…reset-password?token=…` link.
+/// The token in a reset mail's `…/password-reset-confirm/<token>/` link.
 pub fn reset_token(mail: &Mail) -> String {
     let text = mail.text();
-    let marker = "reset-password?token=";
+    let marker = "password-reset-confirm/";
     let start = text
         .find(marker)
         .unwrap_or_else(|| panic!("no reset link in mail:\n{text}"))

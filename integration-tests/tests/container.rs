@@ -336,7 +336,7 @@ async fn app_container_serves_the_api_read_only_as_non_root() {
     assert!(
         mails[0]
             .text()
-            .contains(&format!("{PUBLIC_URL}/reset-password?token=")),
+            .contains(&format!("{PUBLIC_URL}/password-reset-confirm/")),
         "{mails:?}"
     );
 }

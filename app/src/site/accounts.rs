@@ -357,7 +357,7 @@ pub async fn profile_form(req: &Request, state: Data<&AppState>, jar: &CookieJar
     let visitor = session::visitor(&state, jar).await;
     let user = match require_login(&visitor, "/profile/") {
         Ok(user) => user.user,
-        Err(redirect) => return redirect,
+        Err(redirect) => return redirect.response(),
     };
     let page = ProfilePage {
         layout: Layout::new(&state, &visitor, jar, "Profile"),
@@ -446,7 +446,7 @@ pub async fn profile(
     let visitor = session::visitor(&state, jar).await;
     let who = match require_login(&visitor, "/profile/") {
         Ok(user) => user,
-        Err(redirect) => return redirect,
+        Err(redirect) => return redirect.response(),
     };
     let max_image = state.settings.avatars.max_bytes.as_usize();
     let form = match read_profile_form(multipart, max_image).await {

@@ -556,15 +556,21 @@ pub fn security_headers(resp: &mut Response, https: bool, docs_csp: Option<&str>
 pub const PAGE_CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; \
      form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
-/// The logged-in user, or a redirect to the log-in page that comes back.
-pub fn require_login(visitor: &Visitor, back_to: &str) -> Result<AuthenticatedUser, Response> {
-    match &visitor.user {
-        Some(user) => Ok(user.clone()),
-        None => Err(see_other(&format!(
-            "/login/?next={}",
-            url_component(back_to)
-        ))),
+/// The log-in page, coming back to a page afterwards.
+pub struct ToLogin(String);
+
+impl ToLogin {
+    pub fn response(&self) -> Response {
+        see_other(&format!("/login/?next={}", url_component(&self.0)))
     }
+}
+
+/// The logged-in user, or the way to the log-in page that comes back.
+pub fn require_login(visitor: &Visitor, back_to: &str) -> Result<AuthenticatedUser, ToLogin> {
+    visitor
+        .user
+        .clone()
+        .ok_or_else(|| ToLogin(back_to.to_owned()))
 }
 
 /// Percent-encodes a query-string component.

@@ -72,7 +72,7 @@ fn new_post_page(
 pub async fn new_form(req: &Request, state: Data<&AppState>, jar: &CookieJar) -> Response {
     let visitor = session::visitor(&state, jar).await;
     if let Err(redirect) = require_login(&visitor, "/post/new/") {
-        return redirect;
+        return redirect.response();
     }
     let page = new_post_page(
         &state,
@@ -95,7 +95,7 @@ pub async fn create(
     let visitor = session::visitor(&state, jar).await;
     let user = match require_login(&visitor, "/post/new/") {
         Ok(user) => user,
-        Err(redirect) => return redirect,
+        Err(redirect) => return redirect.response(),
     };
     if !visitor.csrf_ok(&form.csrf) {
         return PageError::Csrf.page(&state, &visitor, jar, req);
@@ -150,7 +150,7 @@ pub async fn update_form(
 ) -> Response {
     let visitor = session::visitor(&state, jar).await;
     if let Err(redirect) = require_login(&visitor, &format!("/post/{id}/update/")) {
-        return redirect;
+        return redirect.response();
     }
     let post = match own_post(&state, &visitor, &id).await {
         Ok(post) => post,
@@ -181,7 +181,7 @@ pub async fn update(
     let visitor = session::visitor(&state, jar).await;
     let user = match require_login(&visitor, &format!("/post/{id}/update/")) {
         Ok(user) => user,
-        Err(redirect) => return redirect,
+        Err(redirect) => return redirect.response(),
     };
     if !visitor.csrf_ok(&form.csrf) {
         return PageError::Csrf.page(&state, &visitor, jar, req);
@@ -233,7 +233,7 @@ pub async fn delete_form(
 ) -> Response {
     let visitor = session::visitor(&state, jar).await;
     if let Err(redirect) = require_login(&visitor, &format!("/post/{id}/delete/")) {
-        return redirect;
+        return redirect.response();
     }
     match own_post(&state, &visitor, &id).await {
         Ok(post) => {
@@ -258,7 +258,7 @@ pub async fn delete(
     let visitor = session::visitor(&state, jar).await;
     let user = match require_login(&visitor, &format!("/post/{id}/delete/")) {
         Ok(user) => user,
-        Err(redirect) => return redirect,
+        Err(redirect) => return redirect.response(),
     };
     if !visitor.csrf_ok(&form.csrf) {
         return PageError::Csrf.page(&state, &visitor, jar, req);

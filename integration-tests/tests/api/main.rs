@@ -12,4 +12,5 @@ mod posts;
 mod rate_limits;
 mod resilience;
 mod shutdown;
+mod site;
 mod story;
