@@ -125,6 +125,7 @@ up() {
   mail_port="$(env_value MAIL_UI_PORT 8025)"
   curl -fsS -o /dev/null "http://127.0.0.1:${port}/readyz" || die "the proxy does not answer on port ${port}"
   log "stack healthy in $((SECONDS - built)) s (images ready after $((built - started)) s)"
+  echo "The blog:   http://localhost:${port}/"
   echo "API docs:   http://localhost:${port}/docs"
   echo "OpenAPI:    http://localhost:${port}/api/openapi.json"
   echo "Mail inbox: http://localhost:${mail_port}/"
@@ -146,6 +147,12 @@ check() {
   mail="http://127.0.0.1:$(env_value MAIL_UI_PORT 8025)"
   user="smoke_$(random_secret | cut -c1-8)"
   curl -fsS -o /dev/null "${api}/docs"
+  # The site's home page: HTML, with its stylesheet served by the app.
+  local home css
+  home="$(curl -fsS -H 'accept: text/html' "${api}/")"
+  grep -q '<h1>Latest posts</h1>' <<<"$home" || die "the home page is not the blog's"
+  css="$(sed -n 's/.*<link rel="stylesheet" href="\([^"]*\)".*/\1/p' <<<"$home" | head -n1)"
+  curl -fsS -o /dev/null "${api}${css}"
   curl -fsS -o /dev/null -H 'content-type: application/json' \
     -d "{\"username\":\"${user}\",\"email\":\"${user}@example.test\",\"password\":\"smoke test passphrase\"}" \
     "${api}/api/users"
@@ -166,7 +173,8 @@ check() {
     ((++tries < 30)) || die "no reset mail for ${user} in the inbox at ${mail}"
     sleep 1
   done
-  log "check passed: account, post, avatar in S3, reset mail in the inbox (${user})"
+  curl -fsS -H 'accept: text/html' "${api}/" | grep -q "Smoke test" || die "the new post is not on the home page"
+  log "check passed: home page, account, post (on the site too), avatar in S3, reset mail in the inbox (${user})"
 }
 
 # Commands other than `up` do not start anything, but compose still resolves

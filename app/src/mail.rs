@@ -122,29 +122,16 @@ pub fn password_reset_message(
         .parse()
         .map_err(|e| MailError::Config(format!("recipient: {e}")))?;
     let link = reset_link(public_url, token);
-    let text = format!(
-        "Hello {username},\n\n\
-         Someone (hopefully you) asked to reset the password of your blog account.\n\
-         To choose a new password, open this link within {ttl_minutes} minutes:\n\n\
-         {link}\n\n\
-         or send this token to POST /api/password-resets/confirm:\n\n\
-         {token}\n\n\
-         The link works once. If you did not ask for this, ignore this mail:\n\
-         your password stays as it is.\n"
-    );
-    let (username, link_html, token_html) = (escape(username), escape(&link), escape(token));
-    let html = format!(
-        "<!doctype html>\n<html><body>\n\
-         <p>Hello {username},</p>\n\
-         <p>Someone (hopefully you) asked to reset the password of your blog account.\n\
-         To choose a new password, follow this link within {ttl_minutes} minutes:</p>\n\
-         <p><a href=\"{link_html}\">{link_html}</a></p>\n\
-         <p>Or send this token to <code>POST /api/password-resets/confirm</code>:\n\
-         <code>{token_html}</code></p>\n\
-         <p>The link works once. If you did not ask for this, ignore this mail:\n\
-         your password stays as it is.</p>\n\
-         </body></html>\n"
-    );
+    let fields = ResetMail {
+        username,
+        link: &link,
+        token,
+        ttl_minutes,
+    };
+    let text = askama::Template::render(&ResetMailText { m: &fields })
+        .map_err(|e| MailError::Config(format!("reset mail template: {e}")))?;
+    let html = askama::Template::render(&ResetMailHtml { m: &fields })
+        .map_err(|e| MailError::Config(format!("reset mail template: {e}")))?;
     Ok(Message::builder()
         .from(from)
         .to(to)
@@ -173,19 +160,24 @@ fn readable_body(content: String) -> Body {
     }
 }
 
-fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
+/// What the reset mail says; the HTML part is escaped by its template.
+struct ResetMail<'a> {
+    username: &'a str,
+    link: &'a str,
+    token: &'a str,
+    ttl_minutes: u64,
+}
+
+#[derive(askama::Template)]
+#[template(path = "mail/password_reset.txt")]
+struct ResetMailText<'a> {
+    m: &'a ResetMail<'a>,
+}
+
+#[derive(askama::Template)]
+#[template(path = "mail/password_reset.html")]
+struct ResetMailHtml<'a> {
+    m: &'a ResetMail<'a>,
 }
 
 #[cfg(test)]
@@ -234,10 +226,22 @@ mod tests {
     }
 
     #[test]
-    fn html_part_escapes_markup() {
-        assert_eq!(
-            escape("<a href=\"x\">&'"),
-            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
+    fn html_part_escapes_markup_and_the_text_part_does_not() {
+        let to = EmailAddress::parse("alice@example.com").unwrap();
+        let msg = password_reset_message(
+            "Blog <no-reply@blog.example>".parse().unwrap(),
+            &to,
+            "<b>alice</b>",
+            "https://blog.example",
+            TOKEN,
+            60,
+        )
+        .unwrap();
+        let raw = String::from_utf8(msg.formatted()).unwrap();
+        assert!(raw.contains("Hello <b>alice</b>,"), "text part: {raw}");
+        assert!(
+            raw.contains("<p>Hello &#60;b&#62;alice&#60;/b&#62;,</p>"),
+            "html part: {raw}"
         );
     }
 

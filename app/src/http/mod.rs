@@ -59,7 +59,9 @@ pub fn openapi_service() -> Api {
     )
     .description(
         "A blog: accounts with avatars and password reset, and posts. \
-         Errors are RFC 9457 `application/problem+json` documents with a stable `code`. \
+         The website is at `/`, this API at `/api`, these docs at `/docs`. \
+         Errors are RFC 9457 `application/problem+json` documents with a stable `code`; \
+         each operation lists the answers it can give, with an example per code. \
          Authenticate with `Authorization: Bearer <token>` from `POST /api/sessions`.",
     )
     .server("/api")
