@@ -9,7 +9,8 @@
 # (bench/seed.sql: generate_series, not the API), and measures with wrk
 # (bench/wrk.lua) req/s, p50 and p99 for: the first page of the post list,
 # the 1000th page (cursor found by walking the pages), a post's detail, an
-# author's list, writing a post, logging in — and GET /healthz on the same
+# author's list, writing a post, logging in, the website's home page and a
+# post page (HTML, 5 posts; what a reader's browser gets) — and GET /healthz on the same
 # server as the ceiling. Every figure is printed absolute and as a ratio to
 # the ceiling at the same connection count. Then the same list pages with
 # the Redis cache out of the way (Redis stopped: the service bypasses it), and
@@ -139,6 +140,8 @@ for size in $SIZES; do
     wrk_point "list: $deep_label" "/api/posts?cursor=$deep_cursor" "$c"
     wrk_point "post detail" "/api/posts/$post_id" "$c"
     wrk_point "author's posts" "/api/users/bench7/posts" "$c"
+    wrk_point "site: home page" "/" "$c"
+    wrk_point "site: post page" "/post/$post_id/" "$c"
     wrk_point "create post" "/api/posts" "$c" BENCH_METHOD=POST BENCH_TOKEN="$token" \
       BENCH_BODY='{"title":"Benchmark","content":"Written by wrk."}'
     wrk_point "log in" "/api/sessions" "$c" BENCH_METHOD=POST BENCH_BODY="$login_body"
@@ -154,6 +157,8 @@ for size in $SIZES; do
     wrk_point "healthz (ceiling)" /healthz "$c"
     wrk_point "uncached list: first page" "/api/posts" "$c"
     wrk_point "uncached list: $deep_label" "/api/posts?cursor=$deep_cursor" "$c"
+    wrk_point "uncached site: home page" "/" "$c"
+    wrk_point "uncached site: post page" "/post/$post_id/" "$c"
   done
   uncached+=("${rows[@]}")
   rows=("${saved_rows[@]}")
@@ -173,6 +178,27 @@ echo "## List pages with the Redis cache bypassed (Redis stopped)"
 echo
 echo "$header"
 printf '%s\n' "${uncached[@]}"
+echo
+echo "## The site's home page against the API's first page (same run, same data)"
+echo
+echo "| data | connections | cache | home page req/s | GET /api/posts req/s | home / API |"
+echo "|---|---|---|---|---|---|"
+# Rows are "| data | endpoint | conns | rps | …"; pair the home page with the list.
+site_ratio() {
+  local cache="$1" home_label="$2" list_label="$3"
+  shift 3
+  printf '%s\n' "$@" | awk -F' *[|] *' -v cache="$cache" -v h="$home_label" -v l="$list_label" '
+    $3 == h { home[$2 FS $4] = $5 }
+    $3 == l { list[$2 FS $4] = $5 }
+    END {
+      for (k in home) if (k in list) {
+        split(k, p, FS)
+        printf "| %s | %s | %s | %s | %s | %.2f |\n", p[1], p[2], cache, home[k], list[k], home[k] / list[k]
+      }
+    }' | sort
+}
+site_ratio on "site: home page" "list: first page" "${rows[@]}"
+site_ratio off "uncached site: home page" "uncached list: first page" "${uncached[@]}"
 echo
 echo "## Database time of one page (EXPLAIN ANALYZE, ms)"
 echo

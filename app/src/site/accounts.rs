@@ -131,7 +131,7 @@ pub struct RegisterForm {
 
 #[handler]
 pub async fn register_form(req: &Request, state: Data<&AppState>, jar: &CookieJar) -> Response {
-    let visitor = session::visitor(&state, jar).await;
+    let visitor = session::visitor(&state, jar).await.with_csrf(&state, jar);
     if visitor.is_logged_in() {
         return see_other("/");
     }
@@ -238,7 +238,7 @@ pub async fn login_form(
     jar: &CookieJar,
     Query(q): Query<LoginQuery>,
 ) -> Response {
-    let visitor = session::visitor(&state, jar).await;
+    let visitor = session::visitor(&state, jar).await.with_csrf(&state, jar);
     let next = q
         .next
         .as_deref()
@@ -560,7 +560,7 @@ pub struct ResetForm {
 
 #[handler]
 pub async fn reset_form(req: &Request, state: Data<&AppState>, jar: &CookieJar) -> Response {
-    let visitor = session::visitor(&state, jar).await;
+    let visitor = session::visitor(&state, jar).await.with_csrf(&state, jar);
     let page = ResetPage {
         layout: Layout::new(&state, &visitor, jar, "Reset password"),
         email: String::new(),
@@ -667,7 +667,7 @@ pub async fn reset_confirm_form(
     jar: &CookieJar,
     Path(token): Path<String>,
 ) -> Response {
-    let visitor = session::visitor(&state, jar).await;
+    let visitor = session::visitor(&state, jar).await.with_csrf(&state, jar);
     if !plausible_token(&token) {
         return invalid_link_page(&state, &visitor, jar, req);
     }

@@ -539,6 +539,19 @@ pub fn security_headers(resp: &mut Response, https: bool, docs_csp: Option<&str>
             HeaderValue::from_static("max-age=63072000; includeSubDomains"),
         );
     }
+    // A shared cache must never keep an answer that sets a cookie (a
+    // session, a flash message going away).
+    if headers.contains_key(header::SET_COOKIE)
+        && headers
+            .get(header::CACHE_CONTROL)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("public"))
+    {
+        headers.insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("private, no-cache"),
+        );
+    }
     let is_html = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())

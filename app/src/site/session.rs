@@ -73,22 +73,44 @@ impl CookieNames {
 pub struct Visitor {
     /// `None` for anonymous visitors.
     pub user: Option<AuthenticatedUser>,
-    /// What the CSRF token of this visitor's forms is derived from.
-    csrf_seed: String,
+    /// What the CSRF token of this visitor's forms is derived from: the
+    /// session token, or the `csrf` cookie of an anonymous visitor (who only
+    /// gets one when a page with a form is shown: reading pages set no
+    /// cookie, so they stay cacheable).
+    csrf_seed: Option<String>,
     /// The session cookie named a session that no longer exists: clear it.
     pub stale_session: bool,
 }
 
 impl Visitor {
-    /// The token a form must carry.
+    /// The token a form must carry (empty before a form page gave this
+    /// visitor a seed).
     pub fn csrf_token(&self) -> String {
-        csrf_token(&self.csrf_seed)
+        self.csrf_seed
+            .as_deref()
+            .map(csrf_token)
+            .unwrap_or_default()
     }
 
     /// Whether `submitted` is this visitor's token (constant time).
     pub fn csrf_ok(&self, submitted: &str) -> bool {
         let expected = self.csrf_token();
-        !submitted.is_empty() && bool::from(expected.as_bytes().ct_eq(submitted.as_bytes()))
+        !expected.is_empty()
+            && !submitted.is_empty()
+            && bool::from(expected.as_bytes().ct_eq(submitted.as_bytes()))
+    }
+
+    /// Makes sure an anonymous visitor has a CSRF seed, for a page with a
+    /// form (sets the `csrf` cookie when it is new).
+    pub fn with_csrf(mut self, state: &AppState, jar: &CookieJar) -> Self {
+        if self.csrf_seed.is_none() {
+            let names = &state.site.cookies;
+            let seed = crate::tokens::generate();
+            // A day: long enough for a slow form, short enough to rotate.
+            jar.add(names.cookie(names.csrf, seed.clone(), 24 * 3600));
+            self.csrf_seed = Some(seed);
+        }
+        self
     }
 
     pub fn is_logged_in(&self) -> bool {
@@ -106,8 +128,7 @@ fn csrf_token(seed: &str) -> String {
     URL_SAFE_NO_PAD.encode(&digest[..24])
 }
 
-/// Resolves the visitor from the request's cookies. An anonymous visitor
-/// without a `csrf` cookie gets one (set on the jar, sent with the answer).
+/// Resolves the visitor from the request's cookies.
 pub async fn visitor(state: &AppState, jar: &CookieJar) -> Visitor {
     let names = &state.site.cookies;
     let mut stale_session = false;
@@ -116,7 +137,7 @@ pub async fn visitor(state: &AppState, jar: &CookieJar) -> Visitor {
             Ok(user) => {
                 return Visitor {
                     user: Some(user),
-                    csrf_seed: token,
+                    csrf_seed: Some(token),
                     stale_session: false,
                 };
             }
@@ -131,15 +152,10 @@ pub async fn visitor(state: &AppState, jar: &CookieJar) -> Visitor {
             }
         }
     }
-    let seed = match jar.get(names.csrf) {
-        Some(c) if c.value_str().len() >= 32 => c.value_str().to_owned(),
-        _ => {
-            let seed = crate::tokens::generate();
-            // A day: long enough for a slow form, short enough to rotate.
-            jar.add(names.cookie(names.csrf, seed.clone(), 24 * 3600));
-            seed
-        }
-    };
+    let seed = jar
+        .get(names.csrf)
+        .map(|c| c.value_str().to_owned())
+        .filter(|v| v.len() >= 32);
     Visitor {
         user: None,
         csrf_seed: seed,
@@ -279,12 +295,19 @@ mod tests {
         assert!(!a.contains("session-a"));
         let visitor = Visitor {
             user: None,
-            csrf_seed: "seed".into(),
+            csrf_seed: Some("seed".into()),
             stale_session: false,
         };
         assert!(visitor.csrf_ok(&csrf_token("seed")));
         assert!(!visitor.csrf_ok(""));
         assert!(!visitor.csrf_ok(&csrf_token("other")));
+        let seedless = Visitor {
+            user: None,
+            csrf_seed: None,
+            stale_session: false,
+        };
+        assert_eq!(seedless.csrf_token(), "");
+        assert!(!seedless.csrf_ok(""), "no seed, no valid token");
     }
 
     #[test]

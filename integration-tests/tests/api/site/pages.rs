@@ -198,6 +198,16 @@ async fn pages_carry_security_headers_and_cache_validators() {
         "no HSTS on http"
     );
     assert!(home.header("cache-control").starts_with("public"));
+    // Reading pages set no cookie (they stay cacheable); pages with a form
+    // give an anonymous visitor a CSRF cookie, and are private then.
+    assert!(
+        home.header("set-cookie").is_empty(),
+        "{}",
+        home.header("set-cookie")
+    );
+    let login = web.get("/login/").await;
+    assert!(login.header("set-cookie").starts_with("csrf="));
+    assert!(login.header("cache-control").starts_with("private"));
 
     // ETag and a 304 for a page that did not change.
     let etag = home.header("etag").to_owned();
