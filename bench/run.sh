@@ -127,6 +127,9 @@ for size in $SIZES; do
   deep_label="page $deep_page"
   [[ "$deep_page" != "$DEEP_PAGE" ]] && deep_label="page $deep_page (last)"
   post_id="$(psql_run -c 'SELECT id FROM posts ORDER BY id LIMIT 1 OFFSET (SELECT count(*) / 2 FROM posts)')"
+  # The page's canonical URL (/post/<id>-<slug>/): /post/<id>/ redirects to it.
+  post_page="$(curl -fsS -o /dev/null -w '%{redirect_url}' "$BLOG_URL/post/$post_id/")"
+  post_page="${post_page#"$BLOG_URL"}"
   token="$(api -X POST "$BLOG_URL/api/sessions" -d "$login_body" | jq -r .token)"
 
   # Keyset condition of the deep page, decoded from its cursor (v1:µs:id).
@@ -141,7 +144,7 @@ for size in $SIZES; do
     wrk_point "post detail" "/api/posts/$post_id" "$c"
     wrk_point "author's posts" "/api/users/bench7/posts" "$c"
     wrk_point "site: home page" "/" "$c"
-    wrk_point "site: post page" "/post/$post_id/" "$c"
+    wrk_point "site: post page" "$post_page" "$c"
     wrk_point "create post" "/api/posts" "$c" BENCH_METHOD=POST BENCH_TOKEN="$token" \
       BENCH_BODY='{"title":"Benchmark","content":"Written by wrk."}'
     wrk_point "log in" "/api/sessions" "$c" BENCH_METHOD=POST BENCH_BODY="$login_body"
@@ -158,7 +161,7 @@ for size in $SIZES; do
     wrk_point "uncached list: first page" "/api/posts" "$c"
     wrk_point "uncached list: $deep_label" "/api/posts?cursor=$deep_cursor" "$c"
     wrk_point "uncached site: home page" "/" "$c"
-    wrk_point "uncached site: post page" "/post/$post_id/" "$c"
+    wrk_point "uncached site: post page" "$post_page" "$c"
   done
   uncached+=("${rows[@]}")
   rows=("${saved_rows[@]}")

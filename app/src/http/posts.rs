@@ -6,7 +6,7 @@ use poem::web::Data;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::types::Example;
-use poem_openapi::{ApiResponse, Object, OpenApi};
+use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
 use serde::{Deserialize, Serialize};
 
 use super::ApiTags;
@@ -32,6 +32,41 @@ pub struct AuthorSummary {
     pub avatar_url: String,
 }
 
+/// How a post's `content` is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Enum)]
+#[oai(rename_all = "lowercase")]
+#[serde(rename_all = "lowercase")]
+pub enum PostFormat {
+    /// Shown as written, line breaks kept.
+    Plain,
+    /// CommonMark with tables, strikethrough, task lists and footnotes;
+    /// raw HTML is sanitised by an allow-list (no scripts, event handlers,
+    /// `javascript:`/`data:` URLs, frames, forms or outside images).
+    Markdown,
+}
+
+impl From<PostFormat> for crate::posts::PostFormat {
+    fn from(f: PostFormat) -> Self {
+        match f {
+            PostFormat::Plain => Self::Plain,
+            PostFormat::Markdown => Self::Markdown,
+        }
+    }
+}
+
+impl From<crate::posts::PostFormat> for PostFormat {
+    fn from(f: crate::posts::PostFormat) -> Self {
+        match f {
+            crate::posts::PostFormat::Plain => Self::Plain,
+            crate::posts::PostFormat::Markdown => Self::Markdown,
+        }
+    }
+}
+
+fn plain() -> PostFormat {
+    PostFormat::Plain
+}
+
 /// A blog post with its author.
 #[derive(Debug, Clone, Serialize, Deserialize, Object)]
 #[oai(example)]
@@ -40,8 +75,17 @@ pub struct Post {
     pub id: i64,
     /// Trimmed title, 1–100 characters.
     pub title: String,
-    /// Body text, exactly as written.
+    /// Body text, exactly as written (the source, in `format`).
     pub content: String,
+    /// How `content` is written.
+    pub format: PostFormat,
+    /// `content` rendered to sanitised HTML, safe to embed as it is.
+    pub content_html: String,
+    /// The first paragraph as plain text, at most 300 characters (ends
+    /// with `…` when cut).
+    pub excerpt: String,
+    /// The post's page on the website (absolute URL, with its slug).
+    pub url: String,
     /// When the post was written.
     pub created_at: DateTime<Utc>,
     /// When the post was last edited (equals `created_at` if never).
@@ -74,6 +118,9 @@ pub struct NewPost {
     pub title: Text<rules::Title>,
     /// Non-blank, at most 100 000 characters, no NUL.
     pub content: Text<rules::Content>,
+    /// How `content` is written; `plain` when absent.
+    #[oai(default = "plain")]
+    pub format: PostFormat,
 }
 
 /// Changes to a post; absent (or `null`) fields stay as they are. Same rules
@@ -85,6 +132,8 @@ pub struct PostChanges {
     pub title: Option<Text<rules::Title>>,
     /// New content, or absent to keep it.
     pub content: Option<Text<rules::Content>>,
+    /// New format (the content is rendered again), or absent to keep it.
+    pub format: Option<PostFormat>,
 }
 
 #[derive(ApiResponse)]
@@ -252,7 +301,10 @@ impl PostsApi {
         body: Json<NewPost>,
     ) -> Result<CreatedPost, ApiError<CreatePost>> {
         let who = state.authenticate(&auth).await?;
-        let post = state.posts.create(&who, &body.title, &body.content).await?;
+        let post = state
+            .posts
+            .create(&who, &body.title, &body.content, body.format.into())
+            .await?;
         let location = format!("/api/posts/{}", post.id);
         Ok(CreatedPost::Created(Json(to_post(&state, post)), location))
     }
@@ -272,7 +324,13 @@ impl PostsApi {
         let who = state.authenticate(&auth).await?;
         let post = state
             .posts
-            .update(&who, id.0, body.title.as_deref(), body.content.as_deref())
+            .update(
+                &who,
+                id.0,
+                body.title.as_deref(),
+                body.content.as_deref(),
+                body.format.map(Into::into),
+            )
             .await?;
         Ok(OnePost::Ok(Json(to_post(&state, post))))
     }
@@ -295,10 +353,15 @@ impl PostsApi {
 }
 
 fn to_post(state: &AppState, post: crate::posts::Post) -> Post {
+    let url = crate::site::post_url(&state.settings.http.public_url, &post);
     Post {
         id: post.id,
         title: post.title,
         content: post.content,
+        format: post.format.into(),
+        content_html: post.html,
+        excerpt: post.excerpt,
+        url,
         created_at: post.created_at,
         updated_at: post.updated_at,
         author: AuthorSummary {
@@ -333,7 +396,11 @@ impl Example for Post {
         Post {
             id: 42,
             title: "Blog Like a Pro".into(),
-            content: "Posts are plain text; line breaks are kept.".into(),
+            content: "Write in *Markdown*, or plain text.".into(),
+            format: PostFormat::Markdown,
+            content_html: "<p>Write in <em>Markdown</em>, or plain text.</p>\n".into(),
+            excerpt: "Write in Markdown, or plain text.".into(),
+            url: "https://blog.example/post/42-blog-like-a-pro/".into(),
             created_at: at,
             updated_at: at,
             author: AuthorSummary {
@@ -363,7 +430,8 @@ impl Example for NewPost {
     fn example() -> Self {
         NewPost {
             title: Text::new("Blog Like a Pro"),
-            content: Text::new("Posts are plain text; line breaks are kept."),
+            content: Text::new("Write in *Markdown*, or plain text."),
+            format: PostFormat::Markdown,
         }
     }
 }
@@ -373,6 +441,7 @@ impl Example for PostChanges {
         PostChanges {
             title: Some(Text::new("Blog Like a Pro, updated")),
             content: None,
+            format: None,
         }
     }
 }

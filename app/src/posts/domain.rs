@@ -2,6 +2,7 @@
 //! validate"): the service parses once, the repository accepts only these
 //! types.
 
+use super::markdown::{self, Author};
 use crate::error::ValidationError;
 
 pub const TITLE_MAX_CHARS: usize = 100;
@@ -57,6 +58,104 @@ impl PostContent {
     }
 }
 
+/// How a post's content is written: shown as written, or Markdown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PostFormat {
+    /// Shown as written, line breaks kept (every post from before Markdown,
+    /// and imported ones).
+    #[default]
+    Plain,
+    /// CommonMark with tables, strikethrough, task lists and footnotes,
+    /// sanitised (see [`markdown`]).
+    Markdown,
+}
+
+impl PostFormat {
+    pub fn parse(raw: &str) -> Result<Self, ValidationError> {
+        match raw {
+            "plain" => Ok(Self::Plain),
+            "markdown" => Ok(Self::Markdown),
+            other => Err(ValidationError::new(
+                "format",
+                "invalid_format",
+                format!(
+                    "must be `plain` or `markdown` (got {:?})",
+                    other.chars().take(20).collect::<String>()
+                ),
+            )),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Plain => "plain",
+            Self::Markdown => "markdown",
+        }
+    }
+}
+
+/// A post's content with its rendering: the HTML (safe to put in a page as
+/// it is) and the excerpt shown on lists. Rendered once, when written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostBody {
+    pub content: PostContent,
+    pub format: PostFormat,
+    pub html: String,
+    pub excerpt: String,
+}
+
+impl PostBody {
+    pub fn render(content: PostContent, format: PostFormat) -> Self {
+        let (html, excerpt) = rendering(content.as_str(), format);
+        Self {
+            content,
+            format,
+            html,
+            excerpt,
+        }
+    }
+}
+
+/// The HTML and excerpt of `content` written in `format`.
+pub fn rendering(content: &str, format: PostFormat) -> (String, String) {
+    match format {
+        PostFormat::Plain => (
+            markdown::plain_html(content),
+            markdown::plain_excerpt(content),
+        ),
+        PostFormat::Markdown => {
+            let r = markdown::render(content, Author::Writer);
+            (r.html, r.excerpt)
+        }
+    }
+}
+
+/// The readable part of a post's URL (`/post/<id>-<slug>/`): the title in
+/// lower case, letters and digits of any script kept, everything else one
+/// `-`, at most 60 characters. Derived from the title on every read, so it
+/// follows edits; the id alone finds the post and a stale slug redirects.
+pub fn slug(title: &str) -> String {
+    let mut out = String::with_capacity(title.len().min(64));
+    let mut dash = false;
+    for c in title.chars().flat_map(char::to_lowercase) {
+        if c.is_alphanumeric() {
+            let sep = dash && !out.is_empty();
+            if out.chars().count() + usize::from(sep) + 1 > 60 {
+                break;
+            }
+            if sep {
+                out.push('-');
+            }
+            dash = false;
+            out.push(c);
+        } else {
+            dash = true;
+        }
+    }
+    out
+}
+
 fn at_most(chars: usize, max: usize) -> Result<(), String> {
     if chars > max {
         return Err(format!("must be at most {max} characters (got {chars})"));
@@ -90,6 +189,36 @@ mod tests {
         for bad in ["", "   ", "\t\n", "two\nlines", "nul\0byte"] {
             assert!(PostTitle::parse(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn slugs_keep_letters_and_digits_of_any_script() {
+        assert_eq!(slug("Blog Like a Pro!"), "blog-like-a-pro");
+        assert_eq!(
+            slug("  Ça va?  Über 9000 — 日本語 "),
+            "ça-va-über-9000-日本語"
+        );
+        assert_eq!(slug("<script>alert(1)</script>"), "script-alert-1-script");
+        assert_eq!(slug("!!!"), "");
+        assert!(slug(&"word ".repeat(40)).chars().count() <= 60);
+    }
+
+    #[test]
+    fn formats_parse_by_name() {
+        assert_eq!(PostFormat::parse("markdown").unwrap(), PostFormat::Markdown);
+        assert_eq!(PostFormat::parse("plain").unwrap(), PostFormat::Plain);
+        let err = PostFormat::parse("html").unwrap_err();
+        assert_eq!((err.field.as_ref(), err.code), ("format", "invalid_format"));
+    }
+
+    #[test]
+    fn a_body_is_rendered_by_its_format() {
+        let content = PostContent::parse("*hi* <b>x</b>").unwrap();
+        let md = PostBody::render(content.clone(), PostFormat::Markdown);
+        assert!(md.html.contains("<em>hi</em>"), "{}", md.html);
+        let plain = PostBody::render(content, PostFormat::Plain);
+        assert!(plain.html.contains("*hi* &lt;b&gt;"), "{}", plain.html);
+        assert_eq!(plain.excerpt, "*hi* <b>x</b>");
     }
 
     #[test]

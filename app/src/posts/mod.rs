@@ -2,10 +2,11 @@
 //! (`service`) that the API and the website call.
 
 pub mod domain;
+pub mod markdown;
 pub mod repository;
 pub mod service;
 
-pub use domain::{PostContent, PostTitle};
+pub use domain::{PostBody, PostContent, PostFormat, PostTitle};
 pub use service::{
     Author, AuthorPostsError, CreatePostError, DeletePostError, GetPostError, Post, PostPage,
     Posts, UpdatePostError,

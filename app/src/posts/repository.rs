@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
 use tokio_postgres::Row;
 
-use super::domain::{PostContent, PostTitle};
+use super::domain::{PostBody, PostTitle};
 use crate::db::{self, DbError, FromRow, Id};
 use crate::pagination::{Cursor, PageRequest, Position};
 
@@ -17,6 +17,12 @@ pub struct PostRow {
     pub id: i64,
     pub title: String,
     pub content: String,
+    /// `plain` or `markdown` (a CHECK constraint holds it to these).
+    pub format: String,
+    /// The sanitised HTML rendered when the post was written; empty for
+    /// posts written before Markdown (and imported ones): rendered on read.
+    pub content_html: String,
+    pub excerpt: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub author_id: i64,
@@ -30,6 +36,9 @@ impl FromRow for PostRow {
             id: row.try_get("id")?,
             title: row.try_get("title")?,
             content: row.try_get("content")?,
+            format: row.try_get("format")?,
+            content_html: row.try_get("content_html")?,
+            excerpt: row.try_get("excerpt")?,
             created_at: row.try_get("created_at")?,
             updated_at: row.try_get("updated_at")?,
             author_id: row.try_get("author_id")?,
@@ -55,7 +64,7 @@ pub struct Page {
 macro_rules! select_posts {
     ($from:literal) => {
         concat!(
-            "SELECT p.id, p.title, p.content, p.created_at, p.updated_at, p.author_id, \
+            "SELECT p.id, p.title, p.content, p.format, p.content_html, p.excerpt, p.created_at, p.updated_at, p.author_id, \
              u.username AS author_username, u.avatar_key AS author_avatar_key \
              FROM ",
             $from,
@@ -240,19 +249,57 @@ pub async fn create(
     c: &impl GenericClient,
     author_id: i64,
     title: &PostTitle,
-    content: &PostContent,
+    body: &PostBody,
     now: DateTime<Utc>,
 ) -> Result<PostRow, DbError> {
     const SQL: &str = concat!(
-        "WITH p AS (INSERT INTO posts (author_id, title, content, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $4) RETURNING *) ",
+        "WITH p AS (INSERT INTO posts \
+         (author_id, title, content, format, content_html, excerpt, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING *) ",
         select_posts!("p")
     );
     db::query_one(
         c,
         "create post",
         SQL,
-        &[&author_id, &title.as_str(), &content.as_str(), &now],
+        &[
+            &author_id,
+            &title.as_str(),
+            &body.content.as_str(),
+            &body.format.as_str(),
+            &body.html,
+            &body.excerpt,
+            &now,
+        ],
+    )
+    .await
+}
+
+/// What an edit starts from: the post's author and current body, locked
+/// until the transaction ends (so a body and its rendering never come from
+/// two different edits).
+pub struct Editing {
+    pub author_id: i64,
+    pub content: String,
+    pub format: String,
+}
+
+impl FromRow for Editing {
+    fn from_row(row: &Row) -> Result<Self, tokio_postgres::Error> {
+        Ok(Self {
+            author_id: row.try_get("author_id")?,
+            content: row.try_get("content")?,
+            format: row.try_get("format")?,
+        })
+    }
+}
+
+pub async fn lock_for_edit(c: &impl GenericClient, id: i64) -> Result<Option<Editing>, DbError> {
+    db::query_opt(
+        c,
+        "lock post",
+        "SELECT author_id, content, format FROM posts WHERE id = $1 FOR UPDATE",
+        &[&id],
     )
     .await
 }
@@ -275,31 +322,33 @@ pub async fn author_of(c: &impl GenericClient, id: i64) -> Result<Option<i64>, D
     Ok(found.map(|a| a.0))
 }
 
-/// Applies the given changes if `author_id` wrote post `id`; `None` if not
-/// (no such post, or another author's).
+/// Applies the given changes to post `id` (the caller has checked the
+/// author under [`lock_for_edit`]).
 pub async fn update(
     c: &impl GenericClient,
     id: i64,
-    author_id: i64,
     title: Option<&PostTitle>,
-    content: Option<&PostContent>,
+    body: Option<&PostBody>,
     now: DateTime<Utc>,
-) -> Result<Option<PostRow>, DbError> {
+) -> Result<PostRow, DbError> {
     const SQL: &str = concat!(
-        "WITH p AS (UPDATE posts SET title = COALESCE($3, title), \
-         content = COALESCE($4, content), updated_at = $5 \
-         WHERE id = $1 AND author_id = $2 RETURNING *) ",
+        "WITH p AS (UPDATE posts SET title = COALESCE($2, title), \
+         content = COALESCE($3, content), format = COALESCE($4, format), \
+         content_html = COALESCE($5, content_html), excerpt = COALESCE($6, excerpt), \
+         updated_at = $7 WHERE id = $1 RETURNING *) ",
         select_posts!("p")
     );
-    db::query_opt(
+    db::query_one(
         c,
         "update post",
         SQL,
         &[
             &id,
-            &author_id,
             &title.map(PostTitle::as_str),
-            &content.map(PostContent::as_str),
+            &body.map(|b| b.content.as_str()),
+            &body.map(|b| b.format.as_str()),
+            &body.map(|b| b.html.as_str()),
+            &body.map(|b| b.excerpt.as_str()),
             &now,
         ],
     )

@@ -9,12 +9,12 @@ use deadpool_postgres::Pool;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::domain::{PostContent, PostTitle};
+use super::domain::{self, PostBody, PostContent, PostFormat, PostTitle};
 use super::repository::{self as repo, Page, PostRow};
 use crate::accounts::{AuthenticatedUser, Username};
 use crate::cache::Cache;
 use crate::clock::Clock;
-use crate::db;
+use crate::db::{self, Op as _};
 use crate::error::{Failure, FailureContext as _, ValidationErrors, both};
 use crate::pagination::{Cursor, PageRequest};
 
@@ -32,7 +32,13 @@ pub struct Author {
 pub struct Post {
     pub id: i64,
     pub title: String,
+    /// The source, exactly as written.
     pub content: String,
+    pub format: PostFormat,
+    /// The content as sanitised HTML, safe to put in a page as it is.
+    pub html: String,
+    /// The first paragraph as plain text, capped (lists, feeds).
+    pub excerpt: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub author: Author,
@@ -40,12 +46,32 @@ pub struct Post {
     pub views: Option<u64>,
 }
 
+impl Post {
+    /// The readable part of the post's URL (see [`domain::slug`]).
+    pub fn slug(&self) -> String {
+        domain::slug(&self.title)
+    }
+}
+
 impl From<PostRow> for Post {
     fn from(row: PostRow) -> Self {
+        // A value the CHECK constraint does not allow cannot come back;
+        // plain text is the safe reading of anything else.
+        let format = PostFormat::parse(&row.format).unwrap_or_default();
+        // Posts from before Markdown and imported ones carry no rendering:
+        // plain text is escaped here, which is cheap.
+        let (html, excerpt) = if row.content_html.is_empty() {
+            domain::rendering(&row.content, format)
+        } else {
+            (row.content_html, row.excerpt)
+        };
         Self {
             id: row.id,
             title: row.title,
             content: row.content,
+            format,
+            html,
+            excerpt,
             created_at: row.created_at,
             updated_at: row.updated_at,
             author: Author {
@@ -192,6 +218,14 @@ impl Posts {
 
     /// Reads a post and counts the view.
     pub async fn get(&self, id: i64) -> Result<Post, GetPostError> {
+        let mut post = self.find(id).await?;
+        post.views = self.count_view(id).await;
+        Ok(post)
+    }
+
+    /// Reads a post without counting a view (edit forms, redirects to the
+    /// canonical URL); `views` is `None`.
+    pub async fn find(&self, id: i64) -> Result<Post, GetPostError> {
         let row = self
             .cached(&["post", &id.to_string()], || async {
                 let conn = self.conn("reading a post").await?;
@@ -201,9 +235,13 @@ impl Posts {
                     .ok_or(GetPostError::NotFound)
             })
             .await?;
-        let mut post = Post::from(row);
-        post.views = self.0.cache.record_view(id).await;
-        Ok(post)
+        Ok(Post::from(row))
+    }
+
+    /// Counts one read of post `id`; the count so far, `None` while the
+    /// counter is unavailable.
+    pub async fn count_view(&self, id: i64) -> Option<u64> {
+        self.0.cache.record_view(id).await
     }
 
     pub async fn create(
@@ -211,11 +249,15 @@ impl Posts {
         who: &AuthenticatedUser,
         title: &str,
         content: &str,
+        format: PostFormat,
     ) -> Result<Post, CreatePostError> {
         let (title, content) = both(PostTitle::parse(title), PostContent::parse(content))
             .map_err(CreatePostError::Invalid)?;
+        // Rendered before taking a connection: Markdown of 100 000
+        // characters takes milliseconds, a pooled connection is scarcer.
+        let body = PostBody::render(content, format);
         let conn = self.conn("creating a post").await?;
-        let row = repo::create(&conn, who.id(), &title, &content, self.0.clock.now())
+        let row = repo::create(&conn, who.id(), &title, &body, self.0.clock.now())
             .await
             .context("creating a post")?;
         self.0.cache.invalidate_posts().await;
@@ -224,41 +266,50 @@ impl Posts {
         Ok(post)
     }
 
-    /// Changes the given fields; only the author may.
+    /// Changes the given fields; only the author may. A new content or
+    /// format renders the post again.
     pub async fn update(
         &self,
         who: &AuthenticatedUser,
         id: i64,
         title: Option<&str>,
         content: Option<&str>,
+        format: Option<PostFormat>,
     ) -> Result<Post, UpdatePostError> {
         let (title, content) = both(
             title.map(PostTitle::parse).transpose(),
             content.map(PostContent::parse).transpose(),
         )
         .map_err(UpdatePostError::Invalid)?;
-        let conn = self.conn("updating a post").await?;
-        let updated = repo::update(
-            &conn,
-            id,
-            who.id(),
-            title.as_ref(),
-            content.as_ref(),
-            self.0.clock.now(),
-        )
-        .await
-        .context("updating a post")?;
-        let Some(row) = updated else {
-            return Err(
-                match repo::author_of(&conn, id)
-                    .await
-                    .context("updating a post")?
-                {
-                    Some(_) => UpdatePostError::NotAuthor,
-                    None => UpdatePostError::NotFound,
-                },
-            );
+        const OP: &str = "updating a post";
+        let mut conn = self.conn(OP).await?;
+        let tx = conn.transaction().await.op("begin").context(OP)?;
+        let current = repo::lock_for_edit(&tx, id)
+            .await
+            .context(OP)?
+            .ok_or(UpdatePostError::NotFound)?;
+        if current.author_id != who.id() {
+            return Err(UpdatePostError::NotAuthor);
+        }
+        let body = if content.is_some() || format.is_some() {
+            let format =
+                format.unwrap_or_else(|| PostFormat::parse(&current.format).unwrap_or_default());
+            let content = match content {
+                Some(c) => c,
+                // Stored content met the rules when it was written; if a
+                // rule was tightened since, the edit says which, as it would
+                // for new content.
+                None => PostContent::parse(&current.content)
+                    .map_err(|e| UpdatePostError::Invalid(e.into()))?,
+            };
+            Some(PostBody::render(content, format))
+        } else {
+            None
         };
+        let row = repo::update(&tx, id, title.as_ref(), body.as_ref(), self.0.clock.now())
+            .await
+            .context(OP)?;
+        tx.commit().await.op("commit").context(OP)?;
         self.0.cache.invalidate_posts().await;
         let mut post = Post::from(row);
         post.views = self

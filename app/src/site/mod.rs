@@ -10,6 +10,7 @@
 
 mod accounts;
 pub mod assets;
+mod feeds;
 mod posts;
 mod read;
 pub mod session;
@@ -23,6 +24,7 @@ use sha2::{Digest as _, Sha256};
 use crate::accounts::AuthenticatedUser;
 use crate::avatars;
 use crate::error::{Failure, Limited, ValidationErrors};
+use crate::posts::Post;
 use crate::startup::AppState;
 use session::{CookieNames, Flash, Visitor};
 
@@ -70,6 +72,10 @@ pub const ROUTES: &[(&str, &[Method])] = &[
     ("/password-reset-complete/", &[Method::GET]),
     ("/reset-password", &[Method::GET]),
     ("/static/:file", &[Method::GET]),
+    ("/feeds/:file", &[Method::GET]),
+    ("/user/:username/:file", &[Method::GET]),
+    ("/sitemap.xml", &[Method::GET]),
+    ("/robots.txt", &[Method::GET]),
 ];
 
 /// Adds the site's routes to `routes` (the app wraps everything in a
@@ -116,6 +122,10 @@ pub fn add_routes(routes: Route) -> Route {
         .at("/password-reset-complete/", get(accounts::reset_complete))
         .at("/reset-password", get(accounts::old_reset_link))
         .at("/static/:file", get(assets::serve))
+        .at("/feeds/:file", get(feeds::blog_feed))
+        .at("/user/:username/:file", get(feeds::author_feed))
+        .at("/sitemap.xml", get(feeds::sitemap))
+        .at("/robots.txt", get(feeds::robots))
 }
 
 /// What every page shows around its content.
@@ -203,9 +213,15 @@ fn sentence(message: &str) -> String {
 /// A post as the pages show it.
 pub struct PostView {
     pub id: i64,
+    /// `/post/<id>-<slug>/`, the canonical path.
     pub url: String,
+    pub edit_url: String,
+    pub delete_url: String,
     pub title: String,
-    pub content: String,
+    /// Sanitised when the post was written (`posts::markdown`), or escaped
+    /// plain text: safe to put in the page as it is.
+    pub html: String,
+    pub excerpt: String,
     pub author: String,
     pub author_url: String,
     pub avatar: String,
@@ -219,14 +235,16 @@ pub struct PostView {
 }
 
 impl PostView {
-    pub fn new(post: crate::posts::Post, visitor: &Visitor) -> Self {
+    pub fn new(post: Post, visitor: &Visitor) -> Self {
         let mine = visitor
             .user
             .as_ref()
             .is_some_and(|u| u.id() == post.author.id);
         Self {
             id: post.id,
-            url: post_url(post.id),
+            url: post_path(&post),
+            edit_url: format!("/post/{}/update/", post.id),
+            delete_url: format!("/post/{}/delete/", post.id),
             author_url: author_url(&post.author.username),
             avatar: avatar_src(post.author.avatar_key.as_deref()),
             date: post.created_at.format("%B %-d, %Y").to_string(),
@@ -234,15 +252,43 @@ impl PostView {
             updated: (post.updated_at > post.created_at + chrono::Duration::seconds(1))
                 .then(|| post.updated_at.format("%B %-d, %Y").to_string()),
             title: post.title,
-            content: post.content,
+            html: post.html,
+            excerpt: post.excerpt,
             author: post.author.username,
             mine,
         }
     }
 }
 
-pub fn post_url(id: i64) -> String {
-    format!("/post/{id}/")
+/// The id in a post's path segment, `<id>-<slug>` or `<id>`, with the
+/// slug (which only makes the URL readable; it may be stale or missing).
+pub fn parse_post_segment(segment: &str) -> Option<(i64, &str)> {
+    let (number, slug) = segment.split_once('-').unwrap_or((segment, ""));
+    // Digits only: `+1` or ` 1` would parse as numbers but are not our URLs.
+    if number.is_empty() || !number.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some((number.parse().ok()?, slug))
+}
+
+/// The path segment that names a post: `<id>-<slug>`, or `<id>` when the
+/// title has no letters or digits.
+pub fn post_segment(post: &Post) -> String {
+    match post.slug() {
+        slug if slug.is_empty() => post.id.to_string(),
+        slug => format!("{}-{}", post.id, url_component(&slug)),
+    }
+}
+
+/// The canonical path of a post's page: `/post/<id>-<slug>/`. The
+/// original's `/post/<id>/` and stale slugs redirect to it.
+pub fn post_path(post: &Post) -> String {
+    format!("/post/{}/", post_segment(post))
+}
+
+/// The absolute URL of a post's page (the API's `url`).
+pub fn post_url(public_url: &str, post: &Post) -> String {
+    format!("{}{}", public_url.trim_end_matches('/'), post_path(post))
 }
 
 /// `/user/<name>`, the name percent-encoded as a path segment.
@@ -301,9 +347,14 @@ pub fn render(template: &impl Template, status: StatusCode, visitor: &Visitor) -
 impl Html {
     /// The response, with `ETag` and `If-None-Match` handled for 200s.
     pub fn into_response(self, req: &Request) -> Response {
+        self.into_response_as(req, "text/html; charset=utf-8")
+    }
+
+    /// The same for another type of document (feeds, the sitemap).
+    pub fn into_response_as(self, req: &Request, content_type: &'static str) -> Response {
         let mut resp = Response::builder()
             .status(self.status)
-            .content_type("text/html; charset=utf-8");
+            .content_type(content_type);
         resp = resp.header(header::VARY, "Cookie");
         resp = resp.header(
             header::CACHE_CONTROL,
@@ -602,6 +653,18 @@ pub fn url_component(raw: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn post_segments_carry_an_id_and_maybe_a_slug() {
+        assert_eq!(parse_post_segment("42"), Some((42, "")));
+        assert_eq!(
+            parse_post_segment("42-blog-like-a-pro"),
+            Some((42, "blog-like-a-pro"))
+        );
+        for bad in ["", "-1", "+1", "abc", "1a-b", "99999999999999999999"] {
+            assert_eq!(parse_post_segment(bad), None, "{bad:?}");
+        }
+    }
 
     #[test]
     fn author_urls_encode_the_name() {

@@ -9,7 +9,8 @@ use serde::Deserialize;
 
 use super::session::{self, Flash, Visitor};
 use super::{FieldErrors, Layout, PageError, PostView, render, require_login, see_other};
-use crate::posts::{CreatePostError, DeletePostError, GetPostError, UpdatePostError};
+use crate::error::ValidationErrors;
+use crate::posts::{CreatePostError, DeletePostError, GetPostError, PostFormat, UpdatePostError};
 use crate::startup::AppState;
 
 #[derive(Debug, Default, Deserialize)]
@@ -20,6 +21,16 @@ pub struct PostForm {
     title: String,
     #[serde(default)]
     content: String,
+    /// `markdown` or `plain` (a select; absent counts as Markdown, the
+    /// form's default).
+    #[serde(default)]
+    format: Option<String>,
+}
+
+impl PostForm {
+    fn format(&self) -> Result<PostFormat, ValidationErrors> {
+        PostFormat::parse(self.format.as_deref().unwrap_or("markdown")).map_err(Into::into)
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -38,6 +49,7 @@ struct PostFormPage {
     cancel: String,
     title: String,
     content: String,
+    markdown: bool,
     errors: FieldErrors,
 }
 
@@ -54,6 +66,7 @@ fn new_post_page(
     jar: &CookieJar,
     title: String,
     content: String,
+    markdown: bool,
     errors: FieldErrors,
 ) -> PostFormPage {
     PostFormPage {
@@ -64,6 +77,7 @@ fn new_post_page(
         cancel: "/".into(),
         title,
         content,
+        markdown,
         errors,
     }
 }
@@ -80,6 +94,7 @@ pub async fn new_form(req: &Request, state: Data<&AppState>, jar: &CookieJar) ->
         jar,
         String::new(),
         String::new(),
+        true,
         FieldErrors::default(),
     );
     render(&page, StatusCode::OK, &visitor).into_response(req)
@@ -100,14 +115,32 @@ pub async fn create(
     if !visitor.csrf_ok(&form.csrf) {
         return PageError::Csrf.page(&state, &visitor, jar, req);
     }
-    match state.posts.create(&user, &form.title, &form.content).await {
+    let markdown = form.format.as_deref() != Some("plain");
+    let created = match form.format() {
+        Ok(format) => {
+            state
+                .posts
+                .create(&user, &form.title, &form.content, format)
+                .await
+        }
+        Err(e) => Err(CreatePostError::Invalid(e)),
+    };
+    match created {
         Ok(post) => {
             session::set_flash(&state, jar, Flash::PostCreated);
-            see_other(&super::post_url(post.id))
+            see_other(&super::post_path(&post))
         }
         Err(CreatePostError::Invalid(errors)) => {
             let errors = FieldErrors::from_validation(&errors, &[]);
-            let page = new_post_page(&state, &visitor, jar, form.title, form.content, errors);
+            let page = new_post_page(
+                &state,
+                &visitor,
+                jar,
+                form.title,
+                form.content,
+                markdown,
+                errors,
+            );
             render(&page, StatusCode::UNPROCESSABLE_ENTITY, &visitor).into_response(req)
         }
         Err(CreatePostError::Failed(e)) => PageError::from(e).page(&state, &visitor, jar, req),
@@ -121,10 +154,9 @@ async fn own_post(
     id: &str,
 ) -> Result<crate::posts::Post, PageError> {
     let not_found = PageError::NotFound("There is no such post. It may have been deleted.");
-    let id = id
-        .parse::<i64>()
-        .map_err(|_| PageError::NotFound("There is no such post."))?;
-    let post = match state.posts.get(id).await {
+    let (id, _) =
+        super::parse_post_segment(id).ok_or(PageError::NotFound("There is no such post."))?;
+    let post = match state.posts.find(id).await {
         Ok(post) => post,
         Err(GetPostError::NotFound) => return Err(not_found),
         Err(GetPostError::Failed(e)) => return Err(e.into()),
@@ -156,13 +188,13 @@ pub async fn update_form(
         Ok(post) => post,
         Err(e) => return e.page(&state, &visitor, jar, req),
     };
-    let url = super::post_url(post.id);
     let page = PostFormPage {
         layout: Layout::new(&state, &visitor, jar, "Update post"),
         heading: "Update post",
         submit: "Update",
-        action: format!("{url}update/"),
-        cancel: url,
+        action: format!("/post/{}/update/", post.id),
+        cancel: super::post_path(&post),
+        markdown: post.format == PostFormat::Markdown,
         title: post.title,
         content: post.content,
         errors: FieldErrors::default(),
@@ -186,28 +218,42 @@ pub async fn update(
     if !visitor.csrf_ok(&form.csrf) {
         return PageError::Csrf.page(&state, &visitor, jar, req);
     }
-    let Ok(id) = id.parse::<i64>() else {
+    let Some((id, _)) = super::parse_post_segment(&id) else {
         return PageError::NotFound("There is no such post.").page(&state, &visitor, jar, req);
     };
-    let url = super::post_url(id);
-    match state
-        .posts
-        .update(&user, id, Some(&form.title), Some(&form.content))
-        .await
-    {
-        Ok(_) => {
+    let action = format!("/post/{id}/update/");
+    let markdown = form.format.as_deref() != Some("plain");
+    let updated = match form.format() {
+        Ok(format) => {
+            state
+                .posts
+                .update(
+                    &user,
+                    id,
+                    Some(&form.title),
+                    Some(&form.content),
+                    Some(format),
+                )
+                .await
+        }
+        Err(e) => Err(UpdatePostError::Invalid(e)),
+    };
+    match updated {
+        Ok(post) => {
             session::set_flash(&state, jar, Flash::PostUpdated);
-            see_other(&url)
+            see_other(&super::post_path(&post))
         }
         Err(UpdatePostError::Invalid(errors)) => {
             let page = PostFormPage {
                 layout: Layout::new(&state, &visitor, jar, "Update post"),
                 heading: "Update post",
                 submit: "Update",
-                action: format!("{url}update/"),
-                cancel: url,
+                // The post's own page redirects to its canonical URL.
+                cancel: format!("/post/{id}/"),
+                action,
                 title: form.title,
                 content: form.content,
+                markdown,
                 errors: FieldErrors::from_validation(&errors, &[]),
             };
             render(&page, StatusCode::UNPROCESSABLE_ENTITY, &visitor).into_response(req)
@@ -263,7 +309,7 @@ pub async fn delete(
     if !visitor.csrf_ok(&form.csrf) {
         return PageError::Csrf.page(&state, &visitor, jar, req);
     }
-    let Ok(id) = id.parse::<i64>() else {
+    let Some((id, _)) = super::parse_post_segment(&id) else {
         return PageError::NotFound("There is no such post.").page(&state, &visitor, jar, req);
     };
     match state.posts.delete(&user, id).await {

@@ -51,6 +51,35 @@ struct AuthorPage {
 struct PostPageView {
     layout: Layout,
     post: PostView,
+    /// schema.org `BlogPosting` for search engines, as JSON safe inside
+    /// `<script>`: `<`, `>` and `&` are JSON escapes, so no text can close
+    /// the element. A data block: the CSP's "no script" does not apply to
+    /// what is never run.
+    json_ld: String,
+}
+
+/// The `BlogPosting` of `post` (see [`PostPageView::json_ld`]).
+fn json_ld(state: &AppState, post: &crate::posts::Post) -> String {
+    let base = &state.site.public_url;
+    let value = serde_json::json!({
+        "@context": "https://schema.org",
+        "@type": "BlogPosting",
+        "headline": post.title,
+        "description": post.excerpt,
+        "url": format!("{base}{}", super::post_path(post)),
+        "datePublished": post.created_at.to_rfc3339(),
+        "dateModified": post.updated_at.to_rfc3339(),
+        "author": {
+            "@type": "Person",
+            "name": post.author.username,
+            "url": format!("{base}{}", author_url(&post.author.username)),
+        },
+    });
+    value
+        .to_string()
+        .replace('<', "\\u003c")
+        .replace('>', "\\u003e")
+        .replace('&', "\\u0026")
 }
 
 #[derive(Template)]
@@ -137,19 +166,29 @@ pub async fn post_detail(
     req: &Request,
     state: Data<&AppState>,
     jar: &CookieJar,
-    Path(id): Path<String>,
+    Path(segment): Path<String>,
 ) -> Response {
     let visitor = session::visitor(&state, jar).await;
-    let Ok(id) = id.parse::<i64>() else {
+    // `<id>-<slug>`, or the original's `<id>`: the id finds the post, the
+    // slug only makes the URL readable.
+    let Some((id, slug)) = super::parse_post_segment(&segment) else {
         return PageError::NotFound("There is no such post.").page(&state, &visitor, jar, req);
     };
-    match state.posts.get(id).await {
-        Ok(post) => {
+    match state.posts.find(id).await {
+        Ok(post) if slug != post.slug() => {
+            // Old links and links from before a title change: one permanent
+            // redirect to the canonical URL, no view counted.
+            super::moved_permanently(&super::post_path(&post))
+        }
+        Ok(mut post) => {
+            post.views = state.posts.count_view(id).await;
+            let json_ld = json_ld(&state, &post);
             let post = PostView::new(post, &visitor);
             let view = PostPageView {
                 layout: Layout::new(&state, &visitor, jar, &post.title)
                     .canonical(&state, &post.url),
                 post,
+                json_ld,
             };
             render(&view, StatusCode::OK, &visitor).into_response(req)
         }

@@ -83,6 +83,16 @@ pub struct Visitor {
 }
 
 impl Visitor {
+    /// Nobody in particular: for answers that are the same whoever asks
+    /// (feeds, the sitemap), which read no session.
+    pub fn anonymous() -> Self {
+        Self {
+            user: None,
+            csrf_seed: None,
+            stale_session: false,
+        }
+    }
+
     /// The token a form must carry (empty before a form page gave this
     /// visitor a seed).
     pub fn csrf_token(&self) -> String {

@@ -63,6 +63,18 @@ set instead, in the form "<value>: <problem>: <fix>".
 {{- if and (eq $v.s3.credentialSource "default_chain") $v.s3.credentials }}
 {{- fail "s3.credentials=true mounts static keys, but s3.credentialSource=default_chain uses the pod's cloud identity: set s3.credentials=false (identity) or s3.credentialSource=static (keys)" }}
 {{- end }}
+{{- /* A Secret named for credentials that are not mounted would be ignored
+     without a word: the operator meant to use it. */}}
+{{- range $ref := list "accessKeySecret" "secretKeySecret" }}
+{{- if and (index $v.s3 $ref "name") (not $v.s3.credentials) }}
+{{- fail (printf "s3.%s.name is set but s3.credentials=false, so the key would not be mounted: set s3.credentials=true (static keys), or unset s3.%s.name" $ref $ref) }}
+{{- end }}
+{{- end }}
+{{- range $ref := list "usernameSecret" "passwordSecret" }}
+{{- if and (index $v.smtp $ref "name") (not $v.smtp.auth) }}
+{{- fail (printf "smtp.%s.name is set but smtp.auth=false, so the credential would not be mounted: set smtp.auth=true, or unset smtp.%s.name" $ref $ref) }}
+{{- end }}
+{{- end }}
 {{- if and $v.s3.webIdentity.roleArn (ne $v.s3.credentialSource "default_chain") }}
 {{- fail "s3.webIdentity.roleArn is set but s3.credentialSource is static, which ignores it: set s3.credentialSource=default_chain" }}
 {{- end }}

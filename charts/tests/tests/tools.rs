@@ -193,6 +193,20 @@ const REFUSALS: &[(&[&str], &[&str])] = &[
         ],
     ),
     (
+        &["s3.accessKeySecret.name=s3-credentials"],
+        &[
+            "s3.accessKeySecret.name is set but s3.credentials=false",
+            "set s3.credentials=true",
+        ],
+    ),
+    (
+        &["smtp.passwordSecret.name=smtp-credentials"],
+        &[
+            "smtp.passwordSecret.name is set but smtp.auth=false",
+            "set smtp.auth=true",
+        ],
+    ),
+    (
         &["s3.webIdentity.roleArn=arn:aws:iam::123456789012:role/blog"],
         &["set s3.credentialSource=default_chain"],
     ),

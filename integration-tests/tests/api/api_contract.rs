@@ -1,9 +1,6 @@
 //! Probes, metrics, the OpenAPI document and the bundled docs page.
 
-use std::collections::BTreeSet;
-
 use integration_tests::{TestApp, expect_status};
-use serde_json::Value;
 
 #[tokio::test]
 async fn liveness_and_readiness_report_ok() {
@@ -33,43 +30,10 @@ async fn metrics_count_requests_by_route_and_status() {
     );
 }
 
-/// Every operation of the contract, as (method, path relative to `/api`).
-const OPERATIONS: &[(&str, &str)] = &[
-    ("post", "/users"),
-    ("get", "/users/{username}"),
-    ("get", "/users/{username}/posts"),
-    ("post", "/sessions"),
-    ("delete", "/sessions/current"),
-    ("delete", "/sessions"),
-    ("get", "/me"),
-    ("patch", "/me"),
-    ("put", "/me/password"),
-    ("put", "/me/avatar"),
-    ("delete", "/me/avatar"),
-    ("post", "/password-resets"),
-    ("post", "/password-resets/confirm"),
-    ("get", "/posts"),
-    ("post", "/posts"),
-    ("get", "/posts/{id}"),
-    ("patch", "/posts/{id}"),
-    ("delete", "/posts/{id}"),
-];
-
-fn operations(doc: &Value) -> Vec<(String, String, &Value)> {
-    let mut ops = Vec::new();
-    for (path, item) in doc["paths"].as_object().expect("paths") {
-        let path = path.strip_prefix("/api").unwrap_or(path).to_owned();
-        for (method, op) in item.as_object().unwrap() {
-            if ["get", "post", "put", "patch", "delete"].contains(&method.as_str()) {
-                ops.push((method.clone(), path.clone(), op));
-            }
-        }
-    }
-    ops
-}
-
+/// The document itself is a reviewed snapshot (`app/tests/openapi.rs`);
+/// here only that the running server serves it in both formats.
 #[tokio::test]
-async fn openapi_document_describes_every_operation_and_its_errors() {
+async fn openapi_document_is_served_as_json_and_yaml() {
     let app = TestApp::spawn().await;
     let doc = expect_status(app.get("/api/openapi.json").await, 200).await;
     assert!(
@@ -77,66 +41,6 @@ async fn openapi_document_describes_every_operation_and_its_errors() {
         "not OpenAPI 3: {}",
         doc["openapi"]
     );
-
-    let ops = operations(&doc);
-    let listed: BTreeSet<(String, String)> =
-        ops.iter().map(|(m, p, _)| (m.clone(), p.clone())).collect();
-    for (method, path) in OPERATIONS {
-        assert!(
-            listed.contains(&(method.to_string(), path.to_string())),
-            "{method} {path} missing from the OpenAPI document; it has {listed:?}"
-        );
-    }
-
-    let schemes = doc["components"]["securitySchemes"]
-        .as_object()
-        .expect("securitySchemes");
-    let bearer = schemes
-        .iter()
-        .find(|(_, s)| {
-            s["type"] == "http"
-                && s["scheme"]
-                    .as_str()
-                    .is_some_and(|v| v.eq_ignore_ascii_case("bearer"))
-        })
-        .map(|(name, _)| name.clone())
-        .expect("a bearer security scheme");
-
-    for (method, path, op) in &ops {
-        let responses = op["responses"].as_object().expect("responses");
-        let errors: Vec<&String> = responses
-            .keys()
-            .filter(|code| code.starts_with('4') || code.starts_with('5') || *code == "default")
-            .collect();
-        assert!(
-            !errors.is_empty(),
-            "{method} {path} documents no error response"
-        );
-        let secured = op["security"]
-            .as_array()
-            .is_some_and(|s| s.iter().any(|req| req.get(&bearer).is_some()));
-        if secured {
-            assert!(
-                responses.contains_key("401"),
-                "{method} {path} needs a token but does not document 401"
-            );
-        }
-        assert!(
-            op["operationId"].as_str().is_some_and(|s| !s.is_empty()),
-            "{method} {path} has no operationId"
-        );
-    }
-    for (method, path) in [("post", "/posts"), ("get", "/me"), ("put", "/me/avatar")] {
-        let (_, _, op) = ops
-            .iter()
-            .find(|(m, p, _)| m == method && p == path)
-            .unwrap();
-        assert!(
-            op["security"].as_array().is_some_and(|s| !s.is_empty()),
-            "{method} {path} must require the bearer scheme"
-        );
-    }
-
     let yaml = app.get("/api/openapi.yaml").await;
     assert_eq!(yaml.status(), 200);
     assert!(yaml.text().await.unwrap().contains("openapi:"));

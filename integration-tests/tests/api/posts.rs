@@ -344,3 +344,143 @@ async fn only_the_author_may_change_a_post() {
     let still = expect_status(app.get(&path).await, 200).await;
     assert_eq!(still["title"], "mine");
 }
+
+/// Markdown is rendered once, when written, to sanitised HTML stored next to
+/// the source; plain text (the default, and every older post) is escaped.
+#[tokio::test]
+async fn markdown_is_rendered_on_write_sanitised_and_plain_text_stays_as_written() {
+    let app = TestApp::spawn().await;
+    let user = app.new_user().await;
+
+    let plain = app
+        .create_post(&user.token, "Plain", "*not emphasis* <b>x</b>\nline two")
+        .await;
+    assert_eq!(plain["format"], "plain", "{plain}");
+    let html = plain["content_html"].as_str().unwrap();
+    assert!(
+        html.contains("*not emphasis* &lt;b&gt;x&lt;/b&gt;"),
+        "{html}"
+    );
+    assert_eq!(plain["excerpt"], "*not emphasis* <b>x</b> line two");
+
+    let source = "# Hello, World\n\nSome *em* text.\n\n<script>alert(1)</script>\n\n\
+                  [click](javascript:alert(1)) <img src=x onerror=alert(1)>\n\n| a |\n|---|\n| 1 |\n";
+    let created = expect_status(
+        app.post_json(
+            "/api/posts",
+            &json!({"title": "Hello, World", "content": source, "format": "markdown"}),
+            Some(&user.token),
+        )
+        .await,
+        201,
+    )
+    .await;
+    let id = created["id"].as_i64().unwrap();
+    assert_eq!(created["format"], "markdown");
+    assert_eq!(created["content"], source, "the source is kept as written");
+    let html = created["content_html"].as_str().unwrap();
+    for part in [
+        "<h1>Hello, World</h1>",
+        "<em>em</em>",
+        "<table>",
+        "<td>1</td>",
+    ] {
+        assert!(html.contains(part), "{part} missing in {html}");
+    }
+    for bad in ["<script", "javascript:", "onerror", "src=\"x\""] {
+        assert!(!html.contains(bad), "{bad} survived in {html}");
+    }
+    assert_eq!(created["excerpt"], "Some em text.");
+    assert_eq!(
+        created["url"],
+        format!("http://blog.test/post/{id}-hello-world/"),
+        "{created}"
+    );
+    // Stored, not rendered on each read.
+    let stored: String = app
+        .db
+        .query_one("SELECT content_html FROM posts WHERE id = $1", &[&id])
+        .await
+        .unwrap()
+        .get("content_html");
+    assert_eq!(stored, html);
+    let read = expect_status(app.get(&format!("/api/posts/{id}")).await, 200).await;
+    assert_eq!(read["content_html"], html);
+
+    // A new format alone renders the same source again.
+    let changed = expect_status(
+        app.patch_json(
+            &format!("/api/posts/{id}"),
+            &json!({"format": "plain"}),
+            Some(&user.token),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(changed["format"], "plain");
+    assert!(
+        changed["content_html"]
+            .as_str()
+            .unwrap()
+            .contains("# Hello, World"),
+        "{changed}"
+    );
+    // New content alone keeps the format.
+    let changed = expect_status(
+        app.patch_json(
+            &format!("/api/posts/{id}"),
+            &json!({"content": "_still plain_"}),
+            Some(&user.token),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(changed["format"], "plain");
+    assert!(
+        changed["content_html"]
+            .as_str()
+            .unwrap()
+            .contains("_still plain_")
+    );
+
+    // An unknown format is refused and changes nothing.
+    let problem = expect_problem_4xx(
+        app.patch_json(
+            &format!("/api/posts/{id}"),
+            &json!({"format": "html", "content": "<b>x</b>"}),
+            Some(&user.token),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(problem["status"], 400, "{problem}");
+    let read = expect_status(app.get(&format!("/api/posts/{id}")).await, 200).await;
+    assert_eq!(read["content"], "_still plain_");
+}
+
+/// Posts written before Markdown (no stored rendering) show as they did.
+#[tokio::test]
+async fn posts_without_a_stored_rendering_are_shown_as_plain_text() {
+    let app = TestApp::spawn().await;
+    let user = app.new_user().await;
+    let post = app
+        .create_post(&user.token, "Old", "<i>old</i>\n\nsecond")
+        .await;
+    let id = post["id"].as_i64().unwrap();
+    // What the migration leaves on an existing row.
+    app.db
+        .execute(
+            "UPDATE posts SET content_html = '', excerpt = '', format = 'plain' WHERE id = $1",
+            &[&id],
+        )
+        .await
+        .unwrap();
+    // The cache holds the rendering of before; a write elsewhere clears it.
+    app.create_post(&user.token, "New", "x").await;
+    let read = expect_status(app.get(&format!("/api/posts/{id}")).await, 200).await;
+    let html = read["content_html"].as_str().unwrap();
+    assert!(html.contains("&lt;i&gt;old&lt;/i&gt;\n\nsecond"), "{html}");
+    assert_eq!(read["excerpt"], "<i>old</i>");
+}

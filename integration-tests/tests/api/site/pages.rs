@@ -88,7 +88,12 @@ async fn post_and_author_pages_escape_hostile_text() {
     let id = post["id"].as_i64().unwrap();
     let web = Web::new(&app);
 
-    let page = web.get(&format!("/post/{id}/")).await;
+    // The original's `/post/<id>/` moves permanently to the canonical URL.
+    let old = web.get(&format!("/post/{id}/")).await;
+    assert_eq!(old.status, StatusCode::MOVED_PERMANENTLY);
+    let canonical = format!("/post/{id}-script-alert-x-script-img-src-x-onerror-alert-1/");
+    assert_eq!(old.location(), canonical);
+    let page = web.get(&canonical).await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(!page.html.contains("<script>alert"), "{}", page.html);
     assert!(!page.html.contains("<img src=x"), "{}", page.html);
@@ -99,8 +104,31 @@ async fn post_and_author_pages_escape_hostile_text() {
         page.html
     );
     page.assert_contains(&format!(
-        "<link rel=\"canonical\" href=\"http://blog.test/post/{id}/\">"
+        "<link rel=\"canonical\" href=\"http://blog.test{canonical}\">"
     ));
+    // Search engines and link previews: OpenGraph and a JSON-LD
+    // BlogPosting, which no title can break out of.
+    assert!(
+        unescape(&page.html).contains(&format!(
+            "<meta property=\"og:title\" content=\"{hostile}\">"
+        )),
+        "{}",
+        page.html
+    );
+    let ld = between(
+        &page.html,
+        "<script type=\"application/ld+json\">",
+        "</script>",
+    );
+    let ld: serde_json::Value = serde_json::from_str(&ld).expect("JSON-LD parses");
+    assert_eq!(ld["@type"], "BlogPosting");
+    assert_eq!(ld["headline"], hostile);
+    assert_eq!(ld["url"], format!("http://blog.test{canonical}"));
+    assert_eq!(
+        page.html.matches("<script").count(),
+        1,
+        "only the data block"
+    );
     // A reader sees no edit buttons.
     assert!(!page.html.contains("/update/"));
 

@@ -13,12 +13,18 @@ async fn an_author_writes_updates_and_deletes_a_post() {
     let me = web.new_user().await;
 
     let url = web.write("My first post", "Line one\nLine two").await;
-    assert!(url.starts_with("/post/") && url.ends_with('/'), "{url}");
+    // The canonical URL: the id and a slug of the title.
+    let id = url
+        .strip_prefix("/post/")
+        .and_then(|rest| rest.strip_suffix("-my-first-post/"))
+        .unwrap_or_else(|| panic!("not /post/<id>-my-first-post/: {url}"));
+    let edit = format!("/post/{id}/update/");
     let shown = web.get(&url).await;
     shown.assert_contains("Your post has been created.");
     shown.assert_contains("<h1>My first post</h1>");
-    shown.assert_contains("Line one\nLine two");
-    shown.assert_contains(&format!("{url}update/"));
+    // Markdown by default: the two lines are one paragraph.
+    shown.assert_contains("<p>Line one\nLine two</p>");
+    shown.assert_contains(&edit);
     // The flash is shown once.
     assert!(!web.get(&url).await.html.contains("has been created"));
     // On the home page and the author page.
@@ -27,19 +33,36 @@ async fn an_author_writes_updates_and_deletes_a_post() {
         .await
         .assert_contains("My first post");
 
-    let form = web.get(&format!("{url}update/")).await;
+    let form = web.get(&edit).await;
     form.assert_contains("value=\"My first post\"");
+    form.assert_contains("<option value=\"markdown\" selected>");
     let updated = web
         .submit(
-            &format!("{url}update/"),
-            &format!("{url}update/"),
-            &[("title", "My first post, edited"), ("content", "New body")],
+            &edit,
+            &edit,
+            &[
+                ("title", "My first post, edited"),
+                ("content", "New *body*"),
+                ("format", "plain"),
+            ],
         )
         .await;
+    // A new title, a new slug; the old URL now redirects to it.
+    let url = format!("/post/{id}-my-first-post-edited/");
     assert_eq!(updated.location(), url);
     let shown = web.get(&url).await;
     shown.assert_contains("Your post has been updated.");
     shown.assert_contains("My first post, edited");
+    shown.assert_contains("New *body*");
+    let old = web.get(&format!("/post/{id}-my-first-post/")).await;
+    assert_eq!(old.status, StatusCode::MOVED_PERMANENTLY);
+    assert_eq!(old.location(), url);
+    assert!(
+        web.get(&edit)
+            .await
+            .html
+            .contains("<option value=\"plain\" selected>")
+    );
 
     let confirm = web.get(&format!("{url}delete/")).await;
     confirm.assert_contains("Are you sure you want to delete the post");
