@@ -633,10 +633,10 @@ impl<'a> Browser<'a> {
     }
 
     async fn find(&self, css: &str) -> fantoccini::elements::Element {
-        self.client
-            .find(Locator::Css(css))
-            .await
-            .unwrap_or_else(|e| panic!("no {css} on {}: {e}", self.path().await))
+        match self.client.find(Locator::Css(css)).await {
+            Ok(element) => element,
+            Err(e) => panic!("no {css} on {}: {e}", self.path().await),
+        }
     }
 
     async fn text(&self, css: &str) -> String {
@@ -674,23 +674,17 @@ impl<'a> Browser<'a> {
 
     async fn click_button(&self, label: &str) {
         let xpath = format!("//button[normalize-space(.)={}]", xpath_literal(label));
-        self.client
-            .find(Locator::XPath(&xpath))
-            .await
-            .unwrap_or_else(|e| panic!("no button {label:?} on {}: {e}", self.path().await))
-            .click()
-            .await
-            .expect("click the button");
+        match self.client.find(Locator::XPath(&xpath)).await {
+            Ok(button) => button.click().await.expect("click the button"),
+            Err(e) => panic!("no button {label:?} on {}: {e}", self.path().await),
+        }
     }
 
     async fn click_link(&self, text: &str) {
-        self.client
-            .find(Locator::LinkText(text))
-            .await
-            .unwrap_or_else(|e| panic!("no link {text:?} on {}: {e}", self.path().await))
-            .click()
-            .await
-            .expect("click the link");
+        match self.client.find(Locator::LinkText(text)).await {
+            Ok(link) => link.click().await.expect("click the link"),
+            Err(e) => panic!("no link {text:?} on {}: {e}", self.path().await),
+        }
     }
 
     async fn wait_for_path(&self, path: &str) {
