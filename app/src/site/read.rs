@@ -7,7 +7,9 @@ use poem::web::{Data, Path, Query};
 use poem::{Request, Response, handler};
 use serde::Deserialize;
 
-use super::{Layout, PageError, Pager, PostView, author_url, avatar_src, render, session};
+use super::{
+    Layout, PageError, Pager, PostView, author_url, avatar_src, post_url, render, session,
+};
 use crate::accounts::ProfileError;
 use crate::pagination::{PageRequest, Position};
 use crate::posts::{AuthorPostsError, GetPostError, PostPage};
@@ -153,12 +155,24 @@ pub async fn post_detail(
             };
             render(&view, StatusCode::OK, &visitor).into_response(req)
         }
-        Err(GetPostError::NotFound) => {
-            PageError::NotFound("There is no such post. It may have been deleted.")
-                .page(&state, &visitor, jar, req)
-        }
+        // An old link of the Django original whose post was imported under
+        // another id (its own was taken here): send it on for good.
+        Err(GetPostError::NotFound) => match state.posts.moved_from_django(id).await {
+            Ok(Some(moved)) => moved_permanently(&post_url(moved)),
+            Ok(None) => PageError::NotFound("There is no such post. It may have been deleted.")
+                .page(&state, &visitor, jar, req),
+            Err(e) => PageError::from(e).page(&state, &visitor, jar, req),
+        },
         Err(GetPostError::Failed(e)) => PageError::from(e).page(&state, &visitor, jar, req),
     }
+}
+
+/// A 301: an imported post's old address never comes back.
+fn moved_permanently(path: &str) -> Response {
+    Response::builder()
+        .status(StatusCode::MOVED_PERMANENTLY)
+        .header(poem::http::header::LOCATION, session::location(path))
+        .finish()
 }
 
 #[handler]
