@@ -81,7 +81,11 @@ if wants image || wants test || wants delivery || wants drill; then
 fi
 
 if wants test; then
-  stage "cargo test: unit, integration (containers), container, faults, chart"
+  stage "cargo test: unit, integration (containers, real Django import), container, faults, chart"
+  # The import tests' real Django (a virtualenv from PyPI, cached under
+  # $BLOG_CACHE_DIR): made here so that a missing Python or PyPI fails
+  # with its own message before the long test run.
+  integration-tests/django/setup.sh >/dev/null
   cargo test --release --workspace --locked --no-fail-fast
 fi
 
