@@ -242,7 +242,10 @@ async fn import_django(args: ImportArgs, settings: &Settings) -> anyhow::Result<
         "import finished"
     );
     println!("{report}");
-    anyhow::ensure!(!report.refused, "the input was refused; nothing was imported");
+    anyhow::ensure!(
+        !report.refused,
+        "the input was refused; nothing was imported"
+    );
     Ok(())
 }
 

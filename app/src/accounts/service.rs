@@ -550,7 +550,10 @@ impl Accounts {
         // As Django's PasswordResetForm: a reset would not let an inactive
         // account log in anyway, so no mail is sent.
         if !user.is_active {
-            tracing::info!(user_id = user.id, "password reset requested for an inactive account");
+            tracing::info!(
+                user_id = user.id,
+                "password reset requested for an inactive account"
+            );
             return Ok(());
         }
         let token = crate::tokens::generate();

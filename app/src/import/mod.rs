@@ -40,7 +40,9 @@ use crate::config::Settings;
 use crate::posts::{PostContent, PostTitle};
 use crate::storage::Storage;
 pub use pictures::{DJANGO_DEFAULT_PICTURE, Pictures, S3Source};
-pub use source::{DjangoPost, DjangoProfile, DjangoUser, Dump, POST, PROFILE, Problem, USER, UserRef};
+pub use source::{
+    DjangoPost, DjangoProfile, DjangoUser, Dump, POST, PROFILE, Problem, USER, UserRef,
+};
 
 /// Advisory lock held by an import, so that two runs never interleave
 /// batches. The ASCII of "blogimpd".
@@ -298,10 +300,14 @@ fn plan(dump: Dump, imported_users: &Mapping) -> Plan {
                 .get(name.as_str())
                 .ok_or_else(|| format!("{field}: no valid user {name:?} in the input"))?,
         };
-        if valid_users.contains(&pk) || (!invalid_users.contains(&pk) && imported_users.contains_key(&pk)) {
+        if valid_users.contains(&pk)
+            || (!invalid_users.contains(&pk) && imported_users.contains_key(&pk))
+        {
             Ok(pk)
         } else if invalid_users.contains(&pk) {
-            Err(format!("{field}: {USER} #{pk} is invalid (see its own line)"))
+            Err(format!(
+                "{field}: {USER} #{pk} is invalid (see its own line)"
+            ))
         } else {
             Err(format!(
                 "{field}: {USER} #{pk} is neither in the input nor imported before (dangling foreign key)"
@@ -523,7 +529,11 @@ impl Importer<'_> {
                 self.user(user, &mut users_map).await?;
             }
             self.commit().await?;
-            self.progress.tick("users", (i * options.batch_size + chunk.len()).min(total), total);
+            self.progress.tick(
+                "users",
+                (i * options.batch_size + chunk.len()).min(total),
+                total,
+            );
         }
 
         let profiles_map = self.mapping(PROFILE).await?;
@@ -534,7 +544,11 @@ impl Importer<'_> {
                 self.profile(profile, &users_map, &profiles_map).await?;
             }
             self.commit().await?;
-            self.progress.tick("profiles", (i * options.batch_size + chunk.len()).min(total), total);
+            self.progress.tick(
+                "profiles",
+                (i * options.batch_size + chunk.len()).min(total),
+                total,
+            );
         }
 
         let posts_map = self.mapping(POST).await?;
@@ -543,7 +557,11 @@ impl Importer<'_> {
             self.begin().await?;
             self.posts(chunk, &users_map, &posts_map).await?;
             self.commit().await?;
-            self.progress.tick("posts", (i * options.batch_size + chunk.len()).min(total), total);
+            self.progress.tick(
+                "posts",
+                (i * options.batch_size + chunk.len()).min(total),
+                total,
+            );
         }
 
         if self.dry_run {
@@ -563,7 +581,10 @@ impl Importer<'_> {
         if self.dry_run {
             return Ok(());
         }
-        self.client.batch_execute("COMMIT").await.context("committing a batch")?;
+        self.client
+            .batch_execute("COMMIT")
+            .await
+            .context("committing a batch")?;
         for key in std::mem::take(&mut self.old_avatars) {
             if let Err(e) = self.storage.delete(&avatars::object_key(&key)).await {
                 tracing::warn!(error = %e, key = %key, "replaced avatar object not deleted");
@@ -573,7 +594,9 @@ impl Importer<'_> {
         if let Some(limit) = self.stop_after
             && self.batches >= limit
         {
-            anyhow::bail!("stopped after {limit} batches (--stop-after-batches); run again to resume");
+            anyhow::bail!(
+                "stopped after {limit} batches (--stop-after-batches); run again to resume"
+            );
         }
         Ok(())
     }
@@ -601,7 +624,13 @@ impl Importer<'_> {
             .collect())
     }
 
-    async fn record(&self, model: &str, django_id: i64, our_id: i64, fp: &[u8]) -> anyhow::Result<()> {
+    async fn record(
+        &self,
+        model: &str,
+        django_id: i64,
+        our_id: i64,
+        fp: &[u8],
+    ) -> anyhow::Result<()> {
         self.exec(
             "INSERT INTO django_imports (model, django_id, our_id, fingerprint, imported_at) \
              VALUES ($1, $2, $3, $4, $5) ON CONFLICT (model, django_id) DO UPDATE \
@@ -618,7 +647,11 @@ impl Importer<'_> {
         Ok(self.client.execute(&statement, params).await?)
     }
 
-    async fn rows(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> anyhow::Result<Vec<tokio_postgres::Row>> {
+    async fn rows(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> anyhow::Result<Vec<tokio_postgres::Row>> {
         let statement = self.client.prepare_cached(sql).await?;
         Ok(self.client.query(&statement, params).await?)
     }
@@ -676,9 +709,9 @@ impl Importer<'_> {
         ];
         let our_id = match &existing {
             Some(m) => {
+                let now = Utc::now();
                 let mut with_id: Vec<&(dyn ToSql + Sync)> = params.to_vec();
                 with_id.push(&m.our_id);
-                let now = Utc::now();
                 with_id.push(&now);
                 let n = self
                     .exec(
@@ -719,11 +752,20 @@ impl Importer<'_> {
                 rows[0].get(0)
             }
         };
-        if !(d.password.starts_with("pbkdf2_sha256$") || d.password.starts_with("$pbkdf2-sha256$")) {
+        if !(d.password.starts_with("pbkdf2_sha256$") || d.password.starts_with("$pbkdf2-sha256$"))
+        {
             self.report.notes.push(format!(
                 "{who}: its password hash is not PBKDF2-SHA256 (unusable or another hasher): \
                  it must reset its password to log in"
             ));
+        }
+        if self.dry_run {
+            let how = if existing.is_some() {
+                "updated (changed in Django)"
+            } else {
+                "created"
+            };
+            self.report.notes.push(format!("{who}: would be {how}"));
         }
         self.record(USER, d.pk, our_id, &user.fingerprint).await?;
         map.insert(
@@ -736,7 +778,12 @@ impl Importer<'_> {
         Ok(())
     }
 
-    async fn profile(&mut self, p: &ProfileIn, users: &Mapping, profiles: &Mapping) -> anyhow::Result<()> {
+    async fn profile(
+        &mut self,
+        p: &ProfileIn,
+        users: &Mapping,
+        profiles: &Mapping,
+    ) -> anyhow::Result<()> {
         let who = format!("{PROFILE} #{} (of {USER} #{})", p.django.pk, p.user_pk);
         let existing = profiles.get(&p.django.pk);
         if existing.is_some_and(|m| m.fingerprint == p.fingerprint) {
@@ -745,7 +792,9 @@ impl Importer<'_> {
         }
         let Some(user) = users.get(&p.user_pk) else {
             self.report.profiles.skipped += 1;
-            self.report.notes.push(format!("{who}: skipped, its user was not imported"));
+            self.report
+                .notes
+                .push(format!("{who}: skipped, its user was not imported"));
             return Ok(());
         };
         let image = p.django.image.trim();
@@ -788,9 +837,10 @@ impl Importer<'_> {
             .with_context(|| format!("setting the avatar of {who}"))?;
         let Some(change) = changed else {
             self.report.profiles.skipped += 1;
-            self.report
-                .notes
-                .push(format!("{who}: skipped, its account #{} was deleted here", user.our_id));
+            self.report.notes.push(format!(
+                "{who}: skipped, its account #{} was deleted here",
+                user.our_id
+            ));
             return Ok(());
         };
         if let Some(old) = change.previous_key
@@ -803,10 +853,31 @@ impl Importer<'_> {
         } else {
             self.report.profiles.created += 1;
         }
-        self.record(PROFILE, p.django.pk, user.our_id, &p.fingerprint).await
+        if self.dry_run {
+            let how = if existing.is_some() {
+                "updated (changed in Django)"
+            } else {
+                "created"
+            };
+            let picture = if key.is_some() {
+                "its picture"
+            } else {
+                "the default avatar"
+            };
+            self.report
+                .notes
+                .push(format!("{who}: would be {how}, with {picture}"));
+        }
+        self.record(PROFILE, p.django.pk, user.our_id, &p.fingerprint)
+            .await
     }
 
-    async fn posts(&mut self, chunk: &[PostIn], users: &Mapping, posts: &Mapping) -> anyhow::Result<()> {
+    async fn posts(
+        &mut self,
+        chunk: &[PostIn],
+        users: &Mapping,
+        posts: &Mapping,
+    ) -> anyhow::Result<()> {
         let mut create: Vec<(&PostIn, i64)> = Vec::new();
         for p in chunk {
             let who = || format!("{POST} #{} ({:?})", p.django.pk, p.title.as_str());
@@ -852,7 +923,13 @@ impl Importer<'_> {
                         continue;
                     }
                     self.report.posts.updated += 1;
-                    self.record(POST, p.django.pk, m.our_id, &p.fingerprint).await?;
+                    if self.dry_run {
+                        self.report
+                            .notes
+                            .push(format!("{}: would be updated (changed in Django)", who()));
+                    }
+                    self.record(POST, p.django.pk, m.our_id, &p.fingerprint)
+                        .await?;
                 }
             }
         }
@@ -902,7 +979,12 @@ impl Importer<'_> {
                 .rows(
                     "INSERT INTO posts (author_id, title, content, created_at, updated_at) \
                      VALUES ($1, $2, $3, $4, $4) RETURNING id",
-                    &[author, &p.title.as_str(), &p.content.as_str(), &p.django.date_posted],
+                    &[
+                        author,
+                        &p.title.as_str(),
+                        &p.content.as_str(),
+                        &p.django.date_posted,
+                    ],
                 )
                 .await
                 .with_context(|| format!("inserting {POST} #{}", p.django.pk))?;
@@ -914,7 +996,10 @@ impl Importer<'_> {
             ));
             our_ids.push(id);
         }
-        let fingerprints: Vec<&[u8]> = create.iter().map(|(p, _)| p.fingerprint.as_slice()).collect();
+        let fingerprints: Vec<&[u8]> = create
+            .iter()
+            .map(|(p, _)| p.fingerprint.as_slice())
+            .collect();
         self.exec(
             "INSERT INTO django_imports (model, django_id, our_id, fingerprint, imported_at) \
              SELECT 'blog.post', d, o, f, $4 FROM unnest($1::bigint[], $2::bigint[], $3::bytea[]) AS t(d, o, f) \
@@ -972,16 +1057,38 @@ mod tests {
         let r = reasons(&plan);
         assert_eq!(plan.users.len(), 1);
         assert_eq!(plan.posts.len(), 1);
-        assert!(r.iter().any(|l| l.starts_with("auth.user #2: pk: appears more than once")), "{r:?}");
-        assert!(r.iter().any(|l| l.starts_with("blog.post #11: author: auth.user #2 is invalid")), "{r:?}");
-        assert!(r.iter().any(|l| l.starts_with("blog.post #12: author: auth.user #99 is neither")), "{r:?}");
-        assert!(r.iter().any(|l| l.starts_with("blog.post #13: ") && l.contains("100")), "{r:?}");
+        assert!(
+            r.iter()
+                .any(|l| l.starts_with("auth.user #2: pk: appears more than once")),
+            "{r:?}"
+        );
+        assert!(
+            r.iter()
+                .any(|l| l.starts_with("blog.post #11: author: auth.user #2 is invalid")),
+            "{r:?}"
+        );
+        assert!(
+            r.iter()
+                .any(|l| l.starts_with("blog.post #12: author: auth.user #99 is neither")),
+            "{r:?}"
+        );
+        assert!(
+            r.iter()
+                .any(|l| l.starts_with("blog.post #13: ") && l.contains("100")),
+            "{r:?}"
+        );
     }
 
     #[test]
     fn authors_imported_before_are_not_dangling() {
         let mut before = Mapping::new();
-        before.insert(7, Mapped { our_id: 70, fingerprint: vec![0; 32] });
+        before.insert(
+            7,
+            Mapped {
+                our_id: 70,
+                fingerprint: vec![0; 32],
+            },
+        );
         let plan = plan(dump(&format!("[{}]", post(1, 7, "later"))), &before);
         assert!(plan.problems.is_empty(), "{:?}", reasons(&plan));
         assert_eq!(plan.posts[0].author_pk, 7);
@@ -998,8 +1105,14 @@ mod tests {
 
     #[test]
     fn a_changed_record_has_another_fingerprint() {
-        let a = plan(dump(&format!("[{}, {}]", user(1, "a"), post(1, 1, "one"))), &Mapping::new());
-        let b = plan(dump(&format!("[{}, {}]", user(1, "a"), post(1, 1, "two"))), &Mapping::new());
+        let a = plan(
+            dump(&format!("[{}, {}]", user(1, "a"), post(1, 1, "one"))),
+            &Mapping::new(),
+        );
+        let b = plan(
+            dump(&format!("[{}, {}]", user(1, "a"), post(1, 1, "two"))),
+            &Mapping::new(),
+        );
         assert_eq!(a.users[0].fingerprint, b.users[0].fingerprint);
         assert_ne!(a.posts[0].fingerprint, b.posts[0].fingerprint);
     }
@@ -1007,11 +1120,20 @@ mod tests {
     #[test]
     fn report_says_when_nothing_changed() {
         let report = Report {
-            users: Counts { unchanged: 3, ..Counts::default() },
+            users: Counts {
+                unchanged: 3,
+                ..Counts::default()
+            },
             ..Report::default()
         };
         let text = report.to_string();
-        assert!(text.contains("users:    created 0, updated 0, unchanged 3"), "{text}");
-        assert!(text.ends_with("nothing changed: everything was already imported"), "{text}");
+        assert!(
+            text.contains("users:    created 0, updated 0, unchanged 3"),
+            "{text}"
+        );
+        assert!(
+            text.ends_with("nothing changed: everything was already imported"),
+            "{text}"
+        );
     }
 }

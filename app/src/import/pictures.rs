@@ -126,7 +126,13 @@ mod tests {
     #[test]
     fn names_stay_under_the_media_root() {
         assert!(safe_relative("profile_pics/a.jpg").is_ok());
-        for bad in ["", "/etc/passwd", "../secret.jpg", "profile_pics/../../x", "a\\b.jpg"] {
+        for bad in [
+            "",
+            "/etc/passwd",
+            "../secret.jpg",
+            "profile_pics/../../x",
+            "a\\b.jpg",
+        ] {
             assert!(safe_relative(bad).is_err(), "{bad}");
         }
     }
@@ -136,8 +142,20 @@ mod tests {
         let dir = tempfile_dir();
         std::fs::write(dir.join("big.jpg"), vec![0u8; 2048]).unwrap();
         let pictures = Pictures::Dir(dir.clone());
-        assert!(pictures.fetch("nope.jpg", 4096).await.unwrap_err().contains("nope.jpg"));
-        assert!(pictures.fetch("big.jpg", 1024).await.unwrap_err().contains("2048 bytes"));
+        assert!(
+            pictures
+                .fetch("nope.jpg", 4096)
+                .await
+                .unwrap_err()
+                .contains("nope.jpg")
+        );
+        assert!(
+            pictures
+                .fetch("big.jpg", 1024)
+                .await
+                .unwrap_err()
+                .contains("2048 bytes")
+        );
         assert_eq!(pictures.fetch("big.jpg", 4096).await.unwrap().len(), 2048);
         std::fs::remove_dir_all(dir).unwrap();
     }

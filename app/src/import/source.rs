@@ -123,7 +123,9 @@ pub fn parse_dumpdata(bytes: &[u8]) -> anyhow::Result<Dump> {
     let value: Value = serde_json::from_slice(bytes)
         .context("the input is not valid JSON (expected `manage.py dumpdata` output)")?;
     let Value::Array(items) = value else {
-        anyhow::bail!("the input is JSON but not an array of objects (`manage.py dumpdata` output)");
+        anyhow::bail!(
+            "the input is JSON but not an array of objects (`manage.py dumpdata` output)"
+        );
     };
     let mut dump = Dump::default();
     for (i, item) in items.iter().enumerate() {
@@ -171,9 +173,7 @@ pub fn parse_dumpdata(bytes: &[u8]) -> anyhow::Result<Dump> {
                     is_active: f.boolean("is_active", true)?,
                     is_staff: f.boolean("is_staff", false)?,
                     is_superuser: f.boolean("is_superuser", false)?,
-                    date_joined: f
-                        .datetime("date_joined")?
-                        .ok_or("date_joined: missing")?,
+                    date_joined: f.datetime("date_joined")?.ok_or("date_joined: missing")?,
                     last_login: f.datetime("last_login")?,
                 }),
                 PROFILE => dump.profiles.push(DjangoProfile {
@@ -185,9 +185,7 @@ pub fn parse_dumpdata(bytes: &[u8]) -> anyhow::Result<Dump> {
                     pk,
                     title: f.text("title")?,
                     content: f.text("content")?,
-                    date_posted: f
-                        .datetime("date_posted")?
-                        .ok_or("date_posted: missing")?,
+                    date_posted: f.datetime("date_posted")?.ok_or("date_posted: missing")?,
                     author: f.user_ref("author")?,
                 }),
             }
@@ -216,7 +214,10 @@ impl Fields<'_> {
     fn text(&self, key: &str) -> Result<String, String> {
         match self.0.get(key) {
             Some(Value::String(s)) => no_nul(key, s),
-            Some(other) => Err(format!("{key}: expected a string, found {}", compact(other))),
+            Some(other) => Err(format!(
+                "{key}: expected a string, found {}",
+                compact(other)
+            )),
             None => Err(format!("{key}: missing")),
         }
     }
@@ -232,17 +233,26 @@ impl Fields<'_> {
         match self.0.get(key) {
             None => Ok(default),
             Some(Value::Bool(b)) => Ok(*b),
-            Some(other) => Err(format!("{key}: expected true or false, found {}", compact(other))),
+            Some(other) => Err(format!(
+                "{key}: expected true or false, found {}",
+                compact(other)
+            )),
         }
     }
 
     fn datetime(&self, key: &str) -> Result<Option<DateTime<Utc>>, String> {
         match self.0.get(key) {
             None | Some(Value::Null) => Ok(None),
-            Some(Value::String(s)) => parse_datetime(s)
-                .map(Some)
-                .ok_or_else(|| format!("{key}: not a date and time: {}", compact(&Value::from(s.as_str())))),
-            Some(other) => Err(format!("{key}: expected a date and time, found {}", compact(other))),
+            Some(Value::String(s)) => parse_datetime(s).map(Some).ok_or_else(|| {
+                format!(
+                    "{key}: not a date and time: {}",
+                    compact(&Value::from(s.as_str()))
+                )
+            }),
+            Some(other) => Err(format!(
+                "{key}: expected a date and time, found {}",
+                compact(other)
+            )),
         }
     }
 
@@ -255,9 +265,15 @@ impl Fields<'_> {
             // `--natural-foreign`: the user's natural key, `["username"]`.
             Some(Value::Array(a)) => match a.as_slice() {
                 [Value::String(name)] => Ok(UserRef::Username(no_nul(key, name)?)),
-                _ => Err(format!("{key}: not a user's natural key: {}", compact(&Value::Array(a.clone())))),
+                _ => Err(format!(
+                    "{key}: not a user's natural key: {}",
+                    compact(&Value::Array(a.clone()))
+                )),
             },
-            Some(other) => Err(format!("{key}: expected a user id, found {}", compact(other))),
+            Some(other) => Err(format!(
+                "{key}: expected a user id, found {}",
+                compact(other)
+            )),
             None => Err(format!("{key}: missing")),
         }
     }
@@ -279,10 +295,14 @@ pub fn parse_datetime(s: &str) -> Option<DateTime<Utc>> {
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Some(t.with_timezone(&Utc));
     }
-    ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M"]
-        .iter()
-        .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok())
-        .map(|n| n.and_utc())
+    [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M",
+    ]
+    .iter()
+    .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok())
+    .map(|n| n.and_utc())
 }
 
 /// Reads the original's tables `auth_user`, `users_profile` and `blog_post`
@@ -422,11 +442,20 @@ mod tests {
         .unwrap();
         let shown: Vec<String> = dump.problems.iter().map(ToString::to_string).collect();
         assert_eq!(shown.len(), 5, "{shown:?}");
-        assert!(shown[0].starts_with("auth.user #5: username: expected a string"), "{shown:?}");
-        assert!(shown[1].starts_with("blog.post #8: title: contains a NUL"), "{shown:?}");
+        assert!(
+            shown[0].starts_with("auth.user #5: username: expected a string"),
+            "{shown:?}"
+        );
+        assert!(
+            shown[1].starts_with("blog.post #8: title: contains a NUL"),
+            "{shown:?}"
+        );
         assert!(shown[2].starts_with("blog.post #\"x\": pk"), "{shown:?}");
         assert!(shown[3].starts_with("auth.user #6: is_active"), "{shown:?}");
-        assert!(shown[4].starts_with("blog.post #9: date_posted"), "{shown:?}");
+        assert!(
+            shown[4].starts_with("blog.post #9: date_posted"),
+            "{shown:?}"
+        );
     }
 
     #[test]
@@ -436,7 +465,9 @@ mod tests {
             "2020-01-01T12:00:00+00:00"
         );
         assert_eq!(
-            parse_datetime("2020-01-01T12:00:00+02:00").unwrap().to_rfc3339(),
+            parse_datetime("2020-01-01T12:00:00+02:00")
+                .unwrap()
+                .to_rfc3339(),
             "2020-01-01T10:00:00+00:00"
         );
         assert!(parse_datetime("soon").is_none());

@@ -264,3 +264,38 @@ async fn changing_the_password_revokes_sessions() {
     expect_problem_4xx(app.login(&user.username, PASSWORD).await).await;
     app.token_for(&user.username, new_password).await;
 }
+
+#[tokio::test]
+async fn inactive_accounts_cannot_log_in_and_lose_their_sessions() {
+    let app = TestApp::spawn().await;
+    let user = app.new_user().await;
+    let other = app.new_user().await;
+    app.db
+        .execute(
+            "UPDATE users SET is_active = false WHERE username = $1",
+            &[&user.username],
+        )
+        .await
+        .unwrap();
+    // The same answer as a wrong password: an inactive account is not revealed.
+    let inactive = expect_problem_4xx(app.login(&user.username, PASSWORD).await).await;
+    let wrong = expect_problem_4xx(app.login(&other.username, "not the password").await).await;
+    assert_eq!(inactive["status"], wrong["status"]);
+    assert_eq!(inactive["code"], wrong["code"]);
+    // A session from before the deactivation no longer authenticates.
+    assert_eq!(app.get_authed("/api/me", &user.token).await.status(), 401);
+    app.token_for(&other.username, PASSWORD).await;
+    let last_login: Option<chrono::DateTime<chrono::Utc>> = app
+        .db
+        .query_one(
+            "SELECT last_login_at FROM users WHERE username = $1",
+            &[&other.username],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(
+        last_login.is_some(),
+        "log-ins are recorded as Django's last_login"
+    );
+}

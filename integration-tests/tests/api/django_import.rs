@@ -5,7 +5,6 @@
 //! $BLOG_CACHE_DIR by integration-tests/django/setup.sh). The same database is then also
 //! imported live. No Python, venv or PyPI: the tests fail, saying what is missing.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -125,7 +124,11 @@ async fn import(app: &TestApp, options: Options) -> Report {
 /// Every row the import writes, as text, in a stable order. `exact` includes what differs
 /// between two equivalent imports (random avatar keys, time of import).
 async fn snapshot(app: &TestApp, exact: bool) -> Vec<String> {
-    let avatar = if exact { "avatar_key" } else { "avatar_key IS NOT NULL" };
+    let avatar = if exact {
+        "avatar_key"
+    } else {
+        "avatar_key IS NOT NULL"
+    };
     let imported_at = if exact { ", imported_at" } else { "" };
     let updated = if exact { ", updated_at" } else { "" };
     let queries = [
@@ -143,7 +146,9 @@ async fn snapshot(app: &TestApp, exact: bool) -> Vec<String> {
     for q in queries {
         for msg in app.db.simple_query(&q).await.expect(&q) {
             if let tokio_postgres::SimpleQueryMessage::Row(row) = msg {
-                let cols: Vec<&str> = (0..row.len()).map(|i| row.get(i).unwrap_or("NULL")).collect();
+                let cols: Vec<&str> = (0..row.len())
+                    .map(|i| row.get(i).unwrap_or("NULL"))
+                    .collect();
                 out.push(cols.join(" | "));
             }
         }
@@ -201,8 +206,14 @@ async fn check_imported(app: &TestApp, f: &Fixture, report: &Report) {
     assert_eq!(report.pictures.default, 1, "{report}");
     assert_eq!(report.pictures.failed, 2, "{report}");
     let notes = report.notes.join("\n");
-    assert!(notes.contains("of auth.user #4") && notes.contains("dave.jpg"), "{notes}");
-    assert!(notes.contains("of auth.user #5") && notes.contains("erin.jpg"), "{notes}");
+    assert!(
+        notes.contains("of auth.user #4") && notes.contains("dave.jpg"),
+        "{notes}"
+    );
+    assert!(
+        notes.contains("of auth.user #5") && notes.contains("erin.jpg"),
+        "{notes}"
+    );
 
     let (users, posts) = django_truth(f).await;
     for u in &users {
@@ -217,14 +228,30 @@ async fn check_imported(app: &TestApp, f: &Fixture, report: &Report) {
             .await
             .unwrap_or_else(|e| panic!("{username} not imported: {e}"));
         assert_eq!(ours.get::<_, String>(0), u.get::<_, String>(2));
-        assert_eq!(ours.get::<_, String>(1), u.get::<_, String>(3), "hash kept until log-in");
+        assert_eq!(
+            ours.get::<_, String>(1),
+            u.get::<_, String>(3),
+            "hash kept until log-in"
+        );
         for col in 2..5 {
-            assert_eq!(ours.get::<_, bool>(col), u.get::<_, bool>(col + 2), "{username} flag {col}");
+            assert_eq!(
+                ours.get::<_, bool>(col),
+                u.get::<_, bool>(col + 2),
+                "{username} flag {col}"
+            );
         }
         let joined: chrono::DateTime<chrono::Utc> = u.get(7);
-        assert_eq!(ours.get::<_, chrono::DateTime<chrono::Utc>>(5), joined, "{username}");
+        assert_eq!(
+            ours.get::<_, chrono::DateTime<chrono::Utc>>(5),
+            joined,
+            "{username}"
+        );
         let last: Option<chrono::DateTime<chrono::Utc>> = u.get(8);
-        assert_eq!(ours.get::<_, Option<chrono::DateTime<chrono::Utc>>>(6), last, "{username}");
+        assert_eq!(
+            ours.get::<_, Option<chrono::DateTime<chrono::Utc>>>(6),
+            last,
+            "{username}"
+        );
         let key: Option<String> = ours.get(7);
         let expects_picture = matches!(username.as_str(), "alice" | "carol");
         assert_eq!(key.is_some(), expects_picture, "{username}: {key:?}");
@@ -234,7 +261,11 @@ async fn check_imported(app: &TestApp, f: &Fixture, report: &Report) {
             assert_eq!(resp.status(), 200);
             let png = resp.bytes().await.unwrap();
             let img = image::load_from_memory_with_format(&png, image::ImageFormat::Png).unwrap();
-            let expected = if username == "alice" { (300, 225) } else { (120, 90) };
+            let expected = if username == "alice" {
+                (300, 225)
+            } else {
+                (120, 90)
+            };
             assert_eq!((img.width(), img.height()), expected, "{username}");
         }
     }
@@ -246,7 +277,8 @@ async fn check_imported(app: &TestApp, f: &Fixture, report: &Report) {
         assert_eq!(post["title"], p.get::<_, String>(1));
         assert_eq!(post["content"], p.get::<_, String>(2), "content as written");
         let posted: chrono::DateTime<chrono::Utc> = p.get(3);
-        let ours: chrono::DateTime<chrono::Utc> = post["created_at"].as_str().unwrap().parse().unwrap();
+        let ours: chrono::DateTime<chrono::Utc> =
+            post["created_at"].as_str().unwrap().parse().unwrap();
         assert_eq!(ours, posted);
         assert_eq!(post["author"]["username"], p.get::<_, String>(4));
         let page = app.get(&format!("/post/{id}/")).await;
@@ -262,11 +294,17 @@ async fn check_imported(app: &TestApp, f: &Fixture, report: &Report) {
     expect_problem_4xx(app.login("carol", &f.password("carol")).await).await;
     let hash: String = app
         .db
-        .query_one("SELECT password_hash FROM users WHERE username = 'alice'", &[])
+        .query_one(
+            "SELECT password_hash FROM users WHERE username = 'alice'",
+            &[],
+        )
         .await
         .unwrap()
         .get(0);
-    assert!(hash.starts_with("$pbkdf2-sha256$"), "upgraded on first log-in: {hash}");
+    assert!(
+        hash.starts_with("$pbkdf2-sha256$"),
+        "upgraded on first log-in: {hash}"
+    );
 }
 
 #[tokio::test]
@@ -299,9 +337,16 @@ async fn the_live_database_and_s3_pictures_import_like_the_dump() {
     storage.ensure_bucket().await.unwrap();
     for entry in std::fs::read_dir(f.dir.join("media/profile_pics")).unwrap() {
         let path = entry.unwrap().path();
-        let key = format!("media/profile_pics/{}", path.file_name().unwrap().to_string_lossy());
+        let key = format!(
+            "media/profile_pics/{}",
+            path.file_name().unwrap().to_string_lossy()
+        );
         storage
-            .put(&key, &std::fs::read(&path).unwrap(), "application/octet-stream")
+            .put(
+                &key,
+                &std::fs::read(&path).unwrap(),
+                "application/octet-stream",
+            )
             .await
             .unwrap();
     }
@@ -325,7 +370,9 @@ async fn the_live_database_and_s3_pictures_import_like_the_dump() {
     import(&other, options(Source::Dump(f.dump()), f.media())).await;
     let strip_logins = |rows: Vec<String>| -> Vec<String> {
         // check_imported logged in (upgrading hashes, setting last_login) on `app` only.
-        rows.into_iter().filter(|r| !r.contains("@example.com")).collect()
+        rows.into_iter()
+            .filter(|r| !r.contains("@example.com"))
+            .collect()
     };
     assert_eq!(
         strip_logins(snapshot(&app, false).await),
@@ -382,7 +429,10 @@ async fn a_dry_run_reports_everything_and_changes_nothing() {
     assert_eq!(s3_objects(&app).await, 0);
     // And the real run then does what the dry run said.
     let real = import(&app, options(Source::Dump(f.dump()), f.media())).await;
-    assert_eq!((real.users, real.profiles, real.posts), (report.users, report.profiles, report.posts));
+    assert_eq!(
+        (real.users, real.profiles, real.posts),
+        (report.users, report.profiles, report.posts)
+    );
 }
 
 #[tokio::test]
@@ -390,7 +440,12 @@ async fn conflicts_are_reported_with_both_sides_and_skipped() {
     let f = fixture().await;
     let app = TestApp::spawn().await;
     // Someone here already has bob's name, with another email.
-    expect_status(app.register("Bob", "robert@elsewhere.test", "another password 1").await, 201).await;
+    expect_status(
+        app.register("Bob", "robert@elsewhere.test", "another password 1")
+            .await,
+        201,
+    )
+    .await;
     let report = import(&app, options(Source::Dump(f.dump()), f.media())).await;
     assert_eq!(report.users.created, 4, "{report}");
     assert_eq!(report.users.skipped, 1, "{report}");
@@ -410,24 +465,46 @@ async fn an_old_link_whose_id_was_taken_redirects_to_the_imported_post() {
     let f = fixture().await;
     let app = TestApp::spawn().await;
     let native = app.new_user().await;
-    let first = app.create_post(&native.token, "Written here first", "Takes id 1.").await;
+    let first = app
+        .create_post(&native.token, "Written here first", "Takes id 1.")
+        .await;
     assert_eq!(first["id"], 1);
     let report = import(&app, options(Source::Dump(f.dump()), f.media())).await;
     let notes = report.notes.join("\n");
-    assert!(notes.contains("blog.post #1: imported as post #"), "{notes}");
+    assert!(
+        notes.contains("blog.post #1: imported as post #"),
+        "{notes}"
+    );
     let moved: i64 = app
         .db
-        .query_one("SELECT our_id FROM django_imports WHERE model = 'blog.post' AND django_id = 1", &[])
+        .query_one(
+            "SELECT our_id FROM django_imports WHERE model = 'blog.post' AND django_id = 1",
+            &[],
+        )
         .await
         .unwrap()
         .get(0);
     assert!(moved > 5, "a fresh id past the imported ones: {moved}");
-    assert_eq!(app.get("/post/1/").await.status(), 200, "our own post 1 stays");
-    expect_status(app.delete(&format!("/api/posts/{}", first["id"]), Some(&native.token)).await, 204).await;
+    assert_eq!(
+        app.get("/post/1/").await.status(),
+        200,
+        "our own post 1 stays"
+    );
+    expect_status(
+        app.delete(&format!("/api/posts/{}", first["id"]), Some(&native.token))
+            .await,
+        204,
+    )
+    .await;
     let resp = app.get("/post/1/").await;
     assert_eq!(resp.status(), 301);
     assert_eq!(resp.headers()["location"], format!("/post/{moved}/"));
-    let page = app.get(&format!("/post/{moved}/")).await.text().await.unwrap();
+    let page = app
+        .get(&format!("/post/{moved}/"))
+        .await
+        .text()
+        .await
+        .unwrap();
     assert!(page.contains("Hello from Django"));
 }
 
@@ -435,8 +512,7 @@ async fn an_old_link_whose_id_was_taken_redirects_to_the_imported_post() {
 async fn bad_input_is_reported_with_django_ids_and_nothing_is_written() {
     let f = fixture().await;
     let app = TestApp::spawn().await;
-    let mut items: Vec<Value> =
-        serde_json::from_slice(&std::fs::read(f.dump()).unwrap()).unwrap();
+    let mut items: Vec<Value> = serde_json::from_slice(&std::fs::read(f.dump()).unwrap()).unwrap();
     let post = |pk: Value, title: &str, author: Value| {
         serde_json::json!({"model": "blog.post", "pk": pk, "fields": {
             "title": title, "content": "x", "date_posted": "2020-01-01T00:00:00Z", "author": author}})
@@ -469,14 +545,21 @@ async fn bad_input_is_reported_with_django_ids_and_nothing_is_written() {
     ] {
         assert!(text.contains(expected), "{expected:?} not in:\n{text}");
     }
-    assert_eq!((count(&app, "users").await, count(&app, "posts").await), (0, 0));
+    assert_eq!(
+        (count(&app, "users").await, count(&app, "posts").await),
+        (0, 0)
+    );
 
     // Malformed JSON: an error, nothing written.
     let broken = dir.path().join("broken.json");
     std::fs::write(&broken, b"[{\"model\": \"auth.user\", ").unwrap();
-    let err = blog::import::run(&app.settings, options(Source::Dump(broken.display().to_string()), f.media()), &|_| {})
-        .await
-        .expect_err("malformed JSON");
+    let err = blog::import::run(
+        &app.settings,
+        options(Source::Dump(broken.display().to_string()), f.media()),
+        &|_| {},
+    )
+    .await
+    .expect_err("malformed JSON");
     assert!(format!("{err:#}").contains("not valid JSON"), "{err:#}");
     assert_eq!(count(&app, "users").await, 0);
 
