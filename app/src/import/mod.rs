@@ -247,64 +247,54 @@ fn duplicates(pks: impl Iterator<Item = i64>) -> HashSet<i64> {
     pks.filter(|pk| !seen.insert(*pk)).collect()
 }
 
-fn plan(dump: Dump, imported_users: &Mapping) -> Plan {
-    let mut problems = dump.problems;
-    let dup_users = duplicates(dump.users.iter().map(|u| u.pk));
-    let mut users = Vec::new();
-    let mut invalid_users = HashSet::new();
-    for u in dump.users {
-        let checked = (|| -> Result<UserIn, String> {
-            if dup_users.contains(&u.pk) {
-                return Err("pk: appears more than once in the input".into());
-            }
-            let username = Username::parse(&u.username).map_err(|e| e.to_string())?;
-            let email = EmailAddress::parse(&u.email).map_err(|e| {
-                if u.email.trim().is_empty() {
-                    "email: empty; accounts here need one (set it in the original)".into()
-                } else {
-                    e.to_string()
-                }
-            })?;
-            let password = u.password.trim();
-            if password.is_empty()
-                || password.len() > 1024
-                || password.chars().any(char::is_control)
-            {
-                return Err("password: not a password hash".into());
-            }
-            Ok(UserIn {
-                fingerprint: fingerprint(&u),
-                username,
-                email,
-                django: u.clone(),
-            })
-        })();
-        match checked {
-            Ok(user) => users.push(user),
-            Err(reason) => {
-                invalid_users.insert(u.pk);
-                problems.push(Problem::new(USER, u.pk, reason));
-            }
-        }
+const DUPLICATE_PK: &str = "pk: appears more than once in the input";
+
+fn check_user(u: &DjangoUser, dups: &HashSet<i64>) -> Result<UserIn, String> {
+    if dups.contains(&u.pk) {
+        return Err(DUPLICATE_PK.into());
     }
-    let by_username: HashMap<&str, i64> = users
-        .iter()
-        .map(|u| (u.django.username.as_str(), u.django.pk))
-        .collect();
-    let valid_users: HashSet<i64> = users.iter().map(|u| u.django.pk).collect();
-    // A foreign key to a user: valid in the input, or imported before.
-    let resolve = |field: &str, r: &UserRef| -> Result<i64, String> {
+    let username = Username::parse(&u.username).map_err(|e| e.to_string())?;
+    let email = EmailAddress::parse(&u.email).map_err(|e| {
+        if u.email.trim().is_empty() {
+            "email: empty; accounts here need one (set it in the original)".into()
+        } else {
+            e.to_string()
+        }
+    })?;
+    let password = u.password.trim();
+    if password.is_empty() || password.len() > 1024 || password.chars().any(char::is_control) {
+        return Err("password: not a password hash".into());
+    }
+    Ok(UserIn {
+        fingerprint: fingerprint(u),
+        username,
+        email,
+        django: u.clone(),
+    })
+}
+
+/// Foreign keys to users: valid in the input, or imported before.
+struct UserKeys<'a> {
+    by_username: HashMap<&'a str, i64>,
+    valid: HashSet<i64>,
+    invalid: HashSet<i64>,
+    imported: &'a Mapping,
+}
+
+impl UserKeys<'_> {
+    fn resolve(&self, field: &str, r: &UserRef) -> Result<i64, String> {
         let pk = match r {
             UserRef::Pk(pk) => *pk,
-            UserRef::Username(name) => *by_username
+            UserRef::Username(name) => *self
+                .by_username
                 .get(name.as_str())
                 .ok_or_else(|| format!("{field}: no valid user {name:?} in the input"))?,
         };
-        if valid_users.contains(&pk)
-            || (!invalid_users.contains(&pk) && imported_users.contains_key(&pk))
+        if self.valid.contains(&pk)
+            || (!self.invalid.contains(&pk) && self.imported.contains_key(&pk))
         {
             Ok(pk)
-        } else if invalid_users.contains(&pk) {
+        } else if self.invalid.contains(&pk) {
             Err(format!(
                 "{field}: {USER} #{pk} is invalid (see its own line)"
             ))
@@ -313,28 +303,76 @@ fn plan(dump: Dump, imported_users: &Mapping) -> Plan {
                 "{field}: {USER} #{pk} is neither in the input nor imported before (dangling foreign key)"
             ))
         }
+    }
+}
+
+fn check_profile(
+    p: &DjangoProfile,
+    dups: &HashSet<i64>,
+    keys: &UserKeys<'_>,
+    seen_users: &mut HashSet<i64>,
+) -> Result<ProfileIn, String> {
+    if dups.contains(&p.pk) {
+        return Err(DUPLICATE_PK.into());
+    }
+    let user_pk = keys.resolve("user", &p.user)?;
+    if !seen_users.insert(user_pk) {
+        return Err(format!("user: {USER} #{user_pk} has more than one profile"));
+    }
+    Ok(ProfileIn {
+        fingerprint: fingerprint(&(user_pk, &p.image)),
+        user_pk,
+        django: p.clone(),
+    })
+}
+
+fn check_post(p: &DjangoPost, dups: &HashSet<i64>, keys: &UserKeys<'_>) -> Result<PostIn, String> {
+    if dups.contains(&p.pk) {
+        return Err(DUPLICATE_PK.into());
+    }
+    let title = PostTitle::parse(&p.title).map_err(|e| e.to_string())?;
+    let content = PostContent::parse(&p.content).map_err(|e| e.to_string())?;
+    let author_pk = keys.resolve("author", &p.author)?;
+    Ok(PostIn {
+        fingerprint: fingerprint(&(&p.title, &p.content, p.date_posted, author_pk)),
+        title,
+        content,
+        author_pk,
+        django: p.clone(),
+    })
+}
+
+fn plan(dump: Dump, imported_users: &Mapping) -> Plan {
+    let mut problems = dump.problems;
+    let dup_users = duplicates(dump.users.iter().map(|u| u.pk));
+    let mut users = Vec::new();
+    let mut invalid = HashSet::new();
+    for u in &dump.users {
+        match check_user(u, &dup_users) {
+            Ok(user) => users.push(user),
+            Err(reason) => {
+                invalid.insert(u.pk);
+                problems.push(Problem::new(USER, u.pk, reason));
+            }
+        }
+    }
+    let keys = UserKeys {
+        by_username: dump
+            .users
+            .iter()
+            .filter(|u| !invalid.contains(&u.pk))
+            .map(|u| (u.username.as_str(), u.pk))
+            .collect(),
+        valid: users.iter().map(|u| u.django.pk).collect(),
+        invalid,
+        imported: imported_users,
     };
 
     let dup_profiles = duplicates(dump.profiles.iter().map(|p| p.pk));
     let mut profiles = Vec::new();
-    let mut profile_of = HashSet::new();
-    for p in dump.profiles {
-        let checked = (|| -> Result<ProfileIn, String> {
-            if dup_profiles.contains(&p.pk) {
-                return Err("pk: appears more than once in the input".into());
-            }
-            let user_pk = resolve("user", &p.user)?;
-            if !profile_of.insert(user_pk) {
-                return Err(format!("user: {USER} #{user_pk} has more than one profile"));
-            }
-            let record = (user_pk, &p.image);
-            Ok(ProfileIn {
-                fingerprint: fingerprint(&record),
-                user_pk,
-                django: p.clone(),
-            })
-        })();
-        match checked {
+    let mut seen_users = HashSet::new();
+    for p in &dump.profiles {
+        match check_profile(p, &dup_profiles, &keys, &mut seen_users) {
             Ok(profile) => profiles.push(profile),
             Err(reason) => problems.push(Problem::new(PROFILE, p.pk, reason)),
         }
@@ -342,24 +380,8 @@ fn plan(dump: Dump, imported_users: &Mapping) -> Plan {
 
     let dup_posts = duplicates(dump.posts.iter().map(|p| p.pk));
     let mut posts = Vec::new();
-    for p in dump.posts {
-        let checked = (|| -> Result<PostIn, String> {
-            if dup_posts.contains(&p.pk) {
-                return Err("pk: appears more than once in the input".into());
-            }
-            let title = PostTitle::parse(&p.title).map_err(|e| e.to_string())?;
-            let content = PostContent::parse(&p.content).map_err(|e| e.to_string())?;
-            let author_pk = resolve("author", &p.author)?;
-            let record = (&p.title, &p.content, p.date_posted, author_pk);
-            Ok(PostIn {
-                fingerprint: fingerprint(&record),
-                title,
-                content,
-                author_pk,
-                django: p.clone(),
-            })
-        })();
-        match checked {
+    for p in &dump.posts {
+        match check_post(p, &dup_posts, &keys) {
             Ok(post) => posts.push(post),
             Err(reason) => problems.push(Problem::new(POST, p.pk, reason)),
         }

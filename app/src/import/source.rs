@@ -153,49 +153,52 @@ pub fn parse_dumpdata(bytes: &[u8]) -> anyhow::Result<Dump> {
         let pk_shown = obj
             .get("pk")
             .map_or_else(|| format!("? (array item {})", i + 1), compact);
-        let parsed = (|| -> Result<(), String> {
-            let pk = match obj.get("pk") {
-                Some(Value::Number(n)) => n.as_i64().filter(|&n| n > 0),
-                _ => None,
-            }
-            .ok_or("pk: not a positive integer")?;
-            let fields = obj
-                .get("fields")
-                .and_then(Value::as_object)
-                .ok_or("no `fields` object")?;
-            let f = Fields(fields);
-            match model.as_str() {
-                USER => dump.users.push(DjangoUser {
-                    pk,
-                    username: f.text("username")?,
-                    email: f.text("email")?,
-                    password: f.text("password")?,
-                    is_active: f.boolean("is_active", true)?,
-                    is_staff: f.boolean("is_staff", false)?,
-                    is_superuser: f.boolean("is_superuser", false)?,
-                    date_joined: f.datetime("date_joined")?.ok_or("date_joined: missing")?,
-                    last_login: f.datetime("last_login")?,
-                }),
-                PROFILE => dump.profiles.push(DjangoProfile {
-                    pk,
-                    user: f.user_ref("user")?,
-                    image: f.text_or("image", "")?,
-                }),
-                _ => dump.posts.push(DjangoPost {
-                    pk,
-                    title: f.text("title")?,
-                    content: f.text("content")?,
-                    date_posted: f.datetime("date_posted")?.ok_or("date_posted: missing")?,
-                    author: f.user_ref("author")?,
-                }),
-            }
-            Ok(())
-        })();
+        let parsed = parse_object(&model, obj, &mut dump);
         if let Err(reason) = parsed {
             dump.problems.push(Problem::new(&model, pk_shown, reason));
         }
     }
     Ok(dump)
+}
+
+/// One object of a wanted model into `dump`, or why it cannot be read.
+fn parse_object(model: &str, obj: &Map<String, Value>, dump: &mut Dump) -> Result<(), String> {
+    let pk = match obj.get("pk") {
+        Some(Value::Number(n)) => n.as_i64().filter(|&n| n > 0),
+        _ => None,
+    }
+    .ok_or("pk: not a positive integer")?;
+    let fields = obj
+        .get("fields")
+        .and_then(Value::as_object)
+        .ok_or("no `fields` object")?;
+    let f = Fields(fields);
+    match model {
+        USER => dump.users.push(DjangoUser {
+            pk,
+            username: f.text("username")?,
+            email: f.text("email")?,
+            password: f.text("password")?,
+            is_active: f.boolean("is_active", true)?,
+            is_staff: f.boolean("is_staff", false)?,
+            is_superuser: f.boolean("is_superuser", false)?,
+            date_joined: f.datetime("date_joined")?.ok_or("date_joined: missing")?,
+            last_login: f.datetime("last_login")?,
+        }),
+        PROFILE => dump.profiles.push(DjangoProfile {
+            pk,
+            user: f.user_ref("user")?,
+            image: f.text_or("image", "")?,
+        }),
+        _ => dump.posts.push(DjangoPost {
+            pk,
+            title: f.text("title")?,
+            content: f.text("content")?,
+            date_posted: f.datetime("date_posted")?.ok_or("date_posted: missing")?,
+            author: f.user_ref("author")?,
+        }),
+    }
+    Ok(())
 }
 
 /// A JSON value shown short in a message.
