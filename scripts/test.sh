@@ -86,7 +86,11 @@ if wants test; then
   # The browser test (integration-tests/tests/browser.rs) is one of these
   # targets: it finds chromedriver, Chromium and axe.min.js through
   # BLOG_CHROMEDRIVER, BLOG_CHROMIUM and BLOG_AXE_JS from the tools stage.
-  stage "cargo test: unit, integration (containers), browser, container, faults, chart"
+  stage "cargo test: unit, integration (containers, real Django import), browser, container, faults, chart"
+  # The import tests' real Django (a virtualenv from PyPI, cached under
+  # $BLOG_CACHE_DIR): made here so that a missing Python or PyPI fails
+  # with its own message before the long test run.
+  integration-tests/django/setup.sh >/dev/null
   cargo test --release --workspace --locked --no-fail-fast
 fi
 

@@ -363,6 +363,19 @@ fn tls(db: &DatabaseSettings) -> anyhow::Result<Option<MakeRustlsConnect>> {
         !roots.is_empty(),
         "BLOG_DATABASE__SSL_MODE=require but no root certificate was found (set BLOG_DATABASE__SSL_ROOT_CERT)"
     );
+    rustls_connector(roots).map(Some)
+}
+
+/// TLS to another Postgres (the Django original's, for `blog
+/// import-django`), verified against the system roots.
+pub fn native_roots_tls() -> anyhow::Result<MakeRustlsConnect> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
+    anyhow::ensure!(!roots.is_empty(), "no system root certificate was found");
+    rustls_connector(roots)
+}
+
+fn rustls_connector(roots: rustls::RootCertStore) -> anyhow::Result<MakeRustlsConnect> {
     // Explicit provider: both ring and aws-lc-rs are in the dependency tree,
     // and rustls refuses to guess between them.
     let config = rustls::ClientConfig::builder_with_provider(Arc::new(
@@ -372,7 +385,7 @@ fn tls(db: &DatabaseSettings) -> anyhow::Result<Option<MakeRustlsConnect>> {
     .context("configuring TLS for Postgres")?
     .with_root_certificates(roots)
     .with_no_client_auth();
-    Ok(Some(MakeRustlsConnect::new(config)))
+    Ok(MakeRustlsConnect::new(config))
 }
 
 /// Names and versions of the embedded migrations (for tests and `--help`).

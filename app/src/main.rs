@@ -1,4 +1,4 @@
-//! The `blog` binary: `serve`, `migrate`, `import-users`, `backup`, `healthcheck`.
+//! The `blog` binary: `serve`, `migrate`, `import-django`, `backup`, `healthcheck`.
 
 use std::io::{Read as _, Write as _};
 use std::net::{SocketAddr, TcpStream};
@@ -34,11 +34,11 @@ enum Command {
     /// Apply the embedded migrations (under an advisory lock) and make sure
     /// the S3 bucket exists.
     Migrate,
-    /// Import users exported from the Django original (CSV or JSON).
-    ImportUsers {
-        /// The export file.
-        file: PathBuf,
-    },
+    /// Move the Django original over: users (password hashes, is_active,
+    /// staff flags, dates), profile pictures and posts. Safe to run again:
+    /// unchanged objects are left alone, an interrupted run resumes. See
+    /// docs/migrating-from-django.md.
+    ImportDjango(ImportArgs),
     /// Move pg_dump archives to and from S3 (the chart's backup CronJob and
     /// restore Job; see the chart README, "Backups and restore").
     Backup {
@@ -55,6 +55,49 @@ enum Command {
         #[arg(long)]
         env: bool,
     },
+}
+
+#[derive(clap::Args)]
+struct ImportArgs {
+    /// A `manage.py dumpdata` JSON file (gzip too), `-` for standard input,
+    /// or the original's database as `postgres://user:password@host/db`
+    /// (read in one read-only REPEATABLE READ transaction).
+    source: String,
+    /// Show what would be created, updated and skipped, and why; change
+    /// nothing (no row, no stored picture).
+    #[arg(long)]
+    dry_run: bool,
+    /// Import the valid objects even if others are invalid (by default an
+    /// invalid object makes the run write nothing).
+    #[arg(long)]
+    skip_invalid: bool,
+    /// The original's MEDIA_ROOT (profile pictures are `profile_pics/…` in it).
+    #[arg(long, value_name = "DIR", conflicts_with = "media_s3_bucket")]
+    media: Option<PathBuf>,
+    /// The original's django-storages bucket, read instead of --media.
+    #[arg(long, value_name = "BUCKET")]
+    media_s3_bucket: Option<String>,
+    /// django-storages' AWS_LOCATION: the key prefix of the media files.
+    #[arg(long, value_name = "PREFIX", default_value = "")]
+    media_s3_prefix: String,
+    /// The original bucket's endpoint (default: BLOG_S3__ENDPOINT).
+    #[arg(long, value_name = "URL")]
+    media_s3_endpoint: Option<String>,
+    /// The original bucket's region (default: BLOG_S3__REGION).
+    #[arg(long, value_name = "REGION")]
+    media_s3_region: Option<String>,
+    /// Keys of the original bucket (default: ours).
+    #[arg(long, env = "DJANGO_S3_ACCESS_KEY", hide_env_values = true)]
+    media_s3_access_key: Option<String>,
+    #[arg(long, env = "DJANGO_S3_SECRET_KEY", hide_env_values = true)]
+    media_s3_secret_key: Option<String>,
+    /// Objects per transaction.
+    #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    batch_size: u32,
+    /// Stop with an error after N committed batches, as an interruption
+    /// would (rehearsing a resume).
+    #[arg(long, value_name = "N", hide = true)]
+    stop_after_batches: Option<usize>,
 }
 
 #[derive(Subcommand)]
@@ -154,19 +197,56 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             app.run_until_stopped().await
         }
         Command::Migrate => migrate_all(&settings).await,
-        Command::ImportUsers { file } => {
-            let report = blog::import::run(&settings, &file)
-                .await
-                .with_context(|| format!("importing {}", file.display()))?;
-            tracing::info!(?report, "import finished");
-            println!("{report}");
-            Ok(())
-        }
+        Command::ImportDjango(args) => import_django(args, &settings).await,
         Command::Backup { command } => backup(command, &settings).await,
         Command::Healthcheck | Command::Settings { .. } => {
             unreachable!("handled before the runtime starts")
         }
     }
+}
+
+/// The report goes to stdout, progress lines to stderr. Exits non-zero when
+/// the input was refused (invalid objects without --skip-invalid).
+async fn import_django(args: ImportArgs, settings: &Settings) -> anyhow::Result<()> {
+    use blog::import::{Options, Pictures, S3Source, Source};
+    let pictures = match (args.media, args.media_s3_bucket) {
+        (Some(dir), _) => Pictures::Dir(dir),
+        (None, Some(bucket)) => Pictures::s3(
+            &settings.s3,
+            S3Source {
+                bucket,
+                prefix: args.media_s3_prefix,
+                endpoint: args.media_s3_endpoint,
+                region: args.media_s3_region,
+                access_key: args.media_s3_access_key,
+                secret_key: args.media_s3_secret_key,
+            },
+        )
+        .context("configuring the original's media bucket")?,
+        (None, None) => Pictures::None,
+    };
+    let options = Options {
+        source: Source::parse(&args.source),
+        pictures,
+        dry_run: args.dry_run,
+        skip_invalid: args.skip_invalid,
+        batch_size: args.batch_size as usize,
+        stop_after_batches: args.stop_after_batches,
+    };
+    let report = blog::import::run(settings, options, &|line| eprintln!("{line}")).await?;
+    tracing::info!(
+        users = ?report.users,
+        profiles = ?report.profiles,
+        posts = ?report.posts,
+        dry_run = report.dry_run,
+        "import finished"
+    );
+    println!("{report}");
+    anyhow::ensure!(
+        !report.refused,
+        "the input was refused; nothing was imported"
+    );
+    Ok(())
 }
 
 /// Results go to stdout (one line per backup), progress to the log.

@@ -21,6 +21,14 @@ pub struct UserRow {
     pub bio: String,
     pub avatar_key: Option<String>,
     pub created_at: DateTime<Utc>,
+    /// Django's `is_active`: an inactive account cannot log in. Cached rows
+    /// written before the column existed count as active.
+    #[serde(default = "active")]
+    pub is_active: bool,
+}
+
+fn active() -> bool {
+    true
 }
 
 impl FromRow for UserRow {
@@ -33,6 +41,7 @@ impl FromRow for UserRow {
             bio: row.try_get("bio")?,
             avatar_key: row.try_get("avatar_key")?,
             created_at: row.try_get("created_at")?,
+            is_active: row.try_get("is_active")?,
         })
     }
 }
@@ -282,7 +291,7 @@ pub async fn find_session(
         c,
         "find session",
         "SELECT s.id AS session_id, u.* FROM sessions s JOIN users u ON u.id = s.user_id \
-         WHERE s.token_hash = $1 AND s.expires_at > $2",
+         WHERE s.token_hash = $1 AND s.expires_at > $2 AND u.is_active",
         &[&&token_hash[..], &now],
     )
     .await
@@ -299,6 +308,22 @@ pub async fn delete_expired_sessions(
         c,
         "delete expired sessions",
         "DELETE FROM sessions WHERE user_id = $1 AND expires_at <= $2",
+        &[&user_id, &now],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Django's `last_login`, kept up to date here.
+pub async fn record_login(
+    c: &impl GenericClient,
+    user_id: i64,
+    now: DateTime<Utc>,
+) -> Result<(), DbError> {
+    db::execute(
+        c,
+        "record log-in",
+        "UPDATE users SET last_login_at = $2 WHERE id = $1",
         &[&user_id, &now],
     )
     .await?;

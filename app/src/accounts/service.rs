@@ -153,6 +153,25 @@ pub enum SetAvatarError {
 /// An avatar that passed the checks, as the PNG that will be stored.
 pub struct PreparedAvatar(Vec<u8>);
 
+impl PreparedAvatar {
+    /// The upload rules (sniffing, pixel and memory limits, resizing,
+    /// re-encoding) without an [`Accounts`]: `blog import-django` runs the
+    /// Django original's pictures through exactly these.
+    pub async fn from_upload(bytes: Vec<u8>, cfg: &AvatarSettings) -> Result<Self, SetAvatarError> {
+        let cfg = cfg.clone();
+        let png = tokio::task::spawn_blocking(move || avatars::process(&bytes, &cfg))
+            .await
+            .map_err(Failure::internal)
+            .context("resizing an avatar")??;
+        Ok(Self(png))
+    }
+
+    /// The PNG to store.
+    pub fn png(&self) -> &[u8] {
+        &self.0
+    }
+}
+
 /// Settings the account use cases need.
 #[derive(Debug, Clone)]
 pub struct AccountsConfig {
@@ -298,6 +317,13 @@ impl Accounts {
             self.iterations(),
         )
         .await;
+        // Checked after the hash, so that the answer and its timing are those
+        // of a wrong password: an inactive (deactivated or imported inactive)
+        // account is not revealed. As Django's ModelBackend does.
+        if !user.is_active {
+            tracing::info!(user_id = user.id, "log-in refused: inactive account");
+            return Err(LoginError::InvalidCredentials);
+        }
         let upgraded = match verification {
             Verification::Invalid => return Err(LoginError::InvalidCredentials),
             Verification::Valid {
@@ -321,6 +347,9 @@ impl Accounts {
         let now = self.now();
         let expires_at = now + self.0.config.auth.session_ttl_hours.get();
         repo::delete_expired_sessions(&conn, user.id, now)
+            .await
+            .context("logging in")?;
+        repo::record_login(&conn, user.id, now)
             .await
             .context("logging in")?;
         repo::create_session(
@@ -518,6 +547,15 @@ impl Accounts {
             tracing::info!("password reset requested for an unknown email");
             return Ok(());
         };
+        // As Django's PasswordResetForm: a reset would not let an inactive
+        // account log in anyway, so no mail is sent.
+        if !user.is_active {
+            tracing::info!(
+                user_id = user.id,
+                "password reset requested for an inactive account"
+            );
+            return Ok(());
+        }
         let token = crate::tokens::generate();
         let ttl = self.0.config.auth.password_reset_ttl_minutes;
         let now = self.now();
@@ -599,12 +637,7 @@ impl Accounts {
     /// size-checked) without storing anything, so that a form can refuse a
     /// bad picture before it changes anything else.
     pub async fn prepare_avatar(&self, bytes: Vec<u8>) -> Result<PreparedAvatar, SetAvatarError> {
-        let cfg = self.0.config.avatars.clone();
-        let png = tokio::task::spawn_blocking(move || avatars::process(&bytes, &cfg))
-            .await
-            .map_err(Failure::internal)
-            .context("resizing an avatar")??;
-        Ok(PreparedAvatar(png))
+        PreparedAvatar::from_upload(bytes, &self.0.config.avatars).await
     }
 
     /// Stores a prepared avatar, then points the user at it and deletes the

@@ -245,6 +245,23 @@ pub async fn get(c: &impl GenericClient, id: i64) -> Result<Option<PostRow>, DbE
     db::query_opt(c, "get post", SQL, &[&id]).await
 }
 
+/// Our id of the post imported from the Django original's post
+/// `django_id` (`blog import-django`), if there is one and it still exists.
+pub async fn imported_from_django(
+    c: &impl GenericClient,
+    django_id: i64,
+) -> Result<Option<i64>, DbError> {
+    let found: Option<db::Id> = db::query_opt(
+        c,
+        "find imported post",
+        "SELECT p.id FROM django_imports d JOIN posts p ON p.id = d.our_id \
+         WHERE d.model = 'blog.post' AND d.django_id = $1",
+        &[&django_id],
+    )
+    .await?;
+    Ok(found.map(|id| id.0))
+}
+
 pub async fn create(
     c: &impl GenericClient,
     author_id: i64,

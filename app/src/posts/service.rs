@@ -244,6 +244,16 @@ impl Posts {
         self.0.cache.record_view(id).await
     }
 
+    /// Where the Django original's post `django_id` lives now (old links
+    /// `/post/<django id>/`), if it was imported under another id.
+    pub async fn moved_from_django(&self, django_id: i64) -> Result<Option<i64>, Failure> {
+        let conn = self.conn("finding an imported post").await?;
+        let id = repo::imported_from_django(&conn, django_id)
+            .await
+            .context("finding an imported post")?;
+        Ok(id.filter(|&id| id != django_id))
+    }
+
     pub async fn create(
         &self,
         who: &AuthenticatedUser,

@@ -192,10 +192,18 @@ pub async fn post_detail(
             };
             render(&view, StatusCode::OK, &visitor).into_response(req)
         }
-        Err(GetPostError::NotFound) => {
-            PageError::NotFound("There is no such post. It may have been deleted.")
-                .page(&state, &visitor, jar, req)
-        }
+        // An old link of the Django original whose post was imported under
+        // another id (its own was taken here): send it on for good.
+        Err(GetPostError::NotFound) => match state.posts.moved_from_django(id).await {
+            // Straight to the canonical URL: one hop, not two.
+            Ok(Some(moved)) => match state.posts.find(moved).await {
+                Ok(post) => super::moved_permanently(&super::post_path(&post)),
+                Err(_) => super::moved_permanently(&format!("/post/{moved}/")),
+            },
+            Ok(None) => PageError::NotFound("There is no such post. It may have been deleted.")
+                .page(&state, &visitor, jar, req),
+            Err(e) => PageError::from(e).page(&state, &visitor, jar, req),
+        },
         Err(GetPostError::Failed(e)) => PageError::from(e).page(&state, &visitor, jar, req),
     }
 }

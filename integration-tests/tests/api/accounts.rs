@@ -1,4 +1,4 @@
-//! Accounts: registration rules, sessions and their revocation, profiles, imported users.
+//! Accounts: registration rules, sessions and their revocation, profiles (imported users: django_import.rs).
 
 use integration_tests::{
     PASSWORD, TestApp, expect_problem, expect_problem_4xx, expect_status, random_suffix,
@@ -265,83 +265,37 @@ async fn changing_the_password_revokes_sessions() {
     app.token_for(&user.username, new_password).await;
 }
 
-/// Django's `pbkdf2_sha256$<iterations>$<salt>$<base64 hash>`.
-fn django_hash(password: &str, salt: &str, iterations: u32) -> String {
-    use base64::Engine as _;
-    let mut out = [0u8; 32];
-    pbkdf2::pbkdf2_hmac::<pbkdf2::sha2::Sha256>(
-        password.as_bytes(),
-        salt.as_bytes(),
-        iterations,
-        &mut out,
-    );
-    let b64 = base64::engine::general_purpose::STANDARD.encode(out);
-    format!("pbkdf2_sha256${iterations}${salt}${b64}")
-}
-
 #[tokio::test]
-async fn imported_django_users_log_in_and_get_rehashed() {
+async fn inactive_accounts_cannot_log_in_and_lose_their_sessions() {
     let app = TestApp::spawn().await;
-    let username = format!("django_{}", random_suffix(6));
-    let email = format!("{username}@example.test");
-    let password = "lètmein-from-django";
-    let hash = django_hash(password, "seasalt42", 260_000);
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("users.csv");
-    std::fs::write(
-        &file,
-        format!("username,email,password\n{username},{email},{hash}\n"),
-    )
-    .unwrap();
-
-    blog::import::run(&app.settings, &file)
-        .await
-        .expect("import");
-
-    let stored: String = app
-        .db
-        .query_one(
-            "SELECT password_hash FROM users WHERE username = $1",
-            &[&username],
+    let user = app.new_user().await;
+    let other = app.new_user().await;
+    app.db
+        .execute(
+            "UPDATE users SET is_active = false WHERE username = $1",
+            &[&user.username],
         )
         .await
-        .expect("imported row")
-        .get(0);
-    assert_eq!(
-        stored, hash,
-        "imported hashes are kept until the first login"
-    );
-
-    expect_problem_4xx(app.login(&username, "wrong").await).await;
-    let token = app.token_for(&username, password).await;
-    expect_status(app.get_authed("/api/me", &token).await, 200).await;
-
-    let rehashed: String = app
+        .unwrap();
+    // The same answer as a wrong password: an inactive account is not revealed.
+    let inactive = expect_problem_4xx(app.login(&user.username, PASSWORD).await).await;
+    let wrong = expect_problem_4xx(app.login(&other.username, "not the password").await).await;
+    assert_eq!(inactive["status"], wrong["status"]);
+    assert_eq!(inactive["code"], wrong["code"]);
+    // A session from before the deactivation no longer authenticates.
+    assert_eq!(app.get_authed("/api/me", &user.token).await.status(), 401);
+    app.token_for(&other.username, PASSWORD).await;
+    let last_login: Option<chrono::DateTime<chrono::Utc>> = app
         .db
         .query_one(
-            "SELECT password_hash FROM users WHERE username = $1",
-            &[&username],
+            "SELECT last_login_at FROM users WHERE username = $1",
+            &[&other.username],
         )
         .await
         .unwrap()
         .get(0);
     assert!(
-        rehashed.starts_with("$pbkdf2-sha256$"),
-        "not PHC: {rehashed}"
+        last_login.is_some(),
+        "log-ins are recorded as Django's last_login"
     );
-    let iterations: u32 = rehashed
-        .split('$')
-        .find_map(|part| part.strip_prefix("i="))
-        .and_then(|p| p.split(',').next())
-        .and_then(|i| i.parse().ok())
-        .unwrap_or_else(|| panic!("no iteration count in {rehashed}"));
-    assert!(iterations >= 600_000, "{rehashed}");
-    // And the new hash still verifies.
-    app.token_for(&username, password).await;
-
-    // Importing the same file again changes nothing.
-    blog::import::run(&app.settings, &file)
-        .await
-        .expect("re-import");
-    assert_eq!(user_count(&app).await, 1);
 }
