@@ -63,10 +63,6 @@ impl From<crate::posts::PostFormat> for PostFormat {
     }
 }
 
-fn plain() -> PostFormat {
-    PostFormat::Plain
-}
-
 /// A blog post with its author.
 #[derive(Debug, Clone, Serialize, Deserialize, Object)]
 #[oai(example)]
@@ -118,9 +114,9 @@ pub struct NewPost {
     pub title: Text<rules::Title>,
     /// Non-blank, at most 100 000 characters, no NUL.
     pub content: Text<rules::Content>,
-    /// How `content` is written; `plain` when absent.
-    #[oai(default = "plain")]
-    pub format: PostFormat,
+    /// How `content` is written; `plain` when absent or `null`.
+    #[oai(nullable)]
+    pub format: Option<PostFormat>,
 }
 
 /// Changes to a post; absent (or `null`) fields stay as they are. Same rules
@@ -132,7 +128,9 @@ pub struct PostChanges {
     pub title: Option<Text<rules::Title>>,
     /// New content, or absent to keep it.
     pub content: Option<Text<rules::Content>>,
-    /// New format (the content is rendered again), or absent to keep it.
+    /// New format (the content is rendered again), or absent (or `null`)
+    /// to keep it.
+    #[oai(nullable)]
     pub format: Option<PostFormat>,
 }
 
@@ -303,7 +301,12 @@ impl PostsApi {
         let who = state.authenticate(&auth).await?;
         let post = state
             .posts
-            .create(&who, &body.title, &body.content, body.format.into())
+            .create(
+                &who,
+                &body.title,
+                &body.content,
+                body.format.unwrap_or(PostFormat::Plain).into(),
+            )
             .await?;
         let location = format!("/api/posts/{}", post.id);
         Ok(CreatedPost::Created(Json(to_post(&state, post)), location))
@@ -431,7 +434,7 @@ impl Example for NewPost {
         NewPost {
             title: Text::new("Blog Like a Pro"),
             content: Text::new("Write in *Markdown*, or plain text."),
-            format: PostFormat::Markdown,
+            format: Some(PostFormat::Markdown),
         }
     }
 }

@@ -362,6 +362,18 @@ async fn markdown_is_rendered_on_write_sanitised_and_plain_text_stays_as_written
         "{html}"
     );
     assert_eq!(plain["excerpt"], "*not emphasis* <b>x</b> line two");
+    // `null`, as the schema allows, means the same as absent.
+    let null = expect_status(
+        app.post_json(
+            "/api/posts",
+            &json!({"title": "Null", "content": "*x*", "format": null}),
+            Some(&user.token),
+        )
+        .await,
+        201,
+    )
+    .await;
+    assert_eq!(null["format"], "plain", "{null}");
 
     let source = "# Hello, World\n\nSome *em* text.\n\n<script>alert(1)</script>\n\n\
                   [click](javascript:alert(1)) <img src=x onerror=alert(1)>\n\n| a |\n|---|\n| 1 |\n";
