@@ -191,11 +191,11 @@ site_ratio() {
   local cache="$1" home_label="$2" list_label="$3"
   shift 3
   printf '%s\n' "$@" | awk -F' *[|] *' -v cache="$cache" -v h="$home_label" -v l="$list_label" '
-    $3 == h { home[$2 FS $4] = $5 }
-    $3 == l { list[$2 FS $4] = $5 }
+    $3 == h { home[$2 SUBSEP $4] = $5 }
+    $3 == l { list[$2 SUBSEP $4] = $5 }
     END {
       for (k in home) if (k in list) {
-        split(k, p, FS)
+        split(k, p, SUBSEP)
         printf "| %s | %s | %s | %s | %s | %.2f |\n", p[1], p[2], cache, home[k], list[k], home[k] / list[k]
       }
     }' | sort
