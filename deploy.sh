@@ -184,7 +184,11 @@ cmd_build() {
   # is a human-friendly alias for the newest build of that version.
   cd "$ROOT"
   run scripts/build-image.sh --tag "${ref}:${sha}" --tag "${ref}:${version}"
-  info "built ${ref}:${sha} and ${ref}:${version}"
+  if $dry_run; then
+    info "dry run: would build ${ref}:${sha} and ${ref}:${version} (nothing was built)"
+  else
+    info "built ${ref}:${sha} and ${ref}:${version}"
+  fi
 }
 
 cmd_push() {
@@ -230,7 +234,7 @@ cmd_push() {
     fi
   done
   if $dry_run; then
-    info "dry run: the digest is known only after a real push"
+    info "dry run: would push ${ref}:${sha} and ${ref}:${version} (nothing was pushed; the digest is known only after a real push)"
     return 0
   fi
   [[ -n "$digest" ]] || die "pushed ${ref}:${sha} but Docker reported no digest"
@@ -279,9 +283,18 @@ cmd_deploy() {
   # The digest pins the exact bytes that were tested; the tag stays for humans.
   [[ -n "$digest" ]] && args+=(--set "image.digest=${digest}")
   cd "$ROOT"
-  info "deploying ${ref}:${sha}${digest:+ (${digest})} to ${env} (namespace ${NAMESPACE}, release ${release})"
+  local target="${ref}:${sha}${digest:+ (${digest})} to ${env} (namespace ${NAMESPACE}, release ${release})"
+  if $dry_run; then
+    info "dry run: would deploy ${target} with:"
+  else
+    info "deploying ${target}"
+  fi
   if run "${args[@]}"; then
-    $dry_run || info "deployed ${sha} to ${env}"
+    if $dry_run; then
+      info "dry run: nothing was deployed"
+    else
+      info "deployed ${sha} to ${env}"
+    fi
     return 0
   fi
   # The migration Job is a pre-upgrade hook, so a failed migration lands here

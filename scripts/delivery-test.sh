@@ -227,6 +227,16 @@ else
   fail "dry run all" "exit ${rc}; commands: ${order}"
   printf '%s\n%s\n' "$out" "$err" | sed 's/^/    /'
 fi
+# Issue 13, item 16: a dry run says what would happen, never that it happened.
+if grep -q "would build registry.invalid:5000/acme/blog:${sha}" <<<"$err" &&
+  grep -q "would push registry.invalid:5000/acme/blog:${sha}" <<<"$err" &&
+  grep -q "would deploy registry.invalid:5000/acme/blog:${sha}" <<<"$err" &&
+  ! grep -qE '(^|: )(built|pushed|deployed|deploying) ' <<<"$err"; then
+  pass "dry run all: says what would be built, pushed and deployed, and that nothing was"
+else
+  fail "dry run all wording" "stderr claims work it did not do, or misses a 'would …' line"
+  printf '%s\n' "$err" | sed 's/^/    /'
+fi
 if ! docker image inspect "registry.invalid:5000/acme/blog:${sha}" >/dev/null 2>&1; then
   pass "dry run built no image"
 else

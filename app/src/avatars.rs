@@ -32,6 +32,18 @@ pub enum AvatarError {
         height: u32,
         max_pixels: u64,
     },
+    /// Decoding would take more than `avatars.max_decode_bytes` of memory
+    /// (many pixels, or many bytes per pixel).
+    #[error(
+        "the image is {width}×{height} pixels at {bytes_per_pixel} bytes each; \
+         at most {max_bytes} bytes of decoded image are accepted"
+    )]
+    TooMuchMemory {
+        width: u32,
+        height: u32,
+        bytes_per_pixel: u64,
+        max_bytes: u64,
+    },
     /// Right magic bytes, but the data does not decode.
     #[error("the image could not be decoded: {0}")]
     Corrupt(String),
@@ -57,15 +69,11 @@ pub fn sniff(bytes: &[u8]) -> Option<ImageFormat> {
 pub fn process(bytes: &[u8], cfg: &AvatarSettings) -> Result<Vec<u8>, AvatarError> {
     let format = sniff(bytes).ok_or(AvatarError::UnsupportedFormat)?;
     let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
+    let max_bytes = cfg.max_decode_bytes.get();
     let mut limits = Limits::default();
-    // Decoders count their own buffers against `max_alloc`; 8 bytes per pixel
-    // covers 16-bit RGBA, plus slack for codec state.
-    limits.max_alloc = Some(
-        cfg.max_pixels
-            .get()
-            .saturating_mul(8)
-            .saturating_add(16 << 20),
-    );
+    // Decoders count their own buffers against `max_alloc`: the image itself
+    // (checked exactly below) plus slack for codec state.
+    limits.max_alloc = Some(max_bytes.saturating_add(16 << 20));
     reader.limits(limits);
 
     let mut decoder = reader.into_decoder().map_err(decode_error(cfg))?;
@@ -78,6 +86,18 @@ pub fn process(bytes: &[u8], cfg: &AvatarSettings) -> Result<Vec<u8>, AvatarErro
             max_pixels: cfg.max_pixels.get(),
         });
     }
+    // The pixel cap alone let a 16-bit RGBA image of 40 megapixels through:
+    // 320 MiB for one decode, and two at once took an 384 MiB pod down
+    // (issue 13, item 1). The decoded size is known from the header too.
+    if decoder.total_bytes() > max_bytes {
+        let bytes_per_pixel = u64::from(decoder.color_type().bytes_per_pixel());
+        return Err(AvatarError::TooMuchMemory {
+            width,
+            height,
+            bytes_per_pixel,
+            max_bytes,
+        });
+    }
     // Camera JPEGs are often stored sideways with an EXIF rotation tag; we
     // drop EXIF, so apply the rotation to the pixels first.
     let orientation = decoder.orientation().ok();
@@ -88,6 +108,8 @@ pub fn process(bytes: &[u8], cfg: &AvatarSettings) -> Result<Vec<u8>, AvatarErro
 
     let size = cfg.size.as_u32();
     if img.width() > size || img.height() > size {
+        // Its intermediate is width × `size` f32 pixels (16 bytes each):
+        // small beside the decoded image that `max_decode_bytes` bounds.
         img = img.resize(size, size, FilterType::CatmullRom);
     }
     let img = DynamicImage::ImageRgba8(img.into_rgba8());
@@ -204,6 +226,28 @@ mod tests {
         let png = encode(&gradient(50, 50), ImageFormat::Png);
         let err = process(&png[..png.len() / 2], &cfg()).unwrap_err();
         assert!(matches!(err, AvatarError::Corrupt(_)), "{err:?}");
+    }
+
+    /// Issue 13, item 1: under the pixel cap but 8 bytes a pixel (16-bit
+    /// RGBA) is refused from the header by the memory rule, and the same
+    /// pixels at 4 bytes (8-bit RGBA) pass.
+    #[test]
+    fn decoded_memory_is_bounded_whatever_the_pixel_count() {
+        let mut cfg = cfg();
+        cfg.max_decode_bytes = crate::config::units::Count::of(4 * 1000 * 1000);
+        let deep = DynamicImage::ImageRgba16(image::ImageBuffer::new(1000, 1000));
+        let err = process(&encode(&deep, ImageFormat::Png), &cfg).unwrap_err();
+        assert_eq!(
+            err,
+            AvatarError::TooMuchMemory {
+                width: 1000,
+                height: 1000,
+                bytes_per_pixel: 8,
+                max_bytes: 4_000_000
+            }
+        );
+        let shallow = DynamicImage::ImageRgba8(image::ImageBuffer::new(1000, 1000));
+        assert!(process(&encode(&shallow, ImageFormat::Png), &cfg).is_ok());
     }
 
     /// A PNG whose header claims 100 000 × 100 000 pixels (10 gigapixels, the

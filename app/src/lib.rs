@@ -8,7 +8,7 @@
 //!   [`error::Limited`]; repositories return [`db::DbError`].
 //! - infrastructure the use cases are given: `db`, `cache`, `kv`,
 //!   `rate_limit`, `storage`, `mail`, `passwords`, `tokens`, `avatars`,
-//!   `clock`, `pagination`.
+//!   `clock`, `pagination`, `text` (the characters text fields refuse).
 //! - the HTTP edges: `http` (the API, probes, metrics), whose `http::problem`
 //!   maps every domain error, once, to problem+json; and `site` (the
 //!   website's pages), which maps them to pages and form messages.
@@ -36,6 +36,7 @@ pub mod site;
 pub mod startup;
 pub mod storage;
 pub mod telemetry;
+pub mod text;
 pub mod tokens;
 
 pub use config::Settings;

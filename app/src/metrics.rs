@@ -16,7 +16,8 @@ pub struct Metrics {
     pub db_pool_waiting: IntGauge,
     pub db_pool_max_size: IntGauge,
     pub redis_errors_total: IntCounter,
-    pub rate_limit_fail_open_total: IntCounter,
+    /// Checks decided by the per-replica fallback while Redis is down.
+    pub rate_limit_local_fallback_total: IntCounter,
     pub rate_limit_rejected_total: IntCounterVec,
     pub cache_requests_total: IntCounterVec,
     /// API answers whose status the OpenAPI document does not list for the
@@ -60,9 +61,9 @@ impl Metrics {
         let redis_errors_total =
             IntCounter::new("redis_errors_total", "Redis calls that failed or timed out")
                 .expect("valid metric");
-        let rate_limit_fail_open_total = IntCounter::new(
-            "rate_limit_fail_open_total",
-            "Rate-limit checks let through because Redis was unavailable",
+        let rate_limit_local_fallback_total = IntCounter::new(
+            "rate_limit_local_fallback_total",
+            "Rate-limit checks decided by this replica's in-memory limiter because Redis was unavailable",
         )
         .expect("valid metric");
         let rate_limit_rejected_total = IntCounterVec::new(
@@ -95,7 +96,7 @@ impl Metrics {
             Box::new(db_pool_waiting.clone()),
             Box::new(db_pool_max_size.clone()),
             Box::new(redis_errors_total.clone()),
-            Box::new(rate_limit_fail_open_total.clone()),
+            Box::new(rate_limit_local_fallback_total.clone()),
             Box::new(rate_limit_rejected_total.clone()),
             Box::new(cache_requests_total.clone()),
             Box::new(http_undocumented_responses_total.clone()),
@@ -112,7 +113,7 @@ impl Metrics {
             db_pool_waiting,
             db_pool_max_size,
             redis_errors_total,
-            rate_limit_fail_open_total,
+            rate_limit_local_fallback_total,
             rate_limit_rejected_total,
             cache_requests_total,
             http_undocumented_responses_total,

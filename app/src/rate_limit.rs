@@ -6,15 +6,19 @@
 //! lower-cased usernames or emails) are hashed before they become keys, so
 //! Redis never holds the raw identifiers.
 //!
-//! **When Redis is unavailable the limiter fails open** by default: the
-//! request is allowed, `rate_limit_fail_open_total` is incremented and a
-//! warning is logged (rate-limited). Rationale: Redis is an optional
-//! dependency everywhere else, and refusing every log-in during a Redis
-//! outage is a worse failure than briefly losing brute-force protection
-//! (passwords are still PBKDF2 at ≥ 600 000 iterations, so guessing stays
-//! slow). Operators who prefer the opposite set
-//! `BLOG_RATE_LIMIT__FAIL_CLOSED=true`: limited use cases then fail with
-//! [`Limited::Unavailable`] (503 on the API) while Redis is down.
+//! **When Redis is unavailable each replica limits on its own** by default:
+//! the same fixed windows are counted in this process's memory
+//! ([`LocalWindows`]) and `rate_limit_local_fallback_total` is incremented.
+//! Rationale: Redis is an optional dependency everywhere else, and refusing
+//! every log-in during a Redis outage is a worse failure than limits that
+//! are per replica for a while (with N replicas an attacker gets at most N
+//! times the budget, instead of no limit at all). Operators who prefer to
+//! refuse set `BLOG_RATE_LIMIT__FAIL_CLOSED=true`: limited use cases then
+//! fail with [`Limited::Unavailable`] (503 on the API) while Redis is down.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use sha2::{Digest as _, Sha256};
 
@@ -28,6 +32,8 @@ pub struct RateLimiter {
     kv: Kv,
     settings: RateLimitSettings,
     metrics: Metrics,
+    /// Stands in for Redis while it is unreachable.
+    local: Arc<LocalWindows>,
 }
 
 /// What is being limited; the scope names the Redis key and the metric label.
@@ -68,6 +74,7 @@ impl RateLimiter {
             kv,
             settings,
             metrics,
+            local: Arc::default(),
         }
     }
 
@@ -104,24 +111,74 @@ impl RateLimiter {
             .arg(&key)
             .cmd("TTL")
             .arg(&key);
+        let refused = |retry_after_seconds: u64| {
+            self.metrics
+                .rate_limit_rejected_total
+                .with_label_values(&[scope.name()])
+                .inc();
+            Err(Limited::TooMany {
+                retry_after_seconds: retry_after_seconds.max(1),
+            })
+        };
         match self.kv.pipe::<(u64, i64)>("rate limit", &pipe).await {
             Ok((count, _)) if count <= limit.max.get() => Ok(()),
-            Ok((_, ttl)) => {
-                self.metrics
-                    .rate_limit_rejected_total
-                    .with_label_values(&[scope.name()])
-                    .inc();
-                Err(Limited::TooMany {
-                    retry_after_seconds: u64::try_from(ttl)
-                        .unwrap_or(limit.window_seconds.units())
-                        .max(1),
-                })
-            }
+            Ok((_, ttl)) => refused(u64::try_from(ttl).unwrap_or(limit.window_seconds.units())),
             Err(_) if self.settings.fail_closed => Err(Limited::Unavailable),
             Err(_) => {
-                self.metrics.rate_limit_fail_open_total.inc();
-                Ok(())
+                self.metrics.rate_limit_local_fallback_total.inc();
+                match self.local.hit(key, limit, Instant::now()) {
+                    Ok(()) => Ok(()),
+                    Err(retry_after) => refused(retry_after),
+                }
             }
+        }
+    }
+}
+
+/// Fixed windows counted in this process: the limiter's stand-in while
+/// Redis is unreachable. Windows started during an outage are forgotten
+/// when Redis is back (Redis counts from zero then).
+#[derive(Default)]
+struct LocalWindows(Mutex<HashMap<String, LocalWindow>>);
+
+struct LocalWindow {
+    ends: Instant,
+    count: u64,
+}
+
+/// Bounds the memory of [`LocalWindows`] (~100 bytes a subject).
+const LOCAL_MAX_SUBJECTS: usize = 100_000;
+
+impl LocalWindows {
+    /// Counts one attempt; `Err(seconds until the window ends)` past the limit.
+    fn hit(&self, key: String, limit: Limit, now: Instant) -> Result<(), u64> {
+        let mut windows = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if windows.len() >= LOCAL_MAX_SUBJECTS && !windows.contains_key(&key) {
+            windows.retain(|_, w| w.ends > now);
+            if windows.len() >= LOCAL_MAX_SUBJECTS {
+                // Only a flood of distinct subjects fills it: bounded memory
+                // matters more than the windows it forgets.
+                tracing::warn!("in-memory rate-limit table full: cleared");
+                windows.clear();
+            }
+        }
+        let fresh = || LocalWindow {
+            ends: now + Duration::from_secs(limit.window_seconds.units()),
+            count: 0,
+        };
+        let window = windows.entry(key).or_insert_with(fresh);
+        if window.ends <= now {
+            *window = fresh();
+        }
+        window.count += 1;
+        if window.count <= limit.max.get() {
+            Ok(())
+        } else {
+            Err(window
+                .ends
+                .saturating_duration_since(now)
+                .as_secs_f64()
+                .ceil() as u64)
         }
     }
 }
@@ -143,5 +200,30 @@ mod tests {
         assert_eq!(a, key(Scope::LoginPerAccount, "alice@example.com"));
         assert_ne!(a, key(Scope::PasswordResetPerAccount, "alice@example.com"));
         assert_ne!(a, key(Scope::LoginPerAccount, "bob@example.com"));
+    }
+
+    #[test]
+    fn local_windows_count_per_subject_and_restart_after_the_window() {
+        let local = LocalWindows::default();
+        let limit = Limit::new(2, 60);
+        let t0 = Instant::now();
+        assert_eq!(local.hit("a".into(), limit, t0), Ok(()));
+        assert_eq!(local.hit("a".into(), limit, t0), Ok(()));
+        assert_eq!(local.hit("b".into(), limit, t0), Ok(()), "per subject");
+        let later = t0 + Duration::from_millis(20_500);
+        assert_eq!(local.hit("a".into(), limit, later), Err(40));
+        let next_window = t0 + Duration::from_secs(60);
+        assert_eq!(local.hit("a".into(), limit, next_window), Ok(()));
+    }
+
+    #[test]
+    fn local_windows_stay_bounded() {
+        let local = LocalWindows::default();
+        let limit = Limit::new(1, 60);
+        let now = Instant::now();
+        for i in 0..=LOCAL_MAX_SUBJECTS {
+            assert_eq!(local.hit(i.to_string(), limit, now), Ok(()));
+        }
+        assert!(local.0.lock().unwrap().len() <= LOCAL_MAX_SUBJECTS);
     }
 }

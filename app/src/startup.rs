@@ -110,6 +110,8 @@ impl AppState {
 pub struct Application {
     acceptor: TcpAcceptor,
     local_addr: SocketAddr,
+    /// `/metrics` on a port of its own (`http.metrics_port` > 0).
+    metrics: Option<(TcpAcceptor, SocketAddr)>,
     state: AppState,
 }
 
@@ -144,16 +146,30 @@ impl Application {
             .into_acceptor()
             .await
             .with_context(|| format!("binding {}:{}", http.host, http.port))?;
-        let local_addr = acceptor
-            .local_addr()
-            .into_iter()
-            .find_map(|a| a.as_socket_addr().copied())
-            .context("the listener has no socket address")?;
+        let local_addr = socket_addr(&acceptor)?;
+        let metrics = match http.metrics_port.get() {
+            0 => None,
+            port => {
+                let port = u16::try_from(port).context("http.metrics_port")?;
+                let acceptor = TcpListener::bind((http.host.as_str(), port))
+                    .into_acceptor()
+                    .await
+                    .with_context(|| format!("binding the metrics port {}:{port}", http.host))?;
+                let addr = socket_addr(&acceptor)?;
+                Some((acceptor, addr))
+            }
+        };
         Ok(Self {
             acceptor,
             local_addr,
+            metrics,
             state,
         })
+    }
+
+    /// Where `/metrics` is served when it has a port of its own.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().map(|(_, addr)| *addr)
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -186,6 +202,23 @@ impl Application {
         let grace = state.settings.http.shutdown_grace_seconds.get();
         let drain = state.settings.http.shutdown_drain_seconds.get();
         let flag = state.shutdown.clone();
+        // The metrics listener lives as long as the API's (scrapes during the
+        // drain show it) and stops right after it.
+        let (stop_metrics, metrics_stopped) = tokio::sync::oneshot::channel::<()>();
+        let metrics_server = self.metrics.map(|(acceptor, _)| {
+            let app = crate::http::metrics_app(state.clone());
+            tokio::spawn(
+                Server::new_with_acceptor(acceptor)
+                    .name("blog-metrics")
+                    .run_with_graceful_shutdown(
+                        app,
+                        async move {
+                            let _ = metrics_stopped.await;
+                        },
+                        Some(Duration::from_secs(1)),
+                    ),
+            )
+        });
         let app = crate::http::app(state).boxed();
         let signal = async move {
             signal.await;
@@ -199,15 +232,29 @@ impl Application {
             }
             tracing::info!("closing the listener; finishing in-flight requests");
         };
-        Server::new_with_acceptor(self.acceptor)
+        let served = Server::new_with_acceptor(self.acceptor)
             .name("blog")
             .idle_timeout(Duration::from_secs(75))
             .run_with_graceful_shutdown(app, signal, Some(grace))
-            .await
-            .context("HTTP server failed")?;
+            .await;
+        let _ = stop_metrics.send(());
+        if let Some(task) = metrics_server {
+            task.await
+                .context("the metrics server panicked")?
+                .context("metrics server failed")?;
+        }
+        served.context("HTTP server failed")?;
         tracing::info!("stopped");
         Ok(())
     }
+}
+
+fn socket_addr(acceptor: &TcpAcceptor) -> anyhow::Result<SocketAddr> {
+    acceptor
+        .local_addr()
+        .into_iter()
+        .find_map(|a| a.as_socket_addr().copied())
+        .context("the listener has no socket address")
 }
 
 /// Completes on SIGTERM (Kubernetes, Docker) or SIGINT (Ctrl-C).

@@ -33,17 +33,45 @@ fn state(fail_closed: bool) -> State {
     }
 }
 
+/// Issue 13, item 5: with Redis down the limits still hold, per replica.
 #[tokio::test]
-async fn rate_limiter_fails_open_by_default_and_counts_it() {
+async fn rate_limiter_falls_back_to_local_limits_and_counts_it() {
     let state = state(false);
+    let limiter = &state.rate_limiter;
+    let limit = blog::config::Limit::new(3, 60);
     for _ in 0..3 {
-        state
-            .rate_limiter
-            .check(Scope::LoginPerIp, "192.0.2.1")
+        limiter
+            .check_limit(Scope::LoginPerIp, "192.0.2.1", limit)
             .await
             .unwrap();
     }
-    assert_eq!(state.metrics.rate_limit_fail_open_total.get(), 3);
+    match limiter
+        .check_limit(Scope::LoginPerIp, "192.0.2.1", limit)
+        .await
+    {
+        Err(Limited::TooMany {
+            retry_after_seconds,
+        }) => assert!((1..=60).contains(&retry_after_seconds)),
+        other => panic!("the 4th attempt passed the limit of 3: {other:?}"),
+    }
+    // Other subjects and scopes have their own windows.
+    limiter
+        .check_limit(Scope::LoginPerIp, "192.0.2.2", limit)
+        .await
+        .unwrap();
+    limiter
+        .check_limit(Scope::LoginPerAccount, "192.0.2.1", limit)
+        .await
+        .unwrap();
+    assert_eq!(state.metrics.rate_limit_local_fallback_total.get(), 6);
+    assert_eq!(
+        state
+            .metrics
+            .rate_limit_rejected_total
+            .with_label_values(&["login_ip"])
+            .get(),
+        1
+    );
     assert!(state.metrics.redis_errors_total.get() >= 1);
 }
 
@@ -56,7 +84,7 @@ async fn rate_limiter_can_fail_closed() {
         .await
         .unwrap_err();
     assert_eq!(err, Limited::Unavailable);
-    assert_eq!(state.metrics.rate_limit_fail_open_total.get(), 0);
+    assert_eq!(state.metrics.rate_limit_local_fallback_total.get(), 0);
 }
 
 #[tokio::test]

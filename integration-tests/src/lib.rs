@@ -53,3 +53,22 @@ pub async fn infra() -> &'static Deps {
         })
         .await
 }
+
+/// A command of the pinned tools venv (`$BLOG_TOOLS_BIN`, set by
+/// `scripts/install-tools.sh --env`), e.g. `python3` with feedparser, or
+/// `openapi-python-client`. Missing tools fail the test with the fix.
+pub fn tool(name: &str) -> std::path::PathBuf {
+    let bin = std::env::var_os("BLOG_TOOLS_BIN").unwrap_or_else(|| {
+        panic!(
+            "BLOG_TOOLS_BIN is not set: this test runs `{name}` from the pinned tools venv; \
+             run `eval \"$(scripts/install-tools.sh --env)\"` first"
+        )
+    });
+    let path = std::path::PathBuf::from(bin).join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: reinstall the tools (scripts/install-tools.sh)",
+        path.display()
+    );
+    path
+}

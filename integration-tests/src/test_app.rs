@@ -75,6 +75,11 @@ impl TestApp {
                 ("BLOG_HTTP__PUBLIC_URL", PUBLIC_URL),
                 ("BLOG_HTTP__SHUTDOWN_GRACE_SECONDS", "10"),
                 ("BLOG_HTTP__TRUSTED_PROXIES", "1"),
+                // The test client connects from loopback and claims its own address.
+                ("BLOG_HTTP__TRUSTED_PROXY_NETWORKS", "127.0.0.1/32"),
+                // Parallel apps cannot share a metrics port: /metrics on the API's port
+                // (its own port is tested in api_contract).
+                ("BLOG_HTTP__METRICS_PORT", "0"),
                 // Debug builds on a busy 2-core CI machine: a realistic margin for Redis.
                 ("BLOG_REDIS__TIMEOUT_MS", "1000"),
             ]

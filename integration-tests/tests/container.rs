@@ -172,6 +172,11 @@ struct Served {
 }
 
 async fn serve() -> Served {
+    serve_with(&[]).await
+}
+
+/// [`serve`] with extra `docker run` flags (e.g. a memory limit).
+async fn serve_with(flags: &[&str]) -> Served {
     let infra = infra().await;
     let slot = infra.isolate().await;
     let env = app_env(
@@ -190,6 +195,7 @@ async fn serve() -> Served {
     let name = format!("{}-app-{}", infra.network.name, random_suffix(4));
     let started = Instant::now();
     let app = app_container(infra, &name, None, &env)
+        .flags(flags.iter().copied())
         .publish(8080, None)
         .start()
         .await;
@@ -403,4 +409,123 @@ async fn sigterm_lets_the_in_flight_request_finish_and_exits_zero() {
         "docker stop with a request in flight took {} ms",
         stop_took.as_millis()
     );
+}
+
+/// A 16-bit RGBA PNG of one colour: 8 bytes a pixel once decoded, a few hundred
+/// kilobytes as a file (the issue's 302 KB upload that took 332 MiB).
+fn png16(width: u32, height: u32) -> Vec<u8> {
+    let img =
+        image::ImageBuffer::from_pixel(width, height, image::Rgba([40_000u16, 20_000, 9, 65_535]));
+    let mut out = Cursor::new(Vec::new());
+    image::DynamicImage::ImageRgba16(img)
+        .write_to(&mut out, image::ImageFormat::Png)
+        .expect("encode png");
+    out.into_inner()
+}
+
+/// Issue 13, item 1: worst-case avatars all at once against the app image under the
+/// chart's default memory limit (256 MiB). A decode may take at most
+/// `avatars.max_decode_bytes` (64 MiB) and only `avatars.max_concurrent` (2) run at
+/// once, so the container is not OOM-killed and keeps answering. Before, one 36-megapixel
+/// 16-bit upload took 288 MiB, and two at once killed a 384 MiB pod.
+#[tokio::test(flavor = "multi_thread")]
+async fn worst_case_avatars_at_once_leave_a_memory_limited_container_alive() {
+    let Served { app, base, .. } = serve_with(&["--memory=256m", "--memory-swap=256m"]).await;
+    let client = reqwest::Client::new();
+    let (token, _) = user_token(&client, &base).await;
+
+    // The largest image accepted (2896² × 8 bytes = 64 MiB decoded) and one under the
+    // pixel cap that the memory rule refuses (36 megapixels, 288 MiB decoded).
+    let accepted = png16(2896, 2896);
+    let refused = png16(6000, 6000);
+    assert!(refused.len() < 5 * 1024 * 1024, "under the upload limit");
+    let upload = |bytes: Vec<u8>| {
+        let form = Form::new().part(
+            "avatar",
+            Part::bytes(bytes)
+                .file_name("big.png")
+                .mime_str("image/png")
+                .unwrap(),
+        );
+        client
+            .put(format!("{base}/api/me/avatar"))
+            .bearer_auth(&token)
+            .multipart(form)
+            .send()
+    };
+    let uploads = (0..8)
+        .map(|_| upload(accepted.clone()))
+        .chain((0..8).map(|_| upload(refused.clone())));
+    let answers = futures::future::join_all(uploads).await;
+    let mut outcomes = Vec::new();
+    for answer in answers {
+        let answer = answer.expect("every upload gets an answer (the container stayed up)");
+        let status = answer.status().as_u16();
+        let retry_after = answer.headers().get("retry-after").is_some();
+        let body: Value = answer.json().await.unwrap_or(Value::Null);
+        outcomes.push((
+            status,
+            body["code"].as_str().map(str::to_owned),
+            retry_after,
+        ));
+    }
+    eprintln!("16 worst-case uploads at once: {outcomes:?}");
+    let (first, second) = outcomes.split_at(8);
+    let stored = first.iter().filter(|(s, ..)| *s == 200).count();
+    assert!(
+        stored >= 2,
+        "the largest accepted images are processed: {first:?}"
+    );
+    for outcome in first {
+        assert!(
+            outcome.0 == 200
+                || (outcome.0 == 503 && outcome.1.as_deref() == Some("busy") && outcome.2),
+            "an accepted-size upload got {outcome:?}"
+        );
+    }
+    for outcome in second {
+        assert_eq!(
+            (outcome.0, outcome.1.as_deref()),
+            (422, Some("image_too_large")),
+            "a 288 MiB decode must be refused from its header"
+        );
+    }
+
+    let oom_killed = Command::new("docker")
+        .args([
+            "inspect",
+            "-f",
+            "{{.State.OOMKilled}} {{.RestartCount}}",
+            &app.name,
+        ])
+        .output()
+        .expect("docker inspect");
+    assert_eq!(
+        String::from_utf8_lossy(&oom_killed.stdout).trim(),
+        "false 0",
+        "the container was OOM-killed or restarted"
+    );
+    assert!(app.is_running().await, "the container must still run");
+    let health = client
+        .get(format!("{base}/healthz"))
+        .send()
+        .await
+        .expect("healthz after the uploads");
+    assert_eq!(health.status(), 200);
+    // A figure for the issue, not an assertion.
+    if let Ok(stats) = Command::new("docker")
+        .args([
+            "stats",
+            "--no-stream",
+            "--format",
+            "{{.MemUsage}}",
+            &app.name,
+        ])
+        .output()
+    {
+        eprintln!(
+            "memory after the uploads: {}",
+            String::from_utf8_lossy(&stats.stdout).trim()
+        );
+    }
 }

@@ -4,6 +4,7 @@
 use std::fmt;
 
 pub use crate::error::ValidationError;
+use crate::text;
 
 /// Django's username rule: 1–150 characters, letters, digits and `@.+-_`,
 /// after Unicode NFKC normalisation (as Django does, so that look-alikes such
@@ -89,11 +90,14 @@ impl EmailAddress {
         let Some((local, domain)) = raw.rsplit_once('@') else {
             return Err(err("must contain '@'"));
         };
-        // Stricter than RFC 5322 on purpose: no quoted local parts, spaces or
-        // control characters, which are legal but mostly used for abuse.
+        // Stricter than RFC 5322 on purpose: no quoted local parts, spaces,
+        // control or bidirectional formatting characters, which are legal (or
+        // invisible) but mostly used for abuse and look-alike addresses.
         if local.is_empty()
             || local.contains(['@', '"', '\\'])
-            || raw.chars().any(|c| c.is_whitespace() || c.is_control())
+            || raw
+                .chars()
+                .any(|c| c.is_whitespace() || text::is_control(c) || text::is_bidi_formatting(c))
         {
             return Err(err("is not a valid email address"));
         }
@@ -147,6 +151,11 @@ impl Password {
         if raw.chars().all(|c| c.is_numeric()) {
             return Err(err("must not be entirely numeric"));
         }
+        // NUL is the same as its absence to PBKDF2 (the key is zero-padded),
+        // and no control character can be typed reliably on every device.
+        if raw.chars().any(text::is_control) {
+            return Err(err("must not contain control characters"));
+        }
         if raw.to_lowercase() == username.to_lowercase() {
             return Err(err("must not be the same as the username"));
         }
@@ -168,7 +177,9 @@ impl fmt::Debug for Password {
     }
 }
 
-/// Free-text profile bio, at most 500 characters.
+/// Free-text profile bio, at most 500 characters; tab and line breaks but
+/// no other control characters, and no bidirectional embeddings, overrides
+/// or isolates (the bio is shown beside the username).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Bio(String);
 
@@ -185,14 +196,18 @@ impl Bio {
         }
         // Control characters other than line breaks and tabs have no place in
         // a bio and confuse terminals/log viewers.
-        if raw
-            .chars()
-            .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
-        {
+        if raw.chars().any(text::is_control_in_long_text) {
             return Err(ValidationError::new(
                 "bio",
                 "invalid_bio",
                 "must not contain control characters",
+            ));
+        }
+        if raw.chars().any(text::is_bidi_reordering) {
+            return Err(ValidationError::new(
+                "bio",
+                "invalid_bio",
+                "must not contain bidirectional embeddings, overrides or isolates",
             ));
         }
         Ok(Self(raw.to_owned()))
@@ -298,6 +313,40 @@ mod tests {
     fn password_debug_is_redacted() {
         let pw = Password::parse("super secret", "alice").unwrap();
         assert!(!format!("{pw:?}").contains("secret"));
+    }
+
+    /// Issue 13, item 4: NUL, C0/C1 controls and bidirectional formatting, per field.
+    #[test]
+    fn controls_and_bidi_formatting_per_field() {
+        let (nul, bell, csi, rlo, isolate, rlm) =
+            ("\0", "\u{7}", "\u{9b}", "\u{202E}", "\u{2067}", "\u{200F}");
+        for c in [nul, bell, csi, rlo, isolate, rlm, "\t", "\n"] {
+            assert!(Username::parse(&format!("ali{c}ce")).is_err(), "{c:?}");
+            assert!(
+                EmailAddress::parse(&format!("ali{c}ce@example.com")).is_err(),
+                "{c:?}"
+            );
+            assert!(
+                EmailAddress::parse(&format!("alice@exa{c}mple.com")).is_err(),
+                "{c:?}"
+            );
+        }
+        for c in [nul, bell, csi, "\t", "\n"] {
+            let err = Password::parse(&format!("correct horse{c}"), "alice").unwrap_err();
+            assert_eq!(err.code, "invalid_password", "{c:?}");
+        }
+        // Never displayed: bidirectional formatting is just characters there.
+        assert!(Password::parse(&format!("correct{rlo}horse"), "alice").is_ok());
+        for c in [nul, bell, csi, rlo, isolate] {
+            assert_eq!(
+                Bio::parse(&format!("my{c}bio")).unwrap_err().code,
+                "invalid_bio",
+                "{c:?}"
+            );
+        }
+        for c in ["\t", "\n", "\r\n", rlm] {
+            assert!(Bio::parse(&format!("my{c}bio")).is_ok(), "{c:?}");
+        }
     }
 
     #[test]

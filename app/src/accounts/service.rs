@@ -144,6 +144,10 @@ pub enum ResetConfirmError {
 pub enum SetAvatarError {
     #[error(transparent)]
     Image(#[from] AvatarError),
+    /// Every image worker of this replica stayed busy for
+    /// [`IMAGE_WORK_WAIT`]: memory, not CPU, is what bounds them.
+    #[error("every image worker is busy; try again in {retry_after_seconds} s")]
+    Busy { retry_after_seconds: u64 },
     #[error("the account no longer exists")]
     Unauthenticated,
     #[error(transparent)]
@@ -194,12 +198,30 @@ struct Deps {
     mailer: Arc<Mailer>,
     clock: Clock,
     config: AccountsConfig,
+    /// At most `avatars.max_concurrent` decodes at once: each may take
+    /// `avatars.max_decode_bytes`, and together they must fit the replica's
+    /// memory limit.
+    image_work: Arc<tokio::sync::Semaphore>,
 }
 
-/// Rate-limit subjects for accounts: every spelling of a name (case,
-/// Unicode form) counts against the same account.
-fn account_subject(login: &str) -> String {
-    domain::normalize(login.trim()).to_lowercase()
+/// How long an upload waits for an image worker before it is answered
+/// [`SetAvatarError::Busy`]: long enough to ride out a burst, short enough
+/// not to hold the connection (and its buffered body) for long.
+const IMAGE_WORK_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Rate-limit subject for a name that matches no account (or that is not
+/// looked up): every spelling of it (case, Unicode form) is one subject. The
+/// prefix keeps it apart from [`account_subject`], so no typed name can spend
+/// a real account's budget.
+fn name_subject(login: &str) -> String {
+    format!("name:{}", domain::normalize(login.trim()).to_lowercase())
+}
+
+/// Rate-limit subject for an existing account: its username and its email
+/// (in any spelling) share one budget, so naming the account both ways does
+/// not double the guesses.
+fn account_subject(user_id: i64) -> String {
+    format!("account:{user_id}")
 }
 
 /// A unique index refusing a username or email is the use case's own
@@ -230,6 +252,9 @@ impl Accounts {
             storage,
             mailer,
             clock,
+            image_work: Arc::new(tokio::sync::Semaphore::new(
+                config.avatars.max_concurrent.as_usize(),
+            )),
             config,
         }))
     }
@@ -291,24 +316,34 @@ impl Accounts {
     ) -> Result<NewSession, LoginError> {
         let limiter = &self.0.limiter;
         limiter.check(Scope::LoginPerIp, client_ip).await?;
-        limiter
-            .check(Scope::LoginPerAccount, &account_subject(login))
-            .await?;
         // Bounded before hashing; the answer does not depend on the account.
-        // NUL cannot be in a stored name (and Postgres refuses it in text).
-        if password.len() > Password::MAX_BYTES || login.len() > 512 || login.contains('\0') {
-            return Err(LoginError::InvalidCredentials);
-        }
-
+        // NUL cannot be in a stored name (and Postgres refuses it in text),
+        // nor in a password: PBKDF2 would take `pw\0` for `pw`.
+        let looked_up = password.len() <= Password::MAX_BYTES
+            && login.len() <= 512
+            && !login.contains('\0')
+            && !password.contains('\0');
         let login = domain::normalize(login.trim());
-        // No pooled connection is held while hashing (hundreds of milliseconds).
-        let found = repo::find_by_login(&self.conn("logging in").await?, &login)
-            .await
-            .context("logging in")?;
+        let found = if looked_up {
+            // No pooled connection is held while hashing (hundreds of milliseconds).
+            repo::find_by_login(&self.conn("logging in").await?, &login)
+                .await
+                .context("logging in")?
+        } else {
+            None
+        };
+        // Counted once the account is known, so its username and email share
+        // one budget; unknown names are counted by their normalised spelling
+        // and get the same answers (401, then 429) as real accounts.
+        let subject = match &found {
+            Some(user) => account_subject(user.id),
+            None => name_subject(&login),
+        };
+        limiter.check(Scope::LoginPerAccount, &subject).await?;
         let Some(user) = found else {
-            // Same work as a real verification, so timing does not reveal
-            // whether the account exists.
-            passwords::burn_blocking(password.to_owned(), self.iterations()).await;
+            // Same work as a real verification (see `passwords::verify`), so
+            // timing does not reveal whether the account exists.
+            passwords::burn_blocking(self.iterations()).await;
             return Err(LoginError::InvalidCredentials);
         };
         let verification = passwords::verify_blocking(
@@ -468,9 +503,10 @@ impl Accounts {
         // A stolen token must not allow unlimited guessing of the password.
         self.0
             .limiter
-            .check(Scope::LoginPerAccount, &account_subject(who.username()))
+            .check(Scope::LoginPerAccount, &account_subject(who.id()))
             .await?;
         let current_ok = current.len() <= Password::MAX_BYTES
+            && !current.contains('\0')
             && passwords::verify_blocking(
                 current.to_owned(),
                 who.user.password_hash.clone(),
@@ -528,7 +564,7 @@ impl Accounts {
         let limiter = &self.0.limiter;
         limiter.check(Scope::PasswordResetPerIp, client_ip).await?;
         limiter
-            .check(Scope::PasswordResetPerAccount, &account_subject(email))
+            .check(Scope::PasswordResetPerAccount, &name_subject(email))
             .await?;
         // A malformed address reveals nothing about accounts: say so.
         let email = EmailAddress::parse(email).map_err(|e| ResetRequestError::Invalid(e.into()))?;
@@ -637,6 +673,18 @@ impl Accounts {
     /// size-checked) without storing anything, so that a form can refuse a
     /// bad picture before it changes anything else.
     pub async fn prepare_avatar(&self, bytes: Vec<u8>) -> Result<PreparedAvatar, SetAvatarError> {
+        let busy = SetAvatarError::Busy {
+            retry_after_seconds: 2,
+        };
+        let _permit = match tokio::time::timeout(IMAGE_WORK_WAIT, self.0.image_work.acquire()).await
+        {
+            Ok(Ok(permit)) => permit,
+            // Closed never happens (the semaphore is never closed); treat as busy.
+            Ok(Err(_)) | Err(_) => {
+                tracing::warn!("avatar upload refused: every image worker is busy");
+                return Err(busy);
+            }
+        };
         PreparedAvatar::from_upload(bytes, &self.0.config.avatars).await
     }
 

@@ -155,6 +155,9 @@ fn rule(root: &Value, schema: &Value) -> String {
             .collect();
         return format!("{}, or unset", inner.join(", "));
     }
+    if let Some(rule) = schema.get("x-rule").and_then(Value::as_str) {
+        return rule.to_owned();
+    }
     if schema.get("pattern").and_then(Value::as_str) == Some("^https?://") {
         return "an http:// or https:// URL".into();
     }

@@ -117,6 +117,12 @@ impl Settings {
         })?;
         check_lengths(&schema, &schema, &values, "")?;
 
+        if self.http.trusted_proxies.get() > 0 && self.http.trusted_proxy_networks.is_empty() {
+            return Err(ConfigError::new(
+                "http.trusted_proxy_networks",
+                "must name the proxies' networks (CIDRs) when BLOG_HTTP__TRUSTED_PROXIES is above 0",
+            ));
+        }
         let url = &self.http.public_url;
         if !(url.starts_with("http://") || url.starts_with("https://")) {
             return Err(ConfigError::new(

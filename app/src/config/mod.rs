@@ -24,6 +24,8 @@ use serde::{Deserialize, Serialize};
 
 pub mod catalogue;
 mod load;
+pub mod networks;
+pub mod origins;
 pub mod units;
 
 pub use load::ConfigError;
@@ -87,6 +89,20 @@ pub struct HttpSettings {
     /// How many reverse-proxy hops in front of the service append to
     /// `X-Forwarded-For` (whose client address is then trusted).
     pub trusted_proxies: Count<0, 16>,
+    /// The networks those proxies connect from (comma-separated CIDRs): a
+    /// hop's `X-Forwarded-For` entry is believed only when the address that
+    /// handed the request on is in one of them, so a client reaching the
+    /// service directly cannot choose its own address. Required when
+    /// `trusted_proxies` is above 0.
+    pub trusted_proxy_networks: networks::Networks,
+    /// Web origins whose pages may call `/api` from a browser (CORS), as
+    /// comma-separated `https://host[:port]`; empty (the default) turns CORS
+    /// off, so browsers only let this site's own pages call the API.
+    pub cors_allowed_origins: origins::Origins,
+    /// TCP port that serves `/metrics` alone, apart from the API, so that
+    /// what reaches the API (a proxy, an Ingress) never exposes it; 0 serves
+    /// `/metrics` on `port` with the API instead.
+    pub metrics_port: Count<0, 65535>,
     /// Whether `/readyz` fails while Redis is down. The app serves without
     /// Redis (cache bypassed), so `false` keeps pods in the Service during a
     /// Redis outage; Redis is still reported in `checks`.
@@ -103,6 +119,9 @@ impl Default for HttpSettings {
             shutdown_drain_seconds: Seconds::of(0),
             max_body_bytes: Count::of(1024 * 1024),
             trusted_proxies: Count::of(0),
+            trusted_proxy_networks: networks::Networks::default(),
+            cors_allowed_origins: origins::Origins::default(),
+            metrics_port: Count::of(9090),
             readiness_requires_redis: true,
         }
     }
@@ -333,6 +352,14 @@ pub struct AvatarSettings {
     pub max_bytes: Count<1024, 52_428_800>,
     /// Decoded width × height above which an upload is refused (bombs).
     pub max_pixels: Count<1, 400_000_000>,
+    /// Memory one decode may take: width × height × bytes per pixel (a
+    /// 16-bit RGBA image needs 8 per pixel, 8-bit RGB 3); larger images are
+    /// refused from their header. Times `max_concurrent`, it bounds a
+    /// replica's image memory: keep both well under the pod's memory limit.
+    pub max_decode_bytes: Count<1_048_576, 4_294_967_296>,
+    /// Uploads decoded at once per replica; more wait up to 5 s, then get 503
+    /// `busy` with `Retry-After`.
+    pub max_concurrent: Count<1, 64>,
     /// Stored avatars fit in a `size` × `size` box.
     pub size: Count<16, 2048>,
 }
@@ -342,6 +369,11 @@ impl Default for AvatarSettings {
         Self {
             max_bytes: Count::of(5 * 1024 * 1024),
             max_pixels: Count::of(40_000_000),
+            // Two decodes at once fit the chart's default 256 Mi limit beside
+            // the server's own ~30 MB: a 20-megapixel photo (8-bit RGB,
+            // 60 MB) fits, a 16-bit RGBA image over 8 megapixels does not.
+            max_decode_bytes: Count::of(64 * 1024 * 1024),
+            max_concurrent: Count::of(2),
             size: Count::of(300),
         }
     }
@@ -370,8 +402,9 @@ impl Limit {
 pub struct RateLimitSettings {
     /// Whether the limits below apply at all.
     pub enabled: bool,
-    /// When Redis is unreachable: `false` lets requests through (counted in
-    /// `rate_limit_fail_open_total`), `true` refuses them with 503.
+    /// When Redis is unreachable: `false` keeps limiting with each replica's
+    /// own in-memory counters (counted in `rate_limit_local_fallback_total`),
+    /// `true` refuses limited requests with 503.
     pub fail_closed: bool,
     /// Log-in attempts per client address.
     #[schemars(extend("default" = {"max": 20, "window_seconds": 60}))]

@@ -128,7 +128,9 @@ pub struct Session {
     /// When the token stops working (`auth.session_ttl_hours` after log-in,
     /// 14 days by default), unless revoked earlier.
     pub expires_at: DateTime<Utc>,
-    /// The profile of the user who logged in.
+    // No doc comment: poem-openapi would wrap the `$ref` in `allOf` to carry
+    // it, and generated clients then model a second, identical `SessionUser`
+    // (issue 13, item 14). The type's own description says what it is.
     pub user: PrivateProfile,
 }
 
@@ -299,8 +301,12 @@ problem_doc!(AVATAR_UNSUPPORTED = 415 "unsupported_media_type",
     "The file is not a PNG, JPEG or WebP image by its bytes (name and declared type are ignored).",
     "only PNG, JPEG and WebP images are accepted");
 problem_doc!(IMAGE_TOO_LARGE = 422 "image_too_large",
-    "The image has more pixels than `avatars.max_pixels` (refused from its header, before decoding).",
+    "The image has more pixels than `avatars.max_pixels`, or would take more memory to decode \
+     than `avatars.max_decode_bytes` (pixels × bytes per pixel); refused from its header, before decoding.",
     "the image is 10000×10000 pixels; at most 40000000 pixels are accepted");
+problem_doc!(IMAGE_WORK_BUSY = 503 "busy",
+    "Every image worker of the replica is busy (their number bounds its memory); retry after `Retry-After` seconds.",
+    "every image worker is busy; try again in 2 s");
 problem_doc!(INVALID_IMAGE = 422 "invalid_image",
     "The file starts like an image but does not decode.",
     "the image could not be decoded: unexpected end of file");
@@ -346,10 +352,12 @@ documented!(ResetConfirmError {
 documented!(AvatarError {
     AvatarError::UnsupportedFormat => AVATAR_UNSUPPORTED;
     AvatarError::TooManyPixels { .. } => IMAGE_TOO_LARGE;
+    AvatarError::TooMuchMemory { .. } => IMAGE_TOO_LARGE;
     AvatarError::Corrupt(_) => INVALID_IMAGE;
 });
 documented!(SetAvatarError {
     SetAvatarError::Image(e) => via AvatarError(e);
+    SetAvatarError::Busy { retry_after_seconds } => IMAGE_WORK_BUSY, |p: Problem| p.retry_after(*retry_after_seconds);
     SetAvatarError::Unauthenticated => ACCOUNT_GONE;
     SetAvatarError::Failed(e) => via Failure(e);
 });
@@ -571,10 +579,13 @@ impl AccountsApi {
     /// `multipart/form-data` with one file field `avatar`: a PNG, JPEG or
     /// WebP image (recognised from its bytes; the declared type and file
     /// name are ignored) of at most `avatars.max_bytes` (5 MB by default,
-    /// else 413 `payload_too_large`) and `avatars.max_pixels` pixels (else
-    /// 422 `image_too_large`). Other formats get 415 `unsupported_media_type`,
-    /// undecodable images 422 `invalid_image`. The image is resized to fit
-    /// 300×300 and stored as PNG without its metadata.
+    /// else 413 `payload_too_large`), `avatars.max_pixels` pixels and
+    /// `avatars.max_decode_bytes` decoded (else 422 `image_too_large`). Other
+    /// formats get 415 `unsupported_media_type`, undecodable images 422
+    /// `invalid_image`. The image is resized to fit 300×300 and stored as PNG
+    /// without its metadata. A replica decodes `avatars.max_concurrent` images
+    /// at once; an upload that waited 5 s for one gets 503 `busy` with
+    /// `Retry-After`.
     #[oai(
         path = "/me/avatar",
         method = "put",
@@ -617,8 +628,10 @@ impl AccountsApi {
     ///
     /// Always 202 with the same body, whether or not the address belongs to
     /// an account (the mail is sent in the background, so timing does not
-    /// tell either). The mail holds a single-use link to the site's reset
-    /// page and the raw token, valid for `auth.password_reset_ttl_minutes`
+    /// tell either). The mail holds a single-use link to the website's reset
+    /// page (`/password-reset-confirm/{token}/`, a web page outside this API)
+    /// and the raw token, which API clients send to
+    /// `POST /api/password-resets/confirm`; valid for `auth.password_reset_ttl_minutes`
     /// (60 by default). 422 only for a malformed address. Rate-limited per
     /// client address and per address.
     #[oai(

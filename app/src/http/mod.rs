@@ -5,9 +5,11 @@ pub mod accounts;
 pub mod allow;
 pub mod auth;
 pub mod client_ip;
+pub mod cors;
 pub mod health;
 pub mod media;
 pub mod metrics;
+pub mod nullable;
 pub mod posts;
 pub mod problem;
 pub mod strict;
@@ -113,23 +115,29 @@ pub fn app(state: AppState) -> impl Endpoint<Output = Response> {
     let docs_html = api.swagger_ui_html().replace(&raw_spec, &spec);
     // Routes outside the OpenAPI document, for the `Allow` of their 405s;
     // keep in step with the table below (the site keeps its own table).
+    // `/metrics` is here only when it has no port of its own.
+    let metrics_here = state.settings.http.metrics_port.get() == 0;
     let mut plain: Vec<(&str, &[Method])> = vec![
         ("/healthz", &[Method::GET]),
         ("/readyz", &[Method::GET]),
-        ("/metrics", &[Method::GET]),
         ("/api/openapi.json", &[Method::GET]),
         ("/api/openapi.yaml", &[Method::GET]),
         ("/docs", &[Method::GET]),
         ("/media/avatars/*key", &[Method::GET]),
     ];
+    if metrics_here {
+        plain.push(("/metrics", &[Method::GET]));
+    }
     plain.extend_from_slice(crate::site::ROUTES);
     let allow = std::sync::Arc::new(allow::AllowTable::new(&spec, "/api", &plain));
     let docs_csp = std::sync::Arc::new(docs_csp(&docs_html));
 
-    let routes = Route::new()
+    let mut routes = Route::new()
         .at("/healthz", get(health::healthz))
-        .at("/readyz", get(health::readyz))
-        .at("/metrics", get(metrics::metrics));
+        .at("/readyz", get(health::readyz));
+    if metrics_here {
+        routes = routes.at("/metrics", get(metrics::metrics));
+    }
     let routes = with_spec_routes(routes, spec.clone(), docs_html)
         .nest("/media", media::routes())
         .nest("/api", api);
@@ -140,6 +148,7 @@ pub fn app(state: AppState) -> impl Endpoint<Output = Response> {
     let max_body = state.settings.http.max_body_bytes.as_usize();
     let max_avatar = state.settings.avatars.max_bytes.as_usize();
     let https = state.site.https;
+    let cors = std::sync::Arc::new(state.settings.http.cors_allowed_origins.clone());
     routes
         .with(poem::middleware::CookieJarManager::new())
         .with(CatchPanic::new().with_handler(panic_response))
@@ -149,6 +158,7 @@ pub fn app(state: AppState) -> impl Endpoint<Output = Response> {
             let allow = allow.clone();
             let documented = documented.clone();
             let docs_csp = docs_csp.clone();
+            let cors = cors.clone();
             async move {
                 let accept = req
                     .headers()
@@ -166,6 +176,11 @@ pub fn app(state: AppState) -> impl Endpoint<Output = Response> {
                     path = %req.uri().path(),
                 );
                 let started = Instant::now();
+                let cors_on = !cors.is_empty() && is_api_path(&path);
+                let origin = cors_on.then(|| cors::allowed_origin(&req, &cors)).flatten();
+                let preflight = cors_on
+                    .then(|| cors::preflight(&req, origin.as_ref()))
+                    .flatten();
                 // Avatars arrive as multipart bodies bigger than JSON ones.
                 let limit = if req.uri().path().starts_with("/api/me/avatar")
                     || req.uri().path() == "/profile/"
@@ -175,6 +190,9 @@ pub fn app(state: AppState) -> impl Endpoint<Output = Response> {
                     max_body
                 };
                 let result = async move {
+                    if let Some(answer) = preflight {
+                        return answer;
+                    }
                     if let Some(refused) = limit_body(&mut req, limit).await {
                         return refused;
                     }
@@ -187,6 +205,9 @@ pub fn app(state: AppState) -> impl Endpoint<Output = Response> {
                 .await;
 
                 let mut resp = result;
+                if cors_on {
+                    cors::decorate(&mut resp, origin);
+                }
                 if resp.status() == StatusCode::METHOD_NOT_ALLOWED
                     && !resp.headers().contains_key(header::ALLOW)
                     && let Some(value) = allow.lookup(&path)
@@ -250,6 +271,15 @@ pub fn app(state: AppState) -> impl Endpoint<Output = Response> {
         })
 }
 
+/// `/metrics` alone, for its own port (`http.metrics_port`): whatever can
+/// reach the API cannot read it, and scrapers need no route to the API.
+pub fn metrics_app(state: AppState) -> impl Endpoint<Output = Response> {
+    Route::new()
+        .at("/metrics", get(metrics::metrics))
+        .data(state)
+        .catch_all_error(|err| async move { into_problem(err) })
+}
+
 fn is_api_path(path: &str) -> bool {
     path == "/api" || path.starts_with("/api/")
 }
@@ -300,13 +330,22 @@ fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
 
 /// Refuses bodies over `limit` bytes with 413: at once when
 /// `Content-Length` says so, otherwise (chunked) by buffering at most
-/// `limit + 1` bytes, so an endless stream can't exhaust memory.
+/// `limit + 1` bytes, so an endless stream can't exhaust memory. Either way
+/// the rest of a refused body is read and thrown away first (bounded, see
+/// [`drain`]), so the answer reaches the client and the connection stays
+/// usable.
 async fn limit_body(req: &mut Request, limit: usize) -> Option<Response> {
-    let too_large = |len: String| {
-        Some(problem::simple(
+    let too_large = |len: String, drained: bool| {
+        let mut resp = problem::simple(
             &PAYLOAD_TOO_LARGE,
             format!("request body is {len} bytes; the limit is {limit}"),
-        ))
+        );
+        if !drained {
+            // The unread rest makes the connection unusable: say so.
+            resp.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
+        Some(resp)
     };
     let declared = req
         .headers()
@@ -314,13 +353,15 @@ async fn limit_body(req: &mut Request, limit: usize) -> Option<Response> {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     match declared {
-        Some(len) if len > limit as u64 => too_large(len.to_string()),
+        Some(len) if len > limit as u64 => {
+            let drained = len <= DRAIN_MAX_BYTES && drain(req.take_body()).await;
+            too_large(len.to_string(), drained)
+        }
         Some(_) => None,
         None => {
+            let mut body = req.take_body().into_async_read();
             let mut buf = Vec::new();
-            let read = req
-                .take_body()
-                .into_async_read()
+            let read = (&mut body)
                 .take(limit as u64 + 1)
                 .read_to_end(&mut buf)
                 .await;
@@ -331,11 +372,42 @@ async fn limit_body(req: &mut Request, limit: usize) -> Option<Response> {
                 ));
             }
             if buf.len() > limit {
-                return too_large(format!("more than {limit}"));
+                let drained = drain(Body::from_async_read(body)).await;
+                return too_large(format!("more than {limit}"), drained);
             }
             req.set_body(Body::from(buf));
             None
         }
+    }
+}
+
+/// The most of a refused body [`drain`] reads: above the largest body any
+/// proxy in front is configured to pass (the compose proxy's 8 MiB, the
+/// Ingress' avatar limit plus slack), so a proxy never meets a closed
+/// connection while it is still sending. A client sending more directly to a
+/// replica gets its 413 and a closed connection.
+const DRAIN_MAX_BYTES: u64 = 16 * 1024 * 1024;
+/// How long [`drain`] waits for the rest of a refused body: a slow sender
+/// cannot hold a worker longer than this.
+const DRAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Reads and discards the rest of a refused body, at most
+/// [`DRAIN_MAX_BYTES`] within [`DRAIN_TIMEOUT`]; true when it all came.
+///
+/// Why: answering 413 and closing while the peer is still sending makes
+/// the kernel reset the connection, and a reverse proxy that sees the reset
+/// before the answer turns the 413 into a 502 and marks the replica down
+/// (issue 13, item 10: 31 of 60 oversized uploads through nginx).
+async fn drain(body: Body) -> bool {
+    let mut rest = body.into_async_read().take(DRAIN_MAX_BYTES + 1);
+    match tokio::time::timeout(
+        DRAIN_TIMEOUT,
+        tokio::io::copy(&mut rest, &mut tokio::io::sink()),
+    )
+    .await
+    {
+        Ok(Ok(read)) => read <= DRAIN_MAX_BYTES,
+        _ => false,
     }
 }
 

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::ApiTags;
 use super::auth::BearerAuth;
+use super::nullable::{Nullable, OptionalNullable};
 use super::problem::{ApiError, Problem};
 use super::strict::{Text, rules};
 use crate::accounts::AuthError;
@@ -73,7 +74,8 @@ pub struct Post {
     pub title: String,
     /// Body text, exactly as written (the source, in `format`).
     pub content: String,
-    /// How `content` is written.
+    // How `content` is written. Not a doc comment: it would wrap the `$ref`
+    // in `allOf`, and generated clients model a duplicate type for it.
     pub format: PostFormat,
     /// `content` rendered to sanitised HTML, safe to embed as it is.
     pub content_html: String,
@@ -89,8 +91,7 @@ pub struct Post {
     pub author: AuthorSummary,
     /// Times the post was read through `GET /api/posts/{id}`; `null` when
     /// the counter is temporarily unavailable.
-    #[oai(nullable)]
-    pub views: Option<u64>,
+    pub views: Nullable<u64>,
 }
 
 /// A page of posts, newest first.
@@ -100,8 +101,7 @@ pub struct PostPage {
     /// At most `limit` posts.
     pub items: Vec<Post>,
     /// Pass as `cursor` to get the next page; `null` on the last page.
-    #[oai(nullable)]
-    pub next_cursor: Option<String>,
+    pub next_cursor: Nullable<String>,
 }
 
 /// A new post. `title`: 1–100 characters once surrounding whitespace is
@@ -115,8 +115,7 @@ pub struct NewPost {
     /// Non-blank, at most 100 000 characters, no NUL.
     pub content: Text<rules::Content>,
     /// How `content` is written; `plain` when absent or `null`.
-    #[oai(nullable)]
-    pub format: Option<PostFormat>,
+    pub format: OptionalNullable<PostFormat>,
 }
 
 /// Changes to a post; absent (or `null`) fields stay as they are. Same rules
@@ -130,8 +129,7 @@ pub struct PostChanges {
     pub content: Option<Text<rules::Content>>,
     /// New format (the content is rendered again), or absent (or `null`)
     /// to keep it.
-    #[oai(nullable)]
-    pub format: Option<PostFormat>,
+    pub format: OptionalNullable<PostFormat>,
 }
 
 #[derive(ApiResponse)]
@@ -305,7 +303,7 @@ impl PostsApi {
                 &who,
                 &body.title,
                 &body.content,
-                body.format.unwrap_or(PostFormat::Plain).into(),
+                body.format.0.unwrap_or(PostFormat::Plain).into(),
             )
             .await?;
         let location = format!("/api/posts/{}", post.id);
@@ -332,7 +330,7 @@ impl PostsApi {
                 id.0,
                 body.title.as_deref(),
                 body.content.as_deref(),
-                body.format.map(Into::into),
+                body.format.0.map(Into::into),
             )
             .await?;
         Ok(OnePost::Ok(Json(to_post(&state, post))))
@@ -374,7 +372,7 @@ fn to_post(state: &AppState, post: crate::posts::Post) -> Post {
             ),
             username: post.author.username,
         },
-        views: post.views,
+        views: post.views.into(),
     }
 }
 
@@ -385,7 +383,7 @@ fn to_page(state: &AppState, page: crate::posts::PostPage) -> PostPage {
             .into_iter()
             .map(|post| to_post(state, post))
             .collect(),
-        next_cursor: page.older.map(|c| c.encode()),
+        next_cursor: page.older.map(|c| c.encode()).into(),
     }
 }
 
@@ -410,7 +408,7 @@ impl Example for Post {
                 username: "corey".into(),
                 avatar_url: "https://blog.example/media/avatars/default.png".into(),
             },
-            views: Some(7),
+            views: Some(7).into(),
         }
     }
 }
@@ -424,7 +422,7 @@ impl Example for PostPage {
         };
         PostPage {
             items: vec![post],
-            next_cursor: Some(next.encode()),
+            next_cursor: Some(next.encode()).into(),
         }
     }
 }
@@ -434,7 +432,7 @@ impl Example for NewPost {
         NewPost {
             title: Text::new("Blog Like a Pro"),
             content: Text::new("Write in *Markdown*, or plain text."),
-            format: Some(PostFormat::Markdown),
+            format: Some(PostFormat::Markdown).into(),
         }
     }
 }
@@ -444,7 +442,7 @@ impl Example for PostChanges {
         PostChanges {
             title: Some(Text::new("Blog Like a Pro, updated")),
             content: None,
-            format: None,
+            format: None.into(),
         }
     }
 }

@@ -37,6 +37,13 @@ use crate::error::{Failure, Limited, ValidationErrors};
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
+/// The RFC 6750 challenge of a 401 when no bearer token was sent (or the
+/// operation does not take one, as log-in).
+pub const BEARER_CHALLENGE: &str = "Bearer";
+/// ... and when the token sent is unknown, expired or revoked (every
+/// `unauthorized` answer of an operation follows a token that was sent).
+pub const INVALID_TOKEN_CHALLENGE: &str = r#"Bearer error="invalid_token""#;
+
 /// The problem document (RFC 9457) every error response carries.
 #[derive(Debug, Clone, Serialize, Deserialize, Object)]
 #[oai(rename = "Problem", example)]
@@ -247,6 +254,16 @@ impl Problem {
         if let Some(seconds) = self.retry_after_seconds {
             resp.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        if self.doc.status == 401 {
+            let challenge = match self.doc.code {
+                "unauthorized" => INVALID_TOKEN_CHALLENGE,
+                _ => BEARER_CHALLENGE,
+            };
+            resp.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(challenge),
+            );
         }
         resp
     }
@@ -515,16 +532,37 @@ fn responses(docs: &[&'static ProblemDoc]) -> MetaResponses {
                         content_type: PROBLEM_JSON,
                         schema: MetaSchemaRef::Inline(Box::new(schema)),
                     }],
-                    headers: if status == 429 {
-                        vec![MetaHeader {
+                    headers: match status {
+                        429 => vec![MetaHeader {
                             name: "Retry-After".into(),
                             description: Some("Seconds until the limit resets.".into()),
                             required: true,
                             deprecated: false,
                             schema: u64::schema_ref(),
-                        }]
-                    } else {
-                        vec![]
+                        }],
+                        503 => vec![MetaHeader {
+                            name: "Retry-After".into(),
+                            description: Some(
+                                "Seconds to wait before retrying, when the server can tell \
+                                 (e.g. `busy`)."
+                                    .into(),
+                            ),
+                            required: false,
+                            deprecated: false,
+                            schema: u64::schema_ref(),
+                        }],
+                        401 => vec![MetaHeader {
+                            name: "WWW-Authenticate".into(),
+                            description: Some(
+                                "RFC 6750 challenge: `Bearer`, or `Bearer error=\"invalid_token\"` \
+                                 when the token sent is unknown, expired or revoked."
+                                    .into(),
+                            ),
+                            required: true,
+                            deprecated: false,
+                            schema: String::schema_ref(),
+                        }],
+                        _ => vec![],
                     },
                 }
             })
@@ -644,6 +682,15 @@ pub fn into_problem(err: poem::Error) -> Response {
         if let Some(value) = original.headers().get(&name) {
             resp.headers_mut().insert(name, value.clone());
         }
+    }
+    // A 401 here is the framework refusing a request without a (parsable)
+    // bearer token: the plain challenge (RFC 6750 3.1: no error code).
+    if status == StatusCode::UNAUTHORIZED && !resp.headers().contains_key(header::WWW_AUTHENTICATE)
+    {
+        resp.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static(BEARER_CHALLENGE),
+        );
     }
     resp
 }

@@ -182,6 +182,20 @@ pub mod rules {
         };
     }
 
+    /// Control characters long text refuses (all but tab, LF and CR).
+    macro_rules! long_text_controls {
+        () => {
+            r"\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f"
+        };
+    }
+
+    /// Bidirectional embeddings, overrides and isolates (`crate::text`).
+    macro_rules! bidi_reordering {
+        () => {
+            r"\u202a-\u202e\u2066-\u2069"
+        };
+    }
+
     pub struct Title;
     impl TextRules for Title {
         const MIN_LENGTH: Option<usize> = Some(1);
@@ -189,10 +203,13 @@ pub mod rules {
         const PATTERN: Option<&'static str> = Some(concat!(
             "^[^",
             no_controls!(),
+            bidi_reordering!(),
             "]*[^\\s",
             no_controls!(),
+            bidi_reordering!(),
             "][^",
             no_controls!(),
+            bidi_reordering!(),
             "]*$"
         ));
     }
@@ -201,7 +218,15 @@ pub mod rules {
     impl TextRules for Content {
         const MIN_LENGTH: Option<usize> = Some(1);
         const MAX_LENGTH: Option<usize> = Some(CONTENT_MAX_CHARS);
-        const PATTERN: Option<&'static str> = Some(r"^[^\u0000]*[^\s\u0000][^\u0000]*$");
+        const PATTERN: Option<&'static str> = Some(concat!(
+            "^[^",
+            long_text_controls!(),
+            "]*[^\\s",
+            long_text_controls!(),
+            "][^",
+            long_text_controls!(),
+            "]*$"
+        ));
     }
 
     pub struct NewUsername;
@@ -222,8 +247,8 @@ pub mod rules {
     impl TextRules for NewPassword {
         const MIN_LENGTH: Option<usize> = Some(Password::MIN_CHARS);
         const MAX_LENGTH: Option<usize> = Some(Password::MAX_BYTES);
-        /// Not only digits.
-        const PATTERN: Option<&'static str> = Some(r"\D");
+        /// Not only digits, no control characters.
+        const PATTERN: Option<&'static str> = Some(concat!("^(?=.*\\D)[^", no_controls!(), "]*$"));
         const FORMAT: Option<&'static str> = Some("password");
     }
 
@@ -242,8 +267,12 @@ pub mod rules {
     pub struct BioText;
     impl TextRules for BioText {
         const MAX_LENGTH: Option<usize> = Some(Bio::MAX_CHARS);
-        const PATTERN: Option<&'static str> =
-            Some(r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]*$");
+        const PATTERN: Option<&'static str> = Some(concat!(
+            "^[^",
+            long_text_controls!(),
+            bidi_reordering!(),
+            "]*$"
+        ));
     }
 
     pub struct Token;

@@ -4,13 +4,15 @@
 
 use super::markdown::{self, Author};
 use crate::error::ValidationError;
+use crate::text;
 
 pub const TITLE_MAX_CHARS: usize = 100;
 pub const CONTENT_MAX_CHARS: usize = 100_000;
 
 /// 1–100 characters (Unicode scalar values, as Postgres' `char_length`
 /// counts) after trimming surrounding whitespace, which is not kept; no
-/// control characters (a title is one line).
+/// control characters (a title is one line) and no bidirectional
+/// embeddings, overrides or isolates (it is shown among other titles).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PostTitle(String);
 
@@ -23,8 +25,13 @@ impl PostTitle {
             return Err(err("must not be empty".into()));
         }
         at_most(chars, TITLE_MAX_CHARS).map_err(err)?;
-        if title.chars().any(char::is_control) {
+        if title.chars().any(text::is_control) {
             return Err(err("must not contain control characters".into()));
+        }
+        if title.chars().any(text::is_bidi_reordering) {
+            return Err(err(
+                "must not contain bidirectional embeddings, overrides or isolates".into(),
+            ));
         }
         Ok(Self(title.to_owned()))
     }
@@ -35,8 +42,9 @@ impl PostTitle {
 }
 
 /// Non-blank text of at most 100 000 characters, stored exactly as sent
-/// (whitespace is meaningful in a body). NUL is refused: Postgres `text`
-/// cannot hold it.
+/// (whitespace is meaningful in a body). Control characters other than tab
+/// and line breaks are refused (NUL cannot even be stored in Postgres
+/// `text`); bidirectional formatting is kept, as right-to-left authors need it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PostContent(String);
 
@@ -47,8 +55,10 @@ impl PostContent {
             return Err(err("must not be empty".into()));
         }
         at_most(raw.chars().count(), CONTENT_MAX_CHARS).map_err(err)?;
-        if raw.contains('\0') {
-            return Err(err("must not contain NUL characters".into()));
+        if raw.chars().any(text::is_control_in_long_text) {
+            return Err(err(
+                "must not contain control characters other than tab and line breaks".into(),
+            ));
         }
         Ok(Self(raw.to_owned()))
     }
@@ -188,6 +198,40 @@ mod tests {
     fn blank_and_control_character_titles_are_refused() {
         for bad in ["", "   ", "\t\n", "two\nlines", "nul\0byte"] {
             assert!(PostTitle::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    /// Issue 13, item 4: NUL, C0/C1 controls and bidirectional formatting, per field.
+    #[test]
+    fn controls_and_bidi_formatting_per_field() {
+        for c in ["\0", "\u{7}", "\u{1b}", "\u{7f}", "\u{9b}", "\t", "\n"] {
+            assert_eq!(
+                PostTitle::parse(&format!("a{c}b")).unwrap_err().code,
+                "invalid_title",
+                "{c:?}"
+            );
+        }
+        for c in ["\u{202E}", "\u{202A}", "\u{2066}", "\u{2069}"] {
+            assert_eq!(
+                PostTitle::parse(&format!("a{c}b")).unwrap_err().code,
+                "invalid_title",
+                "{c:?}"
+            );
+            assert!(PostContent::parse(&format!("a{c}b")).is_ok(), "{c:?}");
+        }
+        assert!(
+            PostTitle::parse("a\u{200F}b").is_ok(),
+            "marks do not reorder"
+        );
+        for c in ["\0", "\u{7}", "\u{1b}", "\u{7f}", "\u{9b}"] {
+            assert_eq!(
+                PostContent::parse(&format!("a{c}b")).unwrap_err().code,
+                "invalid_content",
+                "{c:?}"
+            );
+        }
+        for c in ["\t", "\n", "\r\n"] {
+            assert!(PostContent::parse(&format!("a{c}b")).is_ok(), "{c:?}");
         }
     }
 

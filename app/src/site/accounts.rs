@@ -432,6 +432,9 @@ fn avatar_message(e: &AvatarError) -> &'static str {
     match e {
         AvatarError::UnsupportedFormat => "Upload a PNG, JPEG or WebP image.",
         AvatarError::TooManyPixels { .. } => "This image has too many pixels; use a smaller one.",
+        AvatarError::TooMuchMemory { .. } => {
+            "This image is too large to process (too many pixels or too deep colours); use a smaller one."
+        }
         AvatarError::Corrupt(_) => "This file is not a readable image.",
     }
 }
@@ -492,6 +495,14 @@ pub async fn profile(
                 errors.add("image", avatar_message(&e));
                 return again(errors, StatusCode::UNPROCESSABLE_ENTITY);
             }
+            Err(SetAvatarError::Busy { .. }) => {
+                let mut errors = FieldErrors::default();
+                errors.add(
+                    "image",
+                    "Many pictures are being processed right now; please send it again in a few seconds.",
+                );
+                return again(errors, StatusCode::SERVICE_UNAVAILABLE);
+            }
             Err(SetAvatarError::Unauthenticated) => return see_other("/login/"),
             Err(SetAvatarError::Failed(e)) => {
                 return PageError::from(e).page(&state, &visitor, jar, req);
@@ -538,6 +549,14 @@ pub async fn profile(
                 let mut errors = FieldErrors::default();
                 errors.add("image", avatar_message(&e));
                 return again(errors, StatusCode::UNPROCESSABLE_ENTITY);
+            }
+            Err(SetAvatarError::Busy { .. }) => {
+                let mut errors = FieldErrors::default();
+                errors.add(
+                    "image",
+                    "Many pictures are being processed right now; please send it again in a few seconds.",
+                );
+                return again(errors, StatusCode::SERVICE_UNAVAILABLE);
             }
             Err(SetAvatarError::Failed(e)) => {
                 return PageError::from(e).page(&state, &visitor, jar, req);

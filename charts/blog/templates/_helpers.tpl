@@ -144,6 +144,17 @@ render it, so they cannot drift apart. Derived here rather than set by a
 value: the listen address, the bundled Postgres's and Redis's coordinates,
 the dev SeaweedFS and Mailpit addresses, and the CA path of database.caSecret.
 */}}
+{{/*
+The container port that serves /metrics: its own ("metrics") unless
+http.metricsPort is 0 (then the API's, "http"). Name and number.
+*/}}
+{{- define "blog.metricsPortName" -}}
+{{- if eq (int .Values.http.metricsPort) 0 }}http{{ else }}metrics{{ end }}
+{{- end }}
+{{- define "blog.metricsPortNumber" -}}
+{{- if eq (int .Values.http.metricsPort) 0 }}8080{{ else }}{{ .Values.http.metricsPort | int64 }}{{ end }}
+{{- end }}
+
 {{- define "blog.config" -}}
 {{- $v := .Values -}}
 BLOG_ENVIRONMENT: {{ $v.environment | quote }}
@@ -158,6 +169,9 @@ BLOG_HTTP__SHUTDOWN_GRACE_SECONDS: {{ $v.http.shutdownGraceSeconds | int64 | quo
 BLOG_HTTP__SHUTDOWN_DRAIN_SECONDS: {{ $v.http.shutdownDrainSeconds | int64 | quote }}
 BLOG_HTTP__MAX_BODY_BYTES: {{ $v.http.maxBodyBytes | int64 | quote }}
 BLOG_HTTP__TRUSTED_PROXIES: {{ $v.http.trustedProxies | int64 | quote }}
+BLOG_HTTP__TRUSTED_PROXY_NETWORKS: {{ $v.http.trustedProxyNetworks | quote }}
+BLOG_HTTP__CORS_ALLOWED_ORIGINS: {{ $v.http.corsAllowedOrigins | quote }}
+BLOG_HTTP__METRICS_PORT: {{ $v.http.metricsPort | int64 | quote }}
 BLOG_HTTP__READINESS_REQUIRES_REDIS: {{ $v.http.readinessRequiresRedis | quote }}
 {{- if $v.postgresql.enabled }}
 BLOG_DATABASE__HOST: {{ include "blog.postgresql.fullname" . | quote }}
@@ -205,6 +219,8 @@ BLOG_AUTH__PASSWORD_RESET_TTL_MINUTES: {{ $v.auth.passwordResetTtlMinutes | int6
 BLOG_AUTH__PBKDF2_ITERATIONS: {{ $v.auth.pbkdf2Iterations | int64 | quote }}
 BLOG_AVATARS__MAX_BYTES: {{ $v.avatars.maxBytes | int64 | quote }}
 BLOG_AVATARS__MAX_PIXELS: {{ $v.avatars.maxPixels | int64 | quote }}
+BLOG_AVATARS__MAX_DECODE_BYTES: {{ $v.avatars.maxDecodeBytes | int64 | quote }}
+BLOG_AVATARS__MAX_CONCURRENT: {{ $v.avatars.maxConcurrent | int64 | quote }}
 BLOG_AVATARS__SIZE: {{ $v.avatars.size | int64 | quote }}
 BLOG_RATE_LIMIT__ENABLED: {{ $v.rateLimit.enabled | quote }}
 BLOG_RATE_LIMIT__FAIL_CLOSED: {{ $v.rateLimit.failClosed | quote }}

@@ -30,6 +30,11 @@ set instead, in the form "<value>: <problem>: <fix>".
 {{- fail (printf "terminationGracePeriodSeconds (%v) must exceed preStopSleepSeconds + http.shutdownDrainSeconds + http.shutdownGraceSeconds (%v): raise terminationGracePeriodSeconds to at least %v, or shorten those" $v.terminationGracePeriodSeconds $minGrace (add1 $minGrace)) }}
 {{- end }}
 
+{{- /* The app refuses to start with hops to trust but no networks to trust them from. */}}
+{{- if and (gt (int $v.http.trustedProxies) 0) (not (trim $v.http.trustedProxyNetworks)) }}
+{{- fail "http.trustedProxyNetworks is empty while http.trustedProxies > 0: set it to the CIDRs the ingress controller or Gateway pods connect from, or set http.trustedProxies=0" }}
+{{- end }}
+
 {{- if and $v.ingress.enabled $v.httpRoute.enabled }}
 {{- fail "ingress.enabled and httpRoute.enabled are both true: keep one front door (set ingress.enabled=false to use the Gateway API HTTPRoute)" }}
 {{- end }}

@@ -302,8 +302,14 @@ fn two_values(
     let slug = s.key.replace(['.', '_'], "-");
     let default = s.default_text();
     [("a", "A"), ("b", "B")].map(|(v, upper)| {
-        if default.starts_with("http://") || default.starts_with("https://") {
+        // A URL, or a list of web origins (one is a valid list).
+        if default.starts_with("http://")
+            || default.starts_with("https://")
+            || s.rule.contains("origins")
+        {
             json!(format!("https://{slug}-{v}.example.org"))
+        } else if s.rule.contains("CIDR") {
+            json!(format!("198.51.100.0/{}", if v == "a" { 24 } else { 25 }))
         } else if default.contains('<') && default.ends_with('>') {
             json!(format!("Blog {upper} <{slug}-{v}@example.org>"))
         } else {

@@ -593,3 +593,163 @@ fn dev_values_stand_alone_with_the_chart_s_own_s3_and_mail() {
         }
     }
 }
+
+/// Issue 13, item 11: ingress-nginx refuses bodies over 1 MiB unless told otherwise; the
+/// Ingress allows the largest body the app accepts, derived from the avatar limit, and an
+/// operator's own annotation wins.
+#[test]
+fn the_ingress_body_limit_follows_the_avatar_limit() {
+    use k8s_openapi::api::networking::v1::Ingress;
+    const ANNOTATION: &str = "nginx.ingress.kubernetes.io/proxy-body-size";
+    let annotation = |r: &Rendered| -> Option<String> {
+        let ingress: Ingress = r.get("Ingress", &fullname());
+        ingress
+            .metadata
+            .annotations
+            .unwrap_or_default()
+            .get(ANNOTATION)
+            .cloned()
+    };
+    let mut checked = 0;
+    for (scenario, r) in rendered_scenarios() {
+        if r.of_kind("Ingress").is_empty() {
+            continue;
+        }
+        let config = r.config();
+        let number = |k: &str| -> u64 { config[k].parse().unwrap() };
+        let largest =
+            (number("BLOG_AVATARS__MAX_BYTES") + 65536).max(number("BLOG_HTTP__MAX_BODY_BYTES"));
+        assert_eq!(
+            annotation(r),
+            Some(largest.to_string()),
+            "{}: the Ingress must let the largest accepted body through",
+            scenario.name
+        );
+        checked += 1;
+    }
+    assert!(checked > 0, "no scenario renders an Ingress");
+
+    let helm = chart_tests::helm();
+    let render = |sets: &[&str]| {
+        let args: Vec<String> = sets
+            .iter()
+            .flat_map(|s| ["--set".to_owned(), (*s).to_owned()])
+            .collect();
+        let out = chart_tests::helm_template(&helm, &args);
+        assert!(out.status.success(), "{}", chart_tests::text(&out.stderr));
+        let yaml = chart_tests::text(&out.stdout);
+        Rendered {
+            docs: chart_tests::parse_documents(&yaml),
+            yaml,
+        }
+    };
+    let bigger = render(&["avatars.maxBytes=10485760"]);
+    assert_eq!(annotation(&bigger).as_deref(), Some("10551296"));
+    let json_larger = render(&["http.maxBodyBytes=33554432"]);
+    assert_eq!(annotation(&json_larger).as_deref(), Some("33554432"));
+    let own = render(&[
+        "ingress.annotations.nginx\\.ingress\\.kubernetes\\.io/proxy-body-size=64m",
+        "ingress.annotations.example\\.com/other=kept",
+    ]);
+    assert_eq!(annotation(&own).as_deref(), Some("64m"));
+    let ingress: k8s_openapi::api::networking::v1::Ingress = own.get("Ingress", &fullname());
+    assert_eq!(
+        ingress.metadata.annotations.unwrap()["example.com/other"],
+        "kept"
+    );
+}
+
+/// Issue 13, item 6: `/metrics` is on a port of its own that the Service behind the
+/// Ingress/HTTPRoute does not expose; the scrapers' ways in (ServiceMonitor through a
+/// Service of its own, prometheus.io and Datadog annotations, the NetworkPolicy) use it.
+#[test]
+fn metrics_are_scraped_on_their_own_port_which_the_ingress_service_lacks() {
+    use k8s_openapi::api::core::v1::Service;
+    use k8s_openapi::api::networking::v1::Ingress;
+    let mut monitors = 0;
+    for (scenario, r) in rendered_scenarios() {
+        let name = scenario.name;
+        let port: u16 = r.config()["BLOG_HTTP__METRICS_PORT"].parse().unwrap();
+        assert_ne!(port, 0, "{name}: /metrics would share the API's port");
+        assert_ne!(port, 8080, "{name}");
+        let pod = r.pod("Deployment/blog");
+        let app = container(&pod, "blog");
+        let ports: Vec<(String, i32)> = app
+            .ports
+            .iter()
+            .flatten()
+            .map(|p| (p.name.clone().unwrap_or_default(), p.container_port))
+            .collect();
+        assert!(
+            ports.contains(&("metrics".into(), i32::from(port))),
+            "{name}: {ports:?}"
+        );
+        // The Service that the Ingress/HTTPRoute routes to has the API's port only.
+        let front: Service = r.get("Service", &fullname());
+        for p in front.spec.unwrap().ports.unwrap() {
+            assert_eq!(p.name.as_deref(), Some("http"), "{name}: {p:?}");
+        }
+        for ingress in r.typed::<Ingress>("Ingress") {
+            for rule in ingress.spec.unwrap().rules.unwrap_or_default() {
+                for path in rule.http.unwrap().paths {
+                    let backend = path.backend.service.unwrap();
+                    assert_eq!(backend.name, fullname(), "{name}");
+                    assert_eq!(backend.port.unwrap().name.as_deref(), Some("http"));
+                }
+            }
+        }
+        let annotations = pod
+            .metadata
+            .as_ref()
+            .unwrap()
+            .annotations
+            .clone()
+            .unwrap_or_default();
+        if let Some(p) = annotations.get("prometheus.io/port") {
+            assert_eq!(p, &port.to_string(), "{name}");
+        }
+        if let Some(check) = annotations.get("ad.datadoghq.com/blog.checks") {
+            assert!(
+                check.contains(&format!(":{port}/metrics")),
+                "{name}: {check}"
+            );
+        }
+        let app_policy: NetworkPolicy = r.get("NetworkPolicy", &format!("{}-app", fullname()));
+        let rules = app_policy.spec.unwrap().ingress.unwrap_or_default();
+        let scraper_ports: Vec<String> = rules
+            .iter()
+            .filter(|rule| {
+                rule.from.iter().flatten().any(|f| {
+                    f.namespace_selector
+                        .as_ref()
+                        .and_then(|s| s.match_labels.as_ref())
+                        .is_some_and(|l| l.values().any(|v| v == "monitoring"))
+                })
+            })
+            .flat_map(|rule| rule.ports.iter().flatten())
+            .map(|p| format!("{:?}", p.port))
+            .collect();
+        if !r.of_kind("NetworkPolicy").is_empty() && !scraper_ports.is_empty() {
+            assert!(
+                scraper_ports.iter().all(|p| p.contains("metrics")),
+                "{name}: scrapers reach {scraper_ports:?}"
+            );
+        }
+        for monitor in r.of_kind("ServiceMonitor") {
+            monitors += 1;
+            let endpoint = &monitor["spec"]["endpoints"][0];
+            assert_eq!(endpoint["port"], "metrics", "{name}");
+            let selector = &monitor["spec"]["selector"]["matchLabels"];
+            let service: Service = r.get("Service", &format!("{}-metrics", fullname()));
+            let labels = service.metadata.labels.clone().unwrap_or_default();
+            for (k, v) in selector.as_object().unwrap() {
+                assert_eq!(labels.get(k).map(String::as_str), v.as_str(), "{name}: {k}");
+            }
+            let ports = service.spec.unwrap().ports.unwrap();
+            assert_eq!(ports.len(), 1);
+            assert_eq!(ports[0].name.as_deref(), Some("metrics"));
+            assert_eq!(ports[0].port, i32::from(port));
+        }
+    }
+    assert!(monitors > 0, "no scenario renders a ServiceMonitor");
+}

@@ -492,12 +492,27 @@ fn workload_pdb_and_policy_selectors_match_pod_labels() {
         for sm in r.of_kind("ServiceMonitor") {
             let sel: BTreeMap<String, String> =
                 serde_json::from_value(sm["spec"]["selector"]["matchLabels"].clone()).unwrap();
-            let svc: Service = r.get("Service", &fullname());
+            // The metrics Service (issue 13, item 6), never the one the
+            // Ingress/HTTPRoute sends traffic to.
+            let metrics: Service = r.get("Service", &format!("{}-metrics", fullname()));
             assert!(
-                selects(&sel, &svc.metadata.labels.unwrap()),
-                "{at}: ServiceMonitor selects the Service"
+                selects(&sel, &metrics.metadata.labels.unwrap()),
+                "{at}: ServiceMonitor selects the metrics Service"
             );
-            assert_eq!(sm["spec"]["endpoints"][0]["port"], "http");
+            let app: Service = r.get("Service", &fullname());
+            assert!(
+                !selects(&sel, &app.metadata.labels.unwrap()),
+                "{at}: ServiceMonitor must not select the Ingress's Service"
+            );
+            let port = sm["spec"]["endpoints"][0]["port"].as_str().unwrap();
+            assert!(
+                metrics
+                    .spec
+                    .as_ref()
+                    .and_then(|s| s.ports.as_ref())
+                    .is_some_and(|ports| ports.iter().any(|p| p.name.as_deref() == Some(port))),
+                "{at}: the ServiceMonitor's port {port} is the metrics Service's"
+            );
             assert_eq!(sm["spec"]["endpoints"][0]["path"], "/metrics");
         }
     }

@@ -30,6 +30,45 @@ async fn metrics_count_requests_by_route_and_status() {
     );
 }
 
+/// Issue 13, item 6: by default `/metrics` has a port of its own, so whatever reaches the
+/// API (the compose proxy, the Ingress) cannot read it.
+#[tokio::test]
+async fn metrics_are_served_on_their_own_port_not_the_api_s() {
+    let port = integration_tests::free_port();
+    let app = TestApp::spawn_with(|s| {
+        s.http.metrics_port = blog::config::units::Count::of(u64::from(port));
+    })
+    .await;
+    expect_status(app.get("/api/posts").await, 200).await;
+    let on_api = app.get("/metrics").await;
+    assert_eq!(
+        on_api.status(),
+        404,
+        "/metrics must not be on the API's port"
+    );
+    let response = app
+        .client
+        .get(format!("http://127.0.0.1:{port}/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let text = response.text().await.unwrap();
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("http_requests_total{") && l.contains("/api/posts")),
+        "{text}"
+    );
+    // Only /metrics there: the API is not reachable through the metrics port.
+    let api = app
+        .client
+        .get(format!("http://127.0.0.1:{port}/api/posts"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(api.status(), 404);
+}
+
 /// The document itself is a reviewed snapshot (`app/tests/openapi.rs`);
 /// here only that the running server serves it in both formats.
 #[tokio::test]

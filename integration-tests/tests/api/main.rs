@@ -4,14 +4,19 @@
 
 mod accounts;
 mod api_contract;
+mod auth_challenge;
 mod avatars;
 mod bad_input;
+mod cors;
 mod django_import;
 mod harness;
+mod login_timing;
 mod password_reset;
 mod posts;
+mod python_client;
 mod rate_limits;
 mod resilience;
 mod shutdown;
 mod site;
 mod story;
+mod text_fields;

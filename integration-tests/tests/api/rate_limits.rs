@@ -98,3 +98,72 @@ async fn password_reset_requests_per_account_are_limited() {
     );
     assert_eq!(app.mails_to(&user.email, 3).await.len(), 3);
 }
+
+/// Issue 13, item 2: the per-account log-in budget belongs to the account, not to the
+/// name typed, so its username and its email (in any case) share one budget of 5; a name
+/// that matches no account gets exactly the same answers.
+#[tokio::test]
+async fn an_account_has_one_login_budget_whatever_name_is_typed() {
+    let app = TestApp::spawn().await; // default: 5 log-ins per account per minute
+    let user = app.new_user().await; // its successful log-in is attempt 1
+    let names = [
+        user.username.clone(),
+        user.email.clone(),
+        user.username.to_uppercase(),
+        user.email.to_uppercase(),
+        user.email.clone(),
+    ];
+    let mut statuses = Vec::new();
+    for name in &names {
+        statuses.push(app.login(name, "wrong password!!").await.status().as_u16());
+    }
+    assert_eq!(
+        statuses,
+        [401, 401, 401, 401, 429],
+        "username and email are one account: 5 attempts in all"
+    );
+
+    let unknown = format!("nobody_{}", integration_tests::random_suffix(6));
+    let mut statuses = Vec::new();
+    for _ in 0..6 {
+        statuses.push(
+            app.login(&unknown, "wrong password!!")
+                .await
+                .status()
+                .as_u16(),
+        );
+    }
+    assert_eq!(
+        statuses,
+        [401, 401, 401, 401, 401, 429],
+        "an unknown name is limited like an account"
+    );
+}
+
+/// Issue 13, item 8: `X-Forwarded-For` is believed only from the proxies' networks. A
+/// client that reaches the service directly (here: loopback, while the proxy is elsewhere)
+/// and writes its own header gets no fresh per-address budget per request.
+#[tokio::test]
+async fn a_forged_forwarded_header_from_an_untrusted_peer_gets_no_fresh_budget() {
+    let app = TestApp::spawn_with(|s| {
+        s.http.trusted_proxy_networks = "192.0.2.10/32".parse().unwrap();
+    })
+    .await;
+    let mut statuses = Vec::new();
+    for i in 1..=7 {
+        let response = app
+            .client
+            .post(app.url("/api/password-resets"))
+            .header("x-forwarded-for", format!("198.51.100.{i}"))
+            .json(&json!({"email": format!("nobody{i}@example.test")}))
+            .send()
+            .await
+            .unwrap();
+        statuses.push(response.status().as_u16());
+    }
+    assert_eq!(
+        statuses,
+        [202, 202, 202, 202, 202, 429, 429],
+        "5 reset requests per address an hour, whatever address the header claims"
+    );
+}

@@ -2,7 +2,6 @@
 //! absolute URLs, conditional requests, and valid for a real feed parser
 //! (Python's feedparser from the pinned tools venv: `bozo` must be 0).
 
-use std::path::PathBuf;
 use std::process::Command;
 
 use integration_tests::TestApp;
@@ -10,24 +9,6 @@ use reqwest::StatusCode;
 use serde_json::json;
 
 use super::Web;
-
-/// The tools venv's Python (with feedparser), as the chart tests find their
-/// tools: `$BLOG_TOOLS_BIN`, set by `scripts/install-tools.sh --env`.
-fn tools_python() -> PathBuf {
-    let bin = std::env::var_os("BLOG_TOOLS_BIN").unwrap_or_else(|| {
-        panic!(
-            "BLOG_TOOLS_BIN is not set: the feed test parses feeds with the pinned feedparser; \
-             run `eval \"$(scripts/install-tools.sh --env)\"` first"
-        )
-    });
-    let python = PathBuf::from(bin).join("python3");
-    assert!(
-        python.exists(),
-        "{} is missing: reinstall the tools",
-        python.display()
-    );
-    python
-}
 
 /// What feedparser makes of `xml`: (bozo, feed title, entry titles, links).
 fn feedparser(xml: &str) -> serde_json::Value {
@@ -47,7 +28,7 @@ print(json.dumps({
                 for e in d.entries],
 }))
 "#;
-    let out = Command::new(tools_python())
+    let out = Command::new(integration_tests::tool("python3"))
         .arg("-c")
         .arg(script)
         .arg(&file)
