@@ -5,7 +5,10 @@
 # Postgres, both run exactly as `helm template` renders them
 # (scripts/restore-drill/pods.py); the database's tables and the API's
 # answers must be the same, log-ins must work, and a corrupted dump must be
-# refused. Prints the backup and restore times.
+# refused. The database is the chart's own Postgres pod, with its rendered TLS
+# Secret and pg_hba.conf, under its Service's DNS names: verified connections
+# work, plain text and another CA are refused. Prints the backup and restore
+# times.
 #
 #   scripts/restore-drill.sh                      100 000 posts (the default)
 #   scripts/restore-drill.sh --posts 2000 --keep  smaller, containers left running

@@ -1,10 +1,17 @@
 #!/bin/bash
 # Entrypoint of the local Postgres stand-in (dockerfiles/images.env): a small
 # subset of the official image's docker-entrypoint.sh (same variables, same
-# first-start behaviour).
+# first-start behaviour). Like upstream it also runs as a non-root UID
+# (a Kubernetes runAsUser: the directories must then be writable, as the
+# chart's fsGroup makes them), reads the password from POSTGRES_PASSWORD_FILE,
+# and gives the server's options to the init-time server too.
 set -euo pipefail
 
 : "${PGDATA:=/var/lib/postgresql/data}"
+if [[ -n "${POSTGRES_PASSWORD_FILE:-}" ]]; then
+  POSTGRES_PASSWORD="$(<"$POSTGRES_PASSWORD_FILE")"
+  export POSTGRES_PASSWORD
+fi
 : "${POSTGRES_USER:=postgres}"
 : "${POSTGRES_DB:=$POSTGRES_USER}"
 : "${POSTGRES_HOST_AUTH_METHOD:=scram-sha-256}"
@@ -46,8 +53,13 @@ init_cluster() {
   } >>"$PGDATA/postgresql.conf"
   echo "host all all all $POSTGRES_HOST_AUTH_METHOD" >>"$PGDATA/pg_hba.conf"
 
-  # A socket-only server for setup, so nothing can connect before it is done.
-  pg_ctl -D "$PGDATA" -o "-c listen_addresses=''" -w start >/dev/null
+  # A socket-only server for setup, so nothing can connect before it is
+  # done; with the server's own options (`-c hba_file=…`, TLS), as upstream.
+  local options=""
+  if (($# > 1)); then
+    options="$(printf '%q ' "${@:2}")"
+  fi
+  pg_ctl -D "$PGDATA" -o "${options}-c listen_addresses=''" -w start >/dev/null
   local psql=(psql -v ON_ERROR_STOP=1 --no-psqlrc --username "$POSTGRES_USER" --dbname postgres)
   if [[ "$POSTGRES_DB" != postgres ]]; then
     "${psql[@]}" --set db="$POSTGRES_DB" <<<'CREATE DATABASE :"db";' >/dev/null
@@ -69,7 +81,7 @@ init_cluster() {
 }
 
 if [[ ! -s "$PGDATA/PG_VERSION" ]]; then
-  init_cluster
+  init_cluster "$@"
 fi
 # exec: postgres is PID 1 and gets the stop signal itself.
 exec "$@"

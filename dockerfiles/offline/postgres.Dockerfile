@@ -1,7 +1,9 @@
 # Local stand-in for the official postgres image, from Debian's postgresql-15.
-# The entrypoint honours the official image's POSTGRES_PASSWORD, POSTGRES_USER,
-# POSTGRES_DB, POSTGRES_INITDB_ARGS, POSTGRES_HOST_AUTH_METHOD and PGDATA, so
-# tests and compose can switch between the two by image name alone.
+# The entrypoint honours the official image's POSTGRES_PASSWORD (and
+# POSTGRES_PASSWORD_FILE), POSTGRES_USER, POSTGRES_DB, POSTGRES_INITDB_ARGS,
+# POSTGRES_HOST_AUTH_METHOD and PGDATA, runs as a non-root UID, and passes
+# server options to its init-time server, so tests, compose and the chart's
+# StatefulSet pod (the restore drill) can switch between the two by image name.
 # The local base (RUNTIME_IMAGE_LOCAL in dockerfiles/images.env), passed by
 # build-offline-images.sh.
 ARG BASE_IMAGE

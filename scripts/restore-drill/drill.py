@@ -2,8 +2,13 @@
 restore into a fresh Postgres the way the chart's restore Job does, and check
 that the API answers the same. Run by scripts/restore-drill.sh (see there).
 
-  1. Postgres, Redis and S3 (SeaweedFS, with keys) on a Docker network; the
-     chart's migration Job and app Deployment, run as rendered (pods.py).
+  1. Redis and S3 (SeaweedFS, with keys) on a Docker network; the chart's
+     Postgres StatefulSet pod (TLS from the rendered Secret, pg_hba.conf from
+     the rendered ConfigMap) under the Service's DNS names; the TLS checks
+     (verified connections work for each name, plain text, another CA, a
+     name not in the certificate and the pods of a render with another CA
+     are refused); the chart's migration Job and app Deployment, run as
+     rendered (pods.py).
   2. Users (with avatars and sessions) and posts through the API, then bulk
      posts with bench/seed.sql up to --posts.
   3. Snapshot: every table's row count and checksum, and API answers (post
@@ -41,6 +46,9 @@ BUCKET = "blog-media"
 PREFIX = "backups/postgres/"
 KEEP_LAST = 2
 PASSWORD = "drill-" + secrets.token_urlsafe(12)
+# The DNS names of the Postgres Service in namespace blog, all in its certificate.
+POSTGRES_NAMES = [f"{RELEASE}-postgresql", f"{RELEASE}-postgresql.blog", f"{RELEASE}-postgresql.blog.svc",
+                  f"{RELEASE}-postgresql.blog.svc.cluster.local"]
 
 
 def log(msg):
@@ -71,7 +79,10 @@ class Stack:
         self.pods = []
         self.generation = 0
 
-    def render(self):
+    def render(self, extra=None):
+        """Renders the chart into self.manifests; with `extra` (more sets,
+        possibly none) returns another render instead: its generated TLS
+        Secret holds another CA."""
         repo, tag = self.images["app"].rsplit(":", 1)
         pg_repo, pg_tag = self.images["postgres"].rsplit(":", 1)
         sets = {
@@ -80,6 +91,10 @@ class Stack:
             "image.pullPolicy": "Never",
             "postgresql.image.repository": pg_repo,
             "postgresql.image.tag": pg_tag,
+            "postgresql.image.pullPolicy": "Never",
+            # The image's postgres UID (the chart's value for exactly this:
+            # 70 in the official alpine image, another in the local stand-in).
+            "postgresql.runAsUser": self.postgres_uid(),
             "ingress.host": "blog.drill",
             "secrets.databasePassword": self.db_password,
             "s3.endpoint": "http://s3:8333",
@@ -96,13 +111,23 @@ class Stack:
             "rateLimit.loginPerIp.max": "1000",
             "rateLimit.loginPerAccount.max": "1000",
         }
+        sets.update(extra or {})
         args = ["helm", "template", RELEASE, os.path.join(REPO, "charts/blog"), "--namespace", "blog"]
         for k, v in sets.items():
             args += ["--set-string" if k.startswith("secrets.") else "--set", f"{k}={v}"]
         out = subprocess.run(args, capture_output=True, text=True)
         if out.returncode != 0:
             raise Failed(f"helm template: {out.stderr}")
+        if extra is not None:
+            return Manifests(out.stdout)
         self.manifests = Manifests(out.stdout)
+        return self.manifests
+
+    def postgres_uid(self):
+        if not hasattr(self, "_pg_uid"):
+            run = docker("run", "--rm", "--entrypoint", "id", self.images["postgres"], "-u", "postgres")
+            self._pg_uid = run.stdout.decode().strip()
+        return self._pg_uid
 
     def up(self):
         docker("network", "create", self.network)
@@ -135,16 +160,19 @@ class Stack:
                  "S3", 120)
 
     def start_database(self):
+        """The chart's Postgres StatefulSet pod, as rendered (its TLS Secret,
+        pg_hba.conf and a fresh volume for its claim), reachable under every
+        DNS name of its Service, as in a cluster."""
         self.generation += 1
-        self.pg = self.service(
-            "postgres", f"{RELEASE}-postgresql", self.images["postgres"],
-            env={"POSTGRES_USER": DB, "POSTGRES_DB": DB, "POSTGRES_PASSWORD": self.db_password},
-        )
-        # Over TCP with the password, as the app connects: the image's
-        # init-time server listens on its socket only.
-        wait_for(lambda: docker("exec", "-e", f"PGPASSWORD={self.db_password}", self.pg, "psql",
-                                "-h", "127.0.0.1", "-U", DB, "-d", DB, "-c", "select 1",
-                                check=False).returncode == 0, "Postgres", 120)
+        pod = Pod(self.manifests, "StatefulSet/blog-postgresql", f"{self.name}-postgres-{self.generation}",
+                  self.network, image_map={"helper": self.images["postgres"]}, aliases=POSTGRES_NAMES)
+        self.pods.append(pod)
+        self.pg_pod = pod
+        self.pg = pod.run()[0]
+        # TCP, as the chart's probe does: the image's init-time server
+        # listens on its socket only, so this is the final server.
+        wait_for(lambda: docker("exec", self.pg, "pg_isready", "-q", "-h", "127.0.0.1",
+                                check=False).returncode == 0, "Postgres", 120, on_timeout=pod.logs)
 
     def start_redis(self):
         self.redis = self.service("redis", f"{RELEASE}-redis", self.images["redis"])
@@ -187,8 +215,8 @@ class Stack:
         self.app_pod.delete()
 
     def replace_database_and_cache(self):
-        for c in (self.pg, self.redis):
-            docker("rm", "-f", "-v", c)
+        self.pg_pod.delete()
+        docker("rm", "-f", "-v", self.redis)
         self.start_database()
         self.start_redis()
 
@@ -198,6 +226,55 @@ class Stack:
         for c in self.services:
             docker("rm", "-f", "-v", c, check=False)
         docker("network", "rm", self.network, check=False)
+
+
+def psql_client(stack, conninfo, ca=None):
+    """psql from another container on the network (the Postgres image, as
+    root), with `ca` (PEM bytes) at /tmp/ca.crt; returns (exit code, output)."""
+    script = 'cat > /tmp/ca.crt && exec psql "$0" -v ON_ERROR_STOP=1 -qAtc "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()"'
+    run = docker("run", "--rm", "-i", "--network", stack.network, "--user", "0", "-e", f"PGPASSWORD={stack.db_password}",
+                 "-e", "PGCONNECT_TIMEOUT=10", "--entrypoint", "/bin/sh", stack.images["postgres"], "-c", script,
+                 f"user={DB} dbname={DB} {conninfo}", input=ca or b"", check=False)
+    return run.returncode, (run.stdout + run.stderr).decode(errors="replace").strip()
+
+
+def check_tls(stack):
+    """The bundled Postgres serves TLS with the chart's certificate and
+    refuses everything else; the chart's pods verify it."""
+    ca = stack.manifests.secret_data(f"{RELEASE}-postgresql-tls")["ca.crt"]
+    for name in POSTGRES_NAMES:
+        rc, out = psql_client(stack, f"host={name} sslmode=verify-full sslrootcert=/tmp/ca.crt", ca)
+        check(rc == 0 and out == "t", f"verify-full to {name} with the chart's CA: {rc} {out}")
+    rc, out = psql_client(stack, f"host={RELEASE}-postgresql sslmode=disable")
+    check(rc != 0 and "no pg_hba.conf entry" in out and "no encryption" in out,
+          f"a plain-text connection was not refused by pg_hba: {rc} {out}")
+    # A different CA: that of another render (generated afresh).
+    other = stack.render({})
+    other_ca = other.secret_data(f"{RELEASE}-postgresql-tls")["ca.crt"]
+    check(other_ca != ca, "two renders generated the same CA")
+    rc, out = psql_client(stack, f"host={RELEASE}-postgresql sslmode=verify-full sslrootcert=/tmp/ca.crt", other_ca)
+    check(rc != 0 and "certificate verify failed" in out, f"a certificate of another CA was accepted: {rc} {out}")
+    # The right CA, but a name the certificate does not hold (the pod's IP).
+    ip = docker("inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", stack.pg).stdout.decode().strip()
+    rc, out = psql_client(stack, f"host={ip} sslmode=verify-full sslrootcert=/tmp/ca.crt", ca)
+    check(rc != 0 and "does not match host name" in out, f"verify-full by IP {ip} was accepted: {rc} {out}")
+    log(f"TLS: verify-full works for {', '.join(POSTGRES_NAMES)}; plain text, another CA and an IP are refused")
+    # The chart's own pods: the migration Job of the render with the other
+    # CA fails on the certificate, and one rendered without TLS (plain
+    # text) is refused by the server.
+    for manifests, tag, want in [(other, "migrate-other-ca", "invalid peer certificate"),
+                                 (stack.render({"postgresql.tls.enabled": "false"}), "migrate-plain", "no encryption")]:
+        pod = Pod(manifests, "Job/blog-migrate", f"{stack.name}-{tag}", stack.network,
+                  image_map={"helper": stack.images["postgres"]})
+        try:
+            pod.run(log=lambda _: None)
+            raise Failed(f"{tag}: the migration Job connected")
+        except PodError:
+            logs = pod.logs()
+            check(want in logs, f"{tag}: failed for another reason than {want!r}: {logs[-800:]}")
+        finally:
+            pod.delete()
+    log("TLS: the migration Job of a render with another CA, and one without TLS, are refused")
 
 
 def wait_for(ready, what, seconds, on_timeout=None):
@@ -375,9 +452,14 @@ def drill(stack, posts):
     figures = {"posts": posts}
     stack.render()
     stack.up()
+    check_tls(stack)
     stack.run_job("Job/blog-migrate", "migrate-1")
     stack.start_app("app-1")
-    log(f"app up at {stack.url}")
+    # The app's pooled connections (its readiness probe opened one) are TLS.
+    conns = stack.sql("SELECT count(*) || ' ' || coalesce(bool_and(ssl), false) FROM pg_stat_ssl "
+                      "JOIN pg_stat_activity USING (pid) WHERE application_name = 'blog'")
+    check(conns.split()[0] != "0" and conns.split()[1] == "true", f"the app's connections (count, all TLS): {conns}")
+    log(f"app up at {stack.url}; its {conns.split()[0]} connection(s) to Postgres are TLS")
     users, revoked = seed(stack, posts)
     sample_ids = stack.sql("SELECT id FROM posts ORDER BY md5(id::text) LIMIT 25").split()
     db_before = database_snapshot(stack)

@@ -14,11 +14,15 @@ Kubernetes → Docker:
   emptyDir                 a Docker volume, mode 0777 like an emptyDir
                            (sizeLimit is the kubelet's; not enforced here)
   projected/secret volume  a Docker volume holding the rendered Secrets' keys
+  configMap volume         a Docker volume holding the rendered ConfigMap's keys
+  volumeClaimTemplates     a Docker volume, root:fsGroup 2775 like a fresh PVC
+                           under fsGroup (a StatefulSet's pod)
   runAsUser/Group, fsGroup --user UID:GID --group-add FSGROUP
   readOnlyRootFilesystem   --read-only
   capabilities drop ALL    --cap-drop ALL
   allowPrivilegeEscalation --security-opt no-new-privileges
-  Service names            network aliases (given by the caller)
+  Service names            network aliases: the caller's, and `aliases` for
+                           the pod itself (the Service that selects it)
 """
 
 import base64
@@ -64,6 +68,17 @@ class Manifests:
     def config_map(self, name):
         return self.get("ConfigMap", name).get("data", {})
 
+    def add(self, doc):
+        """Adds an object the cluster would hold without the chart rendering
+        it (a Secret an operator made: an `existingSecret`)."""
+        self.docs.append(doc)
+
+    def volume_claim_templates(self, kind_name):
+        kind, name = kind_name.split("/", 1)
+        if kind != "StatefulSet":
+            return []
+        return self.get(kind, name)["spec"].get("volumeClaimTemplates", [])
+
 
 class Pod:
     """One run of a rendered pod template. `name` prefixes its containers
@@ -72,8 +87,9 @@ class Pod:
     `image_map` may rename images and names the `helper` image (one with
     /bin/sh) that prepares volumes."""
 
-    def __init__(self, manifests, kind_name, name, network, image_map=None):
+    def __init__(self, manifests, kind_name, name, network, image_map=None, aliases=()):
         self.m = manifests
+        self.aliases = list(aliases)
         self.kind_name = kind_name
         self.template = manifests.pod_template(kind_name)
         self.spec = self.template["spec"]
@@ -101,11 +117,27 @@ class Pod:
                "--entrypoint", "/bin/sh", image, "-c", script, input=input)
 
     def _make_volumes(self):
+        fs_group = self.spec.get("securityContext", {}).get("fsGroup", 0)
+        for claim in self.m.volume_claim_templates(self.kind_name):
+            # The kubelet gives a volume of a pod with fsGroup to that group,
+            # group-writable and setgid.
+            vol = self._volume(claim["metadata"]["name"])
+            self._helper(vol, f"chown 0:{fs_group} /v && chmod 2775 /v")
         for v in self.spec.get("volumes", []):
             name = v["name"]
             if "emptyDir" in v:
                 vol = self._volume(name)
                 self._helper(vol, "chmod 0777 /v")
+            elif "configMap" in v:
+                data = self.m.config_map(v["configMap"]["name"])
+                mode = v["configMap"].get("defaultMode", 0o644)
+                items = v["configMap"].get("items") or [{"key": k, "path": k} for k in data]
+                vol = self._volume(name)
+                for item in items:
+                    if item["key"] not in data:
+                        raise PodError(f"{self.kind_name}: ConfigMap {v['configMap']['name']} has no key {item['key']}")
+                    self._helper(vol, f"cat > '/v/{item['path']}' && chown 0:{fs_group} '/v/{item['path']}' "
+                                      f"&& chmod {mode:o} '/v/{item['path']}'", input=data[item["key"]].encode())
             elif "projected" in v or "secret" in v:
                 files = {}
                 mode = 0o440
@@ -124,7 +156,6 @@ class Pod:
                             raise PodError(f"{self.kind_name}: Secret {source['secret']['name']} has no key {item['key']}")
                         files[item["path"]] = data[item["key"]]
                 vol = self._volume(name)
-                fs_group = self.spec.get("securityContext", {}).get("fsGroup", 0)
                 for path, content in files.items():
                     self._helper(vol, f"cat > '/v/{path}' && chown 0:{fs_group} '/v/{path}' && chmod {mode:o} '/v/{path}'",
                                  input=content)
@@ -150,6 +181,8 @@ class Pod:
         sc = {**pod_sc, **c.get("securityContext", {})}
         cname = f"{self.name}-{c['name']}"
         args = ["run", "--name", cname, "--network", self.network]
+        for alias in self.aliases:
+            args += ["--network-alias", alias]
         args += ["-d"] if detach else []
         for container_port, host in (publish or {}).items():
             args += ["-p", f"{host}:{container_port}"]

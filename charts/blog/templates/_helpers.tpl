@@ -66,6 +66,48 @@ annotations:
 {{- include "blog.component.fullname" (dict "ctx" . "component" "migrate") }}
 {{- end }}
 
+{{/*
+The bundled Postgres's TLS: the Secret with tls.crt, tls.key and ca.crt
+(postgresql.tls.existingSecret, else the one the chart generates or
+cert-manager fills), and the Service's DNS names its certificate holds: the
+app connects to the short name, other namespaces' clients to the longer ones.
+*/}}
+{{- define "blog.postgresql.tlsSecretName" -}}
+{{- default (printf "%s-tls" (include "blog.postgresql.fullname" .)) .Values.postgresql.tls.existingSecret }}
+{{- end }}
+{{- define "blog.postgresql.dnsNames" -}}
+{{- $name := include "blog.postgresql.fullname" . }}
+{{- $ns := .Release.Namespace }}
+{{- list $name (printf "%s.%s" $name $ns) (printf "%s.%s.svc" $name $ns) (printf "%s.%s.svc.cluster.local" $name $ns) | toJson }}
+{{- end }}
+{{- define "blog.postgresql.hba" -}}
+# TYPE  DATABASE  USER  ADDRESS  METHOD
+local   all       all            trust
+hostssl all       all   all      scram-sha-256
+{{- end }}
+{{- define "blog.postgresql.tls" -}}
+{{- if and .Values.postgresql.enabled .Values.postgresql.tls.enabled }}true{{ end }}
+{{- end }}
+
+{{/*
+"true" when this upgrade's hooks will meet a bundled Postgres that does not
+serve TLS yet: the first upgrade from a chart without postgresql.tls (or
+with it off) runs its pre-upgrade migration against the old server, which
+the upgrade restarts with TLS only after the hooks. That Job alone then
+connects as the old release did (plain text: all that server offers); later
+upgrades find `ssl=on` in the live StatefulSet and verify TLS. Call with
+(dict "ctx" $ "live" <the live StatefulSet, or empty>).
+*/}}
+{{- define "blog.postgresql.hooksMeetPlainServer" -}}
+{{- if and (include "blog.postgresql.tls" .ctx) .live }}
+{{- $args := list }}
+{{- range .live.spec.template.spec.containers }}
+{{- if eq .name "postgresql" }}{{ $args = .args | default list }}{{ end }}
+{{- end }}
+{{- if not (has "ssl=on" $args) }}true{{ end }}
+{{- end }}
+{{- end }}
+
 {{- define "blog.serviceAccountName" -}}
 {{- if .Values.serviceAccount.create }}
 {{- default (include "blog.fullname" .) .Values.serviceAccount.name }}
@@ -142,7 +184,8 @@ app setting (docs/contracts.md). The app's ConfigMap and the migration Job (a
 hook, which cannot rely on the ConfigMap existing yet on first install) both
 render it, so they cannot drift apart. Derived here rather than set by a
 value: the listen address, the bundled Postgres's and Redis's coordinates,
-the dev SeaweedFS and Mailpit addresses, and the CA path of database.caSecret.
+the dev SeaweedFS and Mailpit addresses, and the CA path of database.caSecret
+(or of the bundled Postgres's TLS Secret).
 */}}
 {{/*
 The container port that serves /metrics: its own ("metrics") unless
@@ -178,7 +221,12 @@ BLOG_DATABASE__HOST: {{ include "blog.postgresql.fullname" . | quote }}
 BLOG_DATABASE__PORT: "5432"
 BLOG_DATABASE__NAME: {{ $v.postgresql.database | quote }}
 BLOG_DATABASE__USER: {{ $v.postgresql.username | quote }}
+{{- if $v.postgresql.tls.enabled }}
+BLOG_DATABASE__SSL_MODE: "require"
+BLOG_DATABASE__SSL_ROOT_CERT: {{ include "blog.databaseCaPath" . | quote }}
+{{- else }}
 BLOG_DATABASE__SSL_MODE: "disable"
+{{- end }}
 {{- else }}
 BLOG_DATABASE__HOST: {{ $v.database.host | quote }}
 BLOG_DATABASE__PORT: {{ $v.database.port | int64 | quote }}
@@ -276,7 +324,8 @@ Secret's keys, the mounted volume, the env and the checks.
 The volume with every secret file of the blog containers: only the keys in
 use (a missing key stops the pod with a clear event instead of an app
 error), each from its own Secret when one is named, else from the release's
-(or existing) Secret; plus the database CA.
+(or existing) Secret; plus the database CA (database.caSecret's, or the
+bundled Postgres's ca.crt).
 */}}
 {{- define "blog.secretsVolume" -}}
 {{- $shared := list }}
@@ -306,11 +355,18 @@ error), each from its own Secret when one is named, else from the release's
             - key: {{ .ref.key }}
               path: {{ .file }}
       {{- end }}
-      {{- with .Values.database.caSecret.name }}
+      {{- if include "blog.postgresql.tls" . }}
+      {{- /* Only the CA: the server's key is mounted in the Postgres pod alone. */}}
       - secret:
-          name: {{ . }}
+          name: {{ include "blog.postgresql.tlsSecretName" . }}
           items:
-            - key: {{ $.Values.database.caSecret.key }}
+            - key: ca.crt
+              path: database-ca.crt
+      {{- else if .Values.database.caSecret.name }}
+      - secret:
+          name: {{ .Values.database.caSecret.name }}
+          items:
+            - key: {{ .Values.database.caSecret.key }}
               path: database-ca.crt
       {{- end }}
 {{- end }}

@@ -53,7 +53,17 @@ set instead, in the form "<value>: <problem>: <fix>".
 {{- fail "database.passwordSecret.name is for an external database: with postgresql.enabled=true the bundled Postgres and the app share secrets.databasePassword (or existingSecret key database-password); unset database.passwordSecret.name or set postgresql.enabled=false" }}
 {{- end }}
 {{- if and $v.postgresql.enabled $v.database.caSecret.name }}
-{{- fail "database.caSecret.name is for an external database (the bundled Postgres speaks plain TCP inside the namespace): unset it or set postgresql.enabled=false" }}
+{{- fail "database.caSecret.name is for an external database (the bundled Postgres's CA is the ca.crt of postgresql.tls): unset it, set postgresql.tls.existingSecret for a certificate of your own, or set postgresql.enabled=false" }}
+{{- end }}
+{{- $pgTls := $v.postgresql.tls }}
+{{- if and $pgTls.existingSecret $pgTls.certManager.enabled }}
+{{- fail "postgresql.tls.existingSecret and postgresql.tls.certManager.enabled are both set: they are two sources of the same Secret; unset postgresql.tls.existingSecret to let cert-manager make it, or set postgresql.tls.certManager.enabled=false" }}
+{{- end }}
+{{- if and $pgTls.certManager.enabled (not $pgTls.certManager.issuerRef.name) }}
+{{- fail "postgresql.tls.certManager.enabled=true needs an issuer: set postgresql.tls.certManager.issuerRef.name (and .kind: Issuer or ClusterIssuer) to a cert-manager issuer that fills in ca.crt (a CA issuer, not ACME)" }}
+{{- end }}
+{{- if and (not $pgTls.enabled) (or $pgTls.existingSecret $pgTls.certManager.enabled) }}
+{{- fail "postgresql.tls.existingSecret or postgresql.tls.certManager is set but postgresql.tls.enabled=false, so no certificate would be used: set postgresql.tls.enabled=true, or unset them" }}
 {{- end }}
 
 {{- /* Each secret in use has a source. */}}

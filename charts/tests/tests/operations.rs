@@ -245,9 +245,13 @@ fn each_secret_can_come_from_a_secret_of_its_own() {
         "an external Redis URL is a secret"
     );
 
-    // The simple default stays: one shared Secret with fixed keys.
+    // The simple default stays: one shared Secret with fixed keys (plus
+    // the CA of the bundled Postgres's certificate, tests/postgres_tls.rs).
     let prod = rendered("production");
-    let sources = secret_sources(&prod.pod("Deployment/blog"));
+    let sources: BTreeSet<_> = secret_sources(&prod.pod("Deployment/blog"))
+        .into_iter()
+        .filter(|(name, _, _)| name != "blog-postgresql-tls")
+        .collect();
     let names: BTreeSet<_> = sources.iter().map(|(n, _, _)| n.as_str()).collect();
     assert_eq!(names, BTreeSet::from(["blog-production"]));
     assert!(sources.iter().all(|(_, key, file)| key == file));
@@ -354,7 +358,7 @@ fn backups_dump_then_upload_with_the_apps_settings() {
             "production",
             "blog-production-backups",
             "blog-postgresql",
-            "disable",
+            "verify-full",
         ),
         (
             "operator-existing-infra",
@@ -366,7 +370,7 @@ fn backups_dump_then_upload_with_the_apps_settings() {
             "staging",
             "blog-staging-media",
             "blog-postgresql",
-            "disable",
+            "verify-full",
         ),
     ] {
         let r = rendered(scenario);
