@@ -6,6 +6,7 @@ mod accounts;
 mod api_contract;
 mod avatars;
 mod bad_input;
+mod conditional;
 mod django_import;
 mod harness;
 mod password_reset;
