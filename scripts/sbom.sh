@@ -135,13 +135,17 @@ check() {
   # The image has no dpkg (nor shell): its package records are one file per
   # package in /var/lib/dpkg/status.d, read from a created, never started,
   # container.
-  container="$(docker create --entrypoint /none "$image")"
   # shellcheck disable=SC2064 # expand now
-  trap "rm -f '$crates' '$packages'; docker rm -f '$container' >/dev/null" RETURN
+  trap "rm -f '$crates' '$packages' '$packages.tar'" RETURN
   (cd "$repo" && cargo tree --locked -p blog -e normal --target "$target" --prefix none -f '{p}') |
     awk '{print $1, substr($2, 2)}' | sort -u >"$crates"
-  docker cp "${container}:/var/lib/dpkg/status.d" - |
-    python3 -c '
+  # Removed before anything can fail: a failed check exits the script, and a
+  # container left behind would pin the image (delivery-test removes it).
+  container="$(docker create --entrypoint /none "$image")"
+  docker cp "${container}:/var/lib/dpkg/status.d" - >"${packages}.tar" || true
+  docker rm -f "$container" >/dev/null
+  [[ -s "${packages}.tar" ]] || die "${image}: no /var/lib/dpkg/status.d (package records)"
+  python3 -c '
 import sys, tarfile
 with tarfile.open(fileobj=sys.stdin.buffer, mode="r|") as tar:
     for member in tar:
@@ -149,7 +153,8 @@ with tarfile.open(fileobj=sys.stdin.buffer, mode="r|") as tar:
             continue
         fields = dict(line.split(": ", 1) for line in tar.extractfile(member).read().decode().splitlines() if ": " in line and not line.startswith(" "))
         print(fields["Package"], fields["Version"])
-'  | sort -u >"$packages"
+' <"${packages}.tar" | sort -u >"$packages"
+  rm -f "${packages}.tar"
   python3 - "${dir}/${rust_ref#*  }" "${dir}/${os_ref#*  }" "$crates" "$packages" <<'PY'
 import json, sys
 
