@@ -1,14 +1,19 @@
 -- wrk script for bench/run.sh: the request comes from the environment, the
 -- summary is printed as one machine-readable line.
---   BENCH_METHOD (GET), BENCH_BODY (JSON), BENCH_TOKEN (bearer token)
+--   BENCH_METHOD (GET), BENCH_BODY (JSON), BENCH_TOKEN (bearer token),
+--   BENCH_ACCEPT_ENCODING (sent as Accept-Encoding; none by default)
 local method = os.getenv("BENCH_METHOD") or "GET"
 local body = os.getenv("BENCH_BODY")
 local token = os.getenv("BENCH_TOKEN")
+local accept_encoding = os.getenv("BENCH_ACCEPT_ENCODING")
 
 wrk.method = method
 if body and body ~= "" then
   wrk.body = body
   wrk.headers["Content-Type"] = "application/json"
+end
+if accept_encoding and accept_encoding ~= "" then
+  wrk.headers["Accept-Encoding"] = accept_encoding
 end
 if token and token ~= "" then
   wrk.headers["Authorization"] = "Bearer " .. token

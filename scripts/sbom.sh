@@ -17,7 +17,8 @@
 # build-image.sh writes them); it fails unless each file matches its digest, is
 # CycloneDX, the Rust one lists every crate `cargo tree -p blog` compiles into
 # the binary (poem, poem-openapi, tokio-postgres… by name and version) and the
-# OS one lists exactly the packages dpkg reports inside the image.
+# OS one lists exactly the packages recorded inside the image (one dpkg record
+# per package in /var/lib/dpkg/status.d: the image has no dpkg to ask).
 set -euo pipefail
 shopt -s inherit_errexit
 
@@ -128,15 +129,32 @@ check() {
   (cd "$dir" && printf '%s\n%s\n' "$rust_ref" "$os_ref" | sha256sum --check --quiet --strict) ||
     die "the SBOMs in ${dir} do not match the labels of ${image}"
 
-  local crates packages
+  local crates packages container
   crates="$(mktemp)"
   packages="$(mktemp)"
+  # The image has no dpkg (nor shell): its package records are one file per
+  # package in /var/lib/dpkg/status.d, read from a created, never started,
+  # container.
   # shellcheck disable=SC2064 # expand now
-  trap "rm -f '$crates' '$packages'" RETURN
+  trap "rm -f '$crates' '$packages' '$packages.tar'" RETURN
   (cd "$repo" && cargo tree --locked -p blog -e normal --target "$target" --prefix none -f '{p}') |
     awk '{print $1, substr($2, 2)}' | sort -u >"$crates"
-  docker run --rm --network none --entrypoint dpkg-query "$image" -W -f '${Package} ${Version}\n' |
-    sort -u >"$packages"
+  # Removed before anything can fail: a failed check exits the script, and a
+  # container left behind would pin the image (delivery-test removes it).
+  container="$(docker create --entrypoint /none "$image")"
+  docker cp "${container}:/var/lib/dpkg/status.d" - >"${packages}.tar" || true
+  docker rm -f "$container" >/dev/null
+  [[ -s "${packages}.tar" ]] || die "${image}: no /var/lib/dpkg/status.d (package records)"
+  python3 -c '
+import sys, tarfile
+with tarfile.open(fileobj=sys.stdin.buffer, mode="r|") as tar:
+    for member in tar:
+        if not member.isfile():
+            continue
+        fields = dict(line.split(": ", 1) for line in tar.extractfile(member).read().decode().splitlines() if ": " in line and not line.startswith(" "))
+        print(fields["Package"], fields["Version"])
+' <"${packages}.tar" | sort -u >"$packages"
+  rm -f "${packages}.tar"
   python3 - "${dir}/${rust_ref#*  }" "${dir}/${os_ref#*  }" "$crates" "$packages" <<'PY'
 import json, sys
 
@@ -186,7 +204,7 @@ with open(packages_path) as f:
     installed = {tuple(line.split(maxsplit=1)) for line in f if line.strip()}
 installed = {(n, v.strip()) for n, v in installed}
 if not any(n == "ca-certificates" for n, _ in installed):
-    errors.append("dpkg in the image lists no ca-certificates: not the app image?")
+    errors.append("the image records no ca-certificates package: not the app image?")
 for what, diff in (("installed but not in the OS SBOM", installed - debs), ("in the OS SBOM but not installed", debs - installed)):
     if diff:
         errors.append(f"Debian packages {what}: " + ", ".join(f"{n} {v}" for n, v in sorted(diff)))

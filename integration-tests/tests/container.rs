@@ -17,6 +17,8 @@ use serde_json::{Value, json};
 /// What `BLOG_HTTP__PUBLIC_URL` is set to: avatar URLs start with it.
 const PUBLIC_URL: &str = "http://blog.test";
 const GRACE_SECONDS: u64 = 20;
+/// Where `fs-probe` (src/bin/fs-probe.rs) is mounted in the app container.
+const PROBE: &str = "/probe/fs-probe";
 
 fn docker_json(args: &[&str]) -> Value {
     let out = Command::new("docker").args(args).output().expect("docker");
@@ -162,6 +164,87 @@ fn image_runs_as_non_root_and_carries_no_secrets() {
     );
 }
 
+/// The image is the binary on a minimal runtime: at most 50 MB, and beside the binary
+/// only what it needs from Debian's packages (loader, libc, libm, libgcc_s, the CA
+/// bundle, their package records): no shell, no package manager, no coreutils.
+#[test]
+fn image_is_small_and_holds_only_the_runtime() {
+    let image = app_image();
+    let size = docker_json(&["image", "inspect", &image])[0]["Size"]
+        .as_u64()
+        .expect("image size");
+    eprintln!("app image: {:.1} MB", size as f64 / 1e6);
+    assert!(
+        size <= 50_000_000,
+        "the image is {size} bytes, more than 50 MB"
+    );
+
+    let created = Command::new("docker")
+        .args(["create", &image])
+        .output()
+        .expect("docker create");
+    assert!(created.status.success(), "docker create {image}");
+    let container = String::from_utf8_lossy(&created.stdout).trim().to_owned();
+    let listing = Command::new("sh")
+        .args(["-c", &format!("docker export {container} | tar -t")])
+        .output()
+        .expect("docker export | tar -t");
+    let _ = Command::new("docker")
+        .args(["rm", "-f", &container])
+        .output();
+    assert!(listing.status.success(), "docker export {container}");
+    let files: Vec<String> = String::from_utf8_lossy(&listing.stdout)
+        .lines()
+        .map(|l| l.trim_start_matches("./").trim_end_matches('/').to_owned())
+        .collect();
+    for needed in [
+        "usr/local/bin/blog",
+        "etc/ssl/certs/ca-certificates.crt",
+        "etc/passwd",
+        "var/lib/dpkg/status.d/libc6",
+        "var/lib/dpkg/status.d/libgcc-s1",
+        "var/lib/dpkg/status.d/ca-certificates",
+        "tmp",
+    ] {
+        assert!(
+            files.iter().any(|f| f == needed),
+            "{needed} missing: {files:?}"
+        );
+    }
+    for absent in [
+        "bin/sh",
+        "usr/bin/sh",
+        "bin/bash",
+        "usr/bin/dpkg",
+        "usr/bin/apt-get",
+        "usr/bin/id",
+    ] {
+        assert!(
+            !files.iter().any(|f| f == absent),
+            "{absent} is in the image"
+        );
+    }
+    // Docker adds mount points and its marker; everything else is counted.
+    let ours = files
+        .iter()
+        .filter(|f| {
+            !f.is_empty()
+                && ![
+                    "dev",
+                    "proc",
+                    "sys",
+                    ".dockerenv",
+                    "etc/hosts",
+                    "etc/hostname",
+                    "etc/resolv.conf",
+                ]
+                .iter()
+                .any(|docker| f == docker || f.starts_with(&format!("{docker}/")))
+        })
+        .count();
+    assert!(ours < 60, "{ours} entries, expected a few dozen: {files:?}");
+}
+
 /// The app image on the binary's shared dependencies, in a slot of its own: `blog
 /// migrate` in the image, then `serve`, published on 127.0.0.1.
 struct Served {
@@ -195,6 +278,10 @@ async fn serve_with(flags: &[&str]) -> Served {
     let name = format!("{}-app-{}", infra.network.name, random_suffix(4));
     let started = Instant::now();
     let app = app_container(infra, &name, None, &env)
+        .flags([
+            "--volume".to_owned(),
+            format!("{}:{PROBE}:ro", env!("CARGO_BIN_EXE_fs-probe")),
+        ])
         .flags(flags.iter().copied())
         .publish(8080, None)
         .start()
@@ -256,14 +343,24 @@ async fn user_token(client: &reqwest::Client, base: &str) -> (String, String) {
 async fn app_container_serves_the_api_read_only_as_non_root() {
     let Served { app, base, infra } = serve().await;
 
-    let uid = app.exec(&["id", "-u"]).await.expect("id -u");
-    assert_ne!(uid.trim(), "0", "the server process must not run as root");
+    // The image has no shell or coreutils: the probe is mounted in (see `serve`).
+    let uid = app
+        .exec(&[PROBE, "uid", "1"])
+        .await
+        .expect("the server's UID");
+    assert_eq!(
+        uid.trim(),
+        "10001",
+        "the server process must run as the image's user"
+    );
     assert!(
-        app.exec(&["touch", "/usr/local/bin/probe"]).await.is_err(),
+        app.exec(&[PROBE, "write", "/usr/local/bin/probe"])
+            .await
+            .is_err(),
         "the root filesystem must be read-only"
     );
     assert!(
-        app.exec(&["touch", "/tmp/probe"]).await.is_ok(),
+        app.exec(&[PROBE, "write", "/tmp/probe"]).await.is_ok(),
         "/tmp must stay writable"
     );
 

@@ -12,9 +12,9 @@ use crate::config::origins::Origins;
 /// The methods the API uses.
 const METHODS: &str = "GET, POST, PUT, PATCH, DELETE";
 /// The request headers a client of the API sends beyond the safelisted ones.
-const REQUEST_HEADERS: &str = "authorization, content-type, x-request-id";
+const REQUEST_HEADERS: &str = "authorization, content-type, if-none-match, x-request-id";
 /// The response headers a script may read beyond the safelisted ones.
-const EXPOSED: &str = "location, retry-after, www-authenticate, x-request-id";
+const EXPOSED: &str = "etag, location, retry-after, www-authenticate, x-request-id";
 /// How long a browser may reuse a preflight answer (seconds).
 const MAX_AGE: &str = "600";
 
@@ -62,8 +62,14 @@ pub fn preflight(req: &Request, origin: Option<&HeaderValue>) -> Option<Response
 /// another).
 pub fn decorate(resp: &mut Response, origin: Option<HeaderValue>) {
     let headers = resp.headers_mut();
-    if !headers.contains_key(header::VARY) {
-        headers.insert(header::VARY, HeaderValue::from_static("origin"));
+    // Appended, not inserted: the answer may already vary by something else
+    // (`Accept-Encoding` from compression).
+    let varies_by_origin = headers.get_all(header::VARY).iter().any(|v| {
+        v.to_str()
+            .is_ok_and(|v| v.split(',').any(|f| f.trim().eq_ignore_ascii_case("origin")))
+    });
+    if !varies_by_origin {
+        headers.append(header::VARY, HeaderValue::from_static("origin"));
     }
     if let Some(origin) = origin {
         headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);

@@ -5,6 +5,8 @@ pub mod accounts;
 pub mod allow;
 pub mod auth;
 pub mod client_ip;
+pub mod compression;
+pub mod conditional;
 pub mod cors;
 pub mod health;
 pub mod media;
@@ -165,6 +167,11 @@ pub fn app(state: AppState) -> impl Endpoint<Output = Response> {
                     .get(header::ACCEPT)
                     .and_then(|v| v.to_str().ok())
                     .map(str::to_owned);
+                let accept_encoding = req
+                    .headers()
+                    .get(header::ACCEPT_ENCODING)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned);
                 let request_id = request_id(&req);
                 req.set_data(RequestId(request_id.clone()));
                 let method = req.method().clone();
@@ -265,6 +272,10 @@ pub fn app(state: AppState) -> impl Endpoint<Output = Response> {
                 });
                 if let Ok(value) = HeaderValue::from_str(&request_id) {
                     resp.headers_mut().insert(REQUEST_ID_HEADER, value);
+                }
+                // Last: everything above reads or sets headers, not the body.
+                if is_api_path(&path) {
+                    resp = compression::compress(accept_encoding.as_deref(), resp).await;
                 }
                 Ok::<_, poem::Error>(resp)
             }

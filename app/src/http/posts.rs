@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use poem::web::Data;
-use poem_openapi::param::{Path, Query};
+use poem_openapi::param::{Header, Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::types::Example;
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::ApiTags;
 use super::auth::BearerAuth;
+use super::conditional::{self, Decision};
 use super::nullable::{Nullable, OptionalNullable};
 use super::problem::{ApiError, Problem};
 use super::strict::{Text, rules};
@@ -19,7 +20,7 @@ use crate::avatars::avatar_url;
 use crate::error::Failure;
 use crate::pagination::{self, Cursor, PageError, PageRequest};
 use crate::posts::{
-    AuthorPostsError, CreatePostError, DeletePostError, GetPostError, UpdatePostError,
+    AuthorPostsError, CreatePostError, DeletePostError, GetPostError, Read, UpdatePostError,
 };
 use crate::startup::AppState;
 use crate::{documented, operation, problem_doc};
@@ -151,11 +152,53 @@ pub enum OnePost {
     Ok(Json<Post>),
 }
 
+/// `GET /posts/{id}`: the post, or 304 when the client's copy is current.
+// Made once per request and turned into the response at once: boxing the
+// post would cost an allocation on every 200 to save stack on a 304.
+#[allow(clippy::large_enum_variant)]
+#[derive(ApiResponse)]
+pub enum ReadPost {
+    /// The post, with its current view count.
+    #[oai(status = 200)]
+    Ok(
+        Json<Post>,
+        /// Weak validator of this answer: send it back in `If-None-Match`.
+        /// It changes when the post or its author changes, not when only
+        /// `views` does. Absent while the cache (Redis) is unavailable.
+        #[oai(header = "ETag")]
+        Option<String>,
+    ),
+    /// `If-None-Match` names the current `ETag`: the copy the client holds
+    /// is current (only `views` may have moved). The read is still counted
+    /// as a view. No body.
+    #[oai(status = 304)]
+    NotModified(
+        /// The current validator (the one matched).
+        #[oai(header = "ETag")]
+        String,
+    ),
+}
+
 #[derive(ApiResponse)]
 pub enum Posts {
     /// One page of posts, newest first.
     #[oai(status = 200)]
-    Ok(Json<PostPage>),
+    Ok(
+        Json<PostPage>,
+        /// Weak validator of this page: send it back in `If-None-Match`.
+        /// It changes when any post or author changes, not when only
+        /// `views` do. Absent while the cache (Redis) is unavailable.
+        #[oai(header = "ETag")]
+        Option<String>,
+    ),
+    /// `If-None-Match` names the page's current `ETag`: the copy the client
+    /// holds is current (only `views` may have moved). No body.
+    #[oai(status = 304)]
+    NotModified(
+        /// The current validator (the one matched).
+        #[oai(header = "ETag")]
+        String,
+    ),
 }
 
 #[derive(ApiResponse)]
@@ -238,10 +281,20 @@ impl PostsApi {
             validator(minimum(value = "1"), maximum(value = "100"))
         )]
         limit: Query<u32>,
+        /// `ETag`s of copies the client holds (a 304 answers when one is
+        /// current), or `*`.
+        #[oai(name = "If-None-Match")]
+        if_none_match: Header<Option<String>>,
     ) -> Result<Posts, ApiError<ListPosts>> {
         let req = PageRequest::parse(cursor.0.as_deref(), Some(limit.0))?;
-        let page = state.posts.list(req).await?;
-        Ok(Posts::Ok(Json(to_page(&state, page))))
+        let inm = if_none_match.0.as_deref();
+        let version = state.posts.version(Read::Posts(req)).await;
+        let (version, etag) = match conditional::decide(public_url(&state), version, inm) {
+            Decision::Unchanged(etag) => return Ok(Posts::NotModified(etag)),
+            Decision::Load { version, etag } => (version, etag),
+        };
+        let page = state.posts.list_at(req, version.as_ref()).await?;
+        Ok(page_answer(&state, page, etag, inm))
     }
 
     /// List an author's posts
@@ -266,24 +319,55 @@ impl PostsApi {
             validator(minimum(value = "1"), maximum(value = "100"))
         )]
         limit: Query<u32>,
+        /// `ETag`s of copies the client holds (a 304 answers when one is
+        /// current), or `*`.
+        #[oai(name = "If-None-Match")]
+        if_none_match: Header<Option<String>>,
     ) -> Result<Posts, ApiError<ListUserPosts>> {
         let req = PageRequest::parse(cursor.0.as_deref(), Some(limit.0))?;
-        let page = state.posts.list_by_author(&username.0, req).await?;
-        Ok(Posts::Ok(Json(to_page(&state, page))))
+        let inm = if_none_match.0.as_deref();
+        let version = state.posts.version(Read::ByAuthor(&username.0, req)).await;
+        let (version, etag) = match conditional::decide(public_url(&state), version, inm) {
+            Decision::Unchanged(etag) => return Ok(Posts::NotModified(etag)),
+            Decision::Load { version, etag } => (version, etag),
+        };
+        let page = state
+            .posts
+            .list_by_author_at(&username.0, req, version.as_ref())
+            .await?;
+        Ok(page_answer(&state, page, etag, inm))
     }
 
     /// Read a post
     ///
-    /// Counts one view.
+    /// Counts one view, also when the answer is 304.
     #[oai(path = "/posts/:id", method = "get", operation_id = "get_post")]
     async fn get(
         &self,
         state: Data<&AppState>,
         /// The post's `id`.
         id: Path<i64>,
-    ) -> Result<OnePost, ApiError<GetPost>> {
-        let post = state.posts.get(id.0).await?;
-        Ok(OnePost::Ok(Json(to_post(&state, post))))
+        /// `ETag`s of copies the client holds (a 304 answers when one is
+        /// current), or `*`.
+        #[oai(name = "If-None-Match")]
+        if_none_match: Header<Option<String>>,
+    ) -> Result<ReadPost, ApiError<GetPost>> {
+        let inm = if_none_match.0.as_deref();
+        let version = state.posts.version(Read::Post(id.0)).await;
+        let (version, etag) = match conditional::decide(public_url(&state), version, inm) {
+            Decision::Unchanged(etag) => {
+                // The reader read it, from their own copy: still a view.
+                state.posts.count_view(id.0).await;
+                return Ok(ReadPost::NotModified(etag));
+            }
+            Decision::Load { version, etag } => (version, etag),
+        };
+        let post = state.posts.get_at(id.0, version.as_ref()).await?;
+        Ok(match etag {
+            // `*`: any current copy will do, and the post exists.
+            Some(etag) if conditional::any(inm) => ReadPost::NotModified(etag),
+            etag => ReadPost::Ok(Json(to_post(&state, post)), etag),
+        })
     }
 
     /// Write a post
@@ -350,6 +434,24 @@ impl PostsApi {
         let who = state.authenticate(&auth).await?;
         state.posts.delete(&who, id.0).await?;
         Ok(DeletedPost::Deleted)
+    }
+}
+
+fn public_url(state: &AppState) -> &str {
+    &state.settings.http.public_url
+}
+
+/// A loaded page as an answer: 304 for `If-None-Match: *` (a page always
+/// exists once loaded), else the page with its `ETag`.
+fn page_answer(
+    state: &AppState,
+    page: crate::posts::PostPage,
+    etag: Option<String>,
+    if_none_match: Option<&str>,
+) -> Posts {
+    match etag {
+        Some(etag) if conditional::any(if_none_match) => Posts::NotModified(etag),
+        etag => Posts::Ok(Json(to_page(state, page)), etag),
     }
 }
 

@@ -9,5 +9,5 @@ pub mod service;
 pub use domain::{PostBody, PostContent, PostFormat, PostTitle};
 pub use service::{
     Author, AuthorPostsError, CreatePostError, DeletePostError, GetPostError, Post, PostPage,
-    Posts, UpdatePostError,
+    Posts, Read, UpdatePostError, Version,
 };

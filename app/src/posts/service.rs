@@ -140,6 +140,37 @@ pub enum DeletePostError {
     Failed(#[from] Failure),
 }
 
+/// A public read: what [`Posts::version`] names.
+#[derive(Debug, Clone, Copy)]
+pub enum Read<'a> {
+    /// A page of all posts ([`Posts::list`]).
+    Posts(PageRequest),
+    /// A page of one author's posts, by username in any case
+    /// ([`Posts::list_by_author`]).
+    ByAuthor(&'a str, PageRequest),
+    /// One post ([`Posts::get`]).
+    Post(i64),
+}
+
+/// Where a public read stands in the read cache: its key under the current
+/// generation. Any change that can alter the read (a post written, edited
+/// or deleted, an author renamed or given a new picture) moves the
+/// generation, so two equal versions of one read name the same content;
+/// only view counts, which are not cached, may differ. Reading it costs one
+/// Redis round trip and no Postgres, which is what makes it a cheap
+/// validator for conditional requests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Version {
+    key: String,
+}
+
+impl Version {
+    /// The cache key: the generation and the read, e.g. `posts:g7:list:-:5`.
+    pub fn as_str(&self) -> &str {
+        &self.key
+    }
+}
+
 /// The post use cases. Cheap to clone.
 #[derive(Clone)]
 pub struct Posts(Arc<Deps>);
@@ -161,8 +192,19 @@ impl Posts {
 
     /// All posts, newest first.
     pub async fn list(&self, req: PageRequest) -> Result<PostPage, Failure> {
+        let version = self.version(Read::Posts(req)).await;
+        self.list_at(req, version.as_ref()).await
+    }
+
+    /// [`Self::list`] at a version already read by [`Self::version`] (for
+    /// `Read::Posts(req)`), saving the round trip that reads it again.
+    pub async fn list_at(
+        &self,
+        req: PageRequest,
+        version: Option<&Version>,
+    ) -> Result<PostPage, Failure> {
         let page = self
-            .cached(&["list", &req.key()], || async {
+            .cached(version, || async {
                 let conn = self.conn("listing posts").await?;
                 repo::list(&conn, req).await.context("listing posts")
             })
@@ -176,13 +218,25 @@ impl Posts {
         username: &str,
         req: PageRequest,
     ) -> Result<PostPage, AuthorPostsError> {
+        let version = self.version(Read::ByAuthor(username, req)).await;
+        self.list_by_author_at(username, req, version.as_ref())
+            .await
+    }
+
+    /// [`Self::list_by_author`] at a version read by [`Self::version`].
+    pub async fn list_by_author_at(
+        &self,
+        username: &str,
+        req: PageRequest,
+        version: Option<&Version>,
+    ) -> Result<PostPage, AuthorPostsError> {
         // Anything that is not a valid username cannot have posts.
         if Username::parse(username).is_err() {
             return Err(AuthorPostsError::NoSuchAuthor);
         }
         let username = username.to_lowercase();
         let page = self
-            .cached(&["author", &username, &req.key()], || async {
+            .cached(version, || async {
                 let conn = self.conn("listing an author's posts").await?;
                 let author = repo::find_author(&conn, &username)
                     .await
@@ -196,6 +250,26 @@ impl Posts {
             })
             .await?;
         Ok(self.with_views(page).await)
+    }
+
+    /// The current version of a public read (see [`Version`]): one Redis
+    /// round trip, no Postgres. `None` when Redis is unavailable (reads then
+    /// bypass the cache and have no version) or the read names nothing that
+    /// can exist (a malformed username).
+    pub async fn version(&self, read: Read<'_>) -> Option<Version> {
+        let parts = match read {
+            Read::Posts(req) => vec!["list".to_owned(), req.key()],
+            Read::ByAuthor(username, req) => {
+                Username::parse(username).ok()?;
+                vec!["author".to_owned(), username.to_lowercase(), req.key()]
+            }
+            Read::Post(id) => vec!["post".to_owned(), id.to_string()],
+        };
+        let generation = self.0.cache.generation().await?;
+        let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
+        Some(Version {
+            key: Cache::key(generation, &parts),
+        })
     }
 
     /// Where page `number` (1-based, `per_page` posts) of all posts starts,
@@ -218,7 +292,13 @@ impl Posts {
 
     /// Reads a post and counts the view.
     pub async fn get(&self, id: i64) -> Result<Post, GetPostError> {
-        let mut post = self.find(id).await?;
+        let version = self.version(Read::Post(id)).await;
+        self.get_at(id, version.as_ref()).await
+    }
+
+    /// [`Self::get`] at a version read by [`Self::version`].
+    pub async fn get_at(&self, id: i64, version: Option<&Version>) -> Result<Post, GetPostError> {
+        let mut post = self.find_at(id, version).await?;
         post.views = self.count_view(id).await;
         Ok(post)
     }
@@ -226,8 +306,13 @@ impl Posts {
     /// Reads a post without counting a view (edit forms, redirects to the
     /// canonical URL); `views` is `None`.
     pub async fn find(&self, id: i64) -> Result<Post, GetPostError> {
+        let version = self.version(Read::Post(id)).await;
+        self.find_at(id, version.as_ref()).await
+    }
+
+    async fn find_at(&self, id: i64, version: Option<&Version>) -> Result<Post, GetPostError> {
         let row = self
-            .cached(&["post", &id.to_string()], || async {
+            .cached(version, || async {
                 let conn = self.conn("reading a post").await?;
                 repo::get(&conn, id)
                     .await
@@ -353,24 +438,23 @@ impl Posts {
         Ok(())
     }
 
-    /// Read-through cache under the current generation (see `cache`); with
-    /// Redis unavailable, a plain load.
-    async fn cached<T, E, F, Fut>(&self, parts: &[&str], load: F) -> Result<T, E>
+    /// Read-through cache at `version` (see `cache`); without one (Redis
+    /// unavailable), a plain load.
+    async fn cached<T, E, F, Fut>(&self, version: Option<&Version>, load: F) -> Result<T, E>
     where
         T: Serialize + DeserializeOwned,
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<T, E>>,
     {
         let cache = &self.0.cache;
-        let Some(generation) = cache.generation().await else {
+        let Some(version) = version else {
             return load().await;
         };
-        let key = Cache::key(generation, parts);
-        if let Some(hit) = cache.get(&key).await {
+        if let Some(hit) = cache.get(&version.key).await {
             return Ok(hit);
         }
         let value = load().await?;
-        cache.put(&key, &value).await;
+        cache.put(&version.key, &value).await;
         Ok(value)
     }
 

@@ -7,6 +7,7 @@ mod api_contract;
 mod auth_challenge;
 mod avatars;
 mod bad_input;
+mod conditional;
 mod cors;
 mod django_import;
 mod harness;

@@ -41,6 +41,16 @@ async fn use_the_app_without_redis(app: &TestApp) {
     );
     let list = expect_status(app.get("/api/posts").await, 200).await;
     assert_eq!(list["items"][0]["id"], id);
+    // No cache generation, no validator: no `ETag`, and `If-None-Match` can't match.
+    let conditional = app
+        .client
+        .get(app.url("/api/posts"))
+        .header("if-none-match", "*")
+        .send()
+        .await
+        .unwrap();
+    assert!(conditional.headers().get("etag").is_none());
+    assert_eq!(expect_status(conditional, 200).await["items"][0]["id"], id);
     expect_status(
         app.patch_json(
             &format!("/api/posts/{id}"),
