@@ -65,8 +65,10 @@ pub fn decorate(resp: &mut Response, origin: Option<HeaderValue>) {
     // Appended, not inserted: the answer may already vary by something else
     // (`Accept-Encoding` from compression).
     let varies_by_origin = headers.get_all(header::VARY).iter().any(|v| {
-        v.to_str()
-            .is_ok_and(|v| v.split(',').any(|f| f.trim().eq_ignore_ascii_case("origin")))
+        v.to_str().is_ok_and(|v| {
+            v.split(',')
+                .any(|f| f.trim().eq_ignore_ascii_case("origin"))
+        })
     });
     if !varies_by_origin {
         headers.append(header::VARY, HeaderValue::from_static("origin"));
