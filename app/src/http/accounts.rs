@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use super::ApiTags;
 use super::auth::BearerAuth;
 use super::client_ip::ClientIp;
+use super::nullable::OptionalNullable;
 use super::problem::{ApiError, Problem};
 use super::strict::{Text, rules};
 use crate::accounts::{
@@ -140,15 +141,15 @@ pub struct Session {
 #[derive(Debug, Object)]
 #[oai(deny_unknown_fields, example)]
 pub struct ProfileChanges {
-    /// New username, or absent to keep it: 1–150 characters, letters,
+    /// New username, or absent (or `null`) to keep it: 1–150 characters, letters,
     /// digits and `@ . + - _`, unique whatever its case.
-    pub username: Option<Text<rules::NewUsername>>,
-    /// New email address, or absent to keep it: valid, at most 254 bytes,
+    pub username: OptionalNullable<Text<rules::NewUsername>>,
+    /// New email address, or absent (or `null`) to keep it: valid, at most 254 bytes,
     /// unique whatever its case.
-    pub email: Option<Text<rules::Email>>,
-    /// New bio, or absent to keep it: at most 500 characters, line breaks
+    pub email: OptionalNullable<Text<rules::Email>>,
+    /// New bio, or absent (or `null`) to keep it: at most 500 characters, line breaks
     /// and tabs allowed, other control characters not. Empty clears it.
-    pub bio: Option<Text<rules::BioText>>,
+    pub bio: OptionalNullable<Text<rules::BioText>>,
 }
 
 /// A password change. `new_password` follows the registration rules.
@@ -543,7 +544,12 @@ impl AccountsApi {
         } = body.0;
         let user = state
             .accounts
-            .update_profile(&who, username.as_deref(), email.as_deref(), bio.as_deref())
+            .update_profile(
+                &who,
+                username.0.as_deref(),
+                email.0.as_deref(),
+                bio.0.as_deref(),
+            )
             .await?;
         Ok(Profile::Ok(Json(private_profile(&state, user))))
     }
@@ -728,9 +734,9 @@ impl Example for Session {
 impl Example for ProfileChanges {
     fn example() -> Self {
         ProfileChanges {
-            username: None,
-            email: None,
-            bio: Some(Text::new("Writes about Python, Django and Rust.")),
+            username: None.into(),
+            email: None.into(),
+            bio: Some(Text::new("Writes about Python, Django and Rust.")).into(),
         }
     }
 }

@@ -124,10 +124,10 @@ pub struct NewPost {
 #[derive(Debug, Object)]
 #[oai(deny_unknown_fields, example)]
 pub struct PostChanges {
-    /// New title, or absent to keep it.
-    pub title: Option<Text<rules::Title>>,
-    /// New content, or absent to keep it.
-    pub content: Option<Text<rules::Content>>,
+    /// New title, or absent (or `null`) to keep it.
+    pub title: OptionalNullable<Text<rules::Title>>,
+    /// New content, or absent (or `null`) to keep it.
+    pub content: OptionalNullable<Text<rules::Content>>,
     /// New format (the content is rendered again), or absent (or `null`)
     /// to keep it.
     pub format: OptionalNullable<PostFormat>,
@@ -412,8 +412,8 @@ impl PostsApi {
             .update(
                 &who,
                 id.0,
-                body.title.as_deref(),
-                body.content.as_deref(),
+                body.title.0.as_deref(),
+                body.content.0.as_deref(),
                 body.format.0.map(Into::into),
             )
             .await?;
@@ -542,8 +542,8 @@ impl Example for NewPost {
 impl Example for PostChanges {
     fn example() -> Self {
         PostChanges {
-            title: Some(Text::new("Blog Like a Pro, updated")),
-            content: None,
+            title: Some(Text::new("Blog Like a Pro, updated")).into(),
+            content: None.into(),
             format: None.into(),
         }
     }

@@ -231,6 +231,42 @@ async fn profiles_can_be_edited_and_read_publicly() {
     .await;
 }
 
+/// `null` in a change means "keep it", as the document says (the fields are
+/// `nullable`): schemathesis sends `{"email": null}` as a schema-valid
+/// request, and a generated client sends `null` for an unset optional.
+#[tokio::test]
+async fn null_in_profile_changes_keeps_the_field() {
+    let app = TestApp::spawn().await;
+    let user = app.new_user().await;
+    let updated = expect_status(
+        app.patch_json(
+            "/api/me",
+            &json!({"username": null, "email": null, "bio": "kept the rest"}),
+            Some(&user.token),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(updated["username"], user.username.as_str());
+    assert_eq!(updated["email"], user.email.as_str());
+    assert_eq!(updated["bio"], "kept the rest");
+
+    let doc = expect_status(app.get("/api/openapi.json").await, 200).await;
+    for field in ["username", "email", "bio"] {
+        assert_eq!(
+            doc["components"]["schemas"]["ProfileChanges"]["properties"][field]["nullable"], true,
+            "ProfileChanges.{field} must be documented as nullable"
+        );
+    }
+    for field in ["title", "content"] {
+        assert_eq!(
+            doc["components"]["schemas"]["PostChanges"]["properties"][field]["nullable"], true,
+            "PostChanges.{field} must be documented as nullable"
+        );
+    }
+}
+
 #[tokio::test]
 async fn changing_the_password_revokes_sessions() {
     let app = TestApp::spawn().await;
