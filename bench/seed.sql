@@ -16,11 +16,12 @@ WITH authors AS (
 ), existing AS (
     SELECT count(*) AS n FROM posts
 )
-INSERT INTO posts (author_id, title, content, created_at, updated_at)
+INSERT INTO posts (author_id, title, content, created_at, updated_at, published_at)
 SELECT authors.ids[1 + g % array_length(authors.ids, 1)],
        'Benchmark post number ' || g,
        'This post was written by a bulk INSERT so that the benchmarks have a '
          || 'realistic amount of text to move around. It is post ' || g || '.',
+       timestamptz '2020-01-01 00:00:00+00' + g * interval '1 minute',
        timestamptz '2020-01-01 00:00:00+00' + g * interval '1 minute',
        timestamptz '2020-01-01 00:00:00+00' + g * interval '1 minute'
 FROM authors, existing, generate_series(existing.n + 1, :target) AS g;

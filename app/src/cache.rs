@@ -8,8 +8,20 @@
 //! expire (`redis.cache_ttl_seconds`, also the bound on staleness if the
 //! increment itself failed because Redis was down at that moment).
 //!
+//! Time changes public reads too: a scheduled post becomes public at its
+//! `published_at` with no write at all. So keys also embed the next
+//! scheduled publication, kept beside the generation
+//! (`posts:next_publication`, written for one generation: `<generation>:<ms>`
+//! or `<generation>:-` for none) and read with it in one round trip; once
+//! that instant has passed, or after a write moved the generation, readers
+//! ask Postgres for the next one and look up keys that do not exist yet. An
+//! entry is kept no longer than until that publication ([`Cache::put_for`]).
+//!
 //! With Redis unavailable every method degrades to "miss" / no-op.
 
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -17,6 +29,12 @@ use crate::kv::Kv;
 use crate::metrics::Metrics;
 
 const GENERATION_KEY: &str = "posts:generation";
+const NEXT_PUBLICATION_KEY: &str = "posts:next_publication";
+
+/// The next scheduled publication as far as the cache knows: `None` when it
+/// is not known for the current generation, `Some(None)` when nothing is
+/// scheduled.
+pub type NextPublication = Option<Option<DateTime<Utc>>>;
 
 #[derive(Clone)]
 pub struct Cache {
@@ -34,14 +52,21 @@ impl Cache {
         }
     }
 
-    /// Current generation, or `None` when Redis is unavailable (bypass).
-    pub async fn generation(&self) -> Option<u64> {
+    /// Current generation and the next publication recorded for it (one
+    /// round trip), or `None` when Redis is unavailable (bypass).
+    pub async fn publication_state(&self) -> Option<(u64, NextPublication)> {
         match self
             .kv
-            .cmd::<Option<u64>>("cache generation", redis::cmd("GET").arg(GENERATION_KEY))
+            .cmd::<(Option<u64>, Option<String>)>(
+                "cache generation",
+                redis::cmd("MGET").arg(GENERATION_KEY).arg(NEXT_PUBLICATION_KEY),
+            )
             .await
         {
-            Ok(generation) => Some(generation.unwrap_or(0)),
+            Ok((generation, next)) => {
+                let generation = generation.unwrap_or(0);
+                Some((generation, next.and_then(|n| parse_next(&n, generation))))
+            }
             Err(_) => {
                 self.metrics
                     .cache_requests_total
@@ -52,9 +77,33 @@ impl Cache {
         }
     }
 
-    /// Key for `parts` under generation `generation`.
+    /// Records the next scheduled publication (`None`: nothing scheduled)
+    /// as known for `generation`. Best effort: without it, readers ask
+    /// Postgres again.
+    pub async fn set_next_publication(&self, generation: u64, next: Option<DateTime<Utc>>) {
+        let value = match next {
+            Some(at) => format!("{generation}:{}", at.timestamp_millis()),
+            None => format!("{generation}:-"),
+        };
+        let _ = self
+            .kv
+            .cmd::<()>(
+                "cache next publication",
+                redis::cmd("SET")
+                    .arg(NEXT_PUBLICATION_KEY)
+                    .arg(value)
+                    .arg("EX")
+                    .arg(self.ttl_seconds),
+            )
+            .await;
+    }
+
+    /// Key for `parts` under generation `generation`. `v2`: the shape of
+    /// cached posts changed with publication times; entries of the older
+    /// shape must not be read as drafts by a new release (serde would take
+    /// the missing field for `None`), so they are not looked up at all.
     pub fn key(generation: u64, parts: &[&str]) -> String {
-        format!("posts:g{generation}:{}", parts.join(":"))
+        format!("posts:v2:g{generation}:{}", parts.join(":"))
     }
 
     pub async fn get<T: DeserializeOwned>(&self, key: &str) -> Option<T> {
@@ -80,6 +129,20 @@ impl Cache {
     }
 
     pub async fn put<T: Serialize>(&self, key: &str, value: &T) {
+        self.put_for(key, value, None).await;
+    }
+
+    /// Stores `value` for the configured TTL, or for `max_age` if that is
+    /// shorter (an entry true only until some instant); nothing when
+    /// `max_age` is under a millisecond.
+    pub async fn put_for<T: Serialize>(&self, key: &str, value: &T, max_age: Option<Duration>) {
+        let ttl_ms = self.ttl_seconds.saturating_mul(1000);
+        let ttl_ms = max_age.map_or(ttl_ms, |max| {
+            ttl_ms.min(u64::try_from(max.as_millis()).unwrap_or(u64::MAX))
+        });
+        if ttl_ms == 0 {
+            return;
+        }
         let Ok(bytes) = serde_json::to_vec(value) else {
             return;
         };
@@ -87,11 +150,7 @@ impl Cache {
             .kv
             .cmd::<()>(
                 "cache put",
-                redis::cmd("SET")
-                    .arg(key)
-                    .arg(bytes)
-                    .arg("EX")
-                    .arg(self.ttl_seconds),
+                redis::cmd("SET").arg(key).arg(bytes).arg("PX").arg(ttl_ms),
             )
             .await;
     }
@@ -137,4 +196,32 @@ impl Cache {
 
 fn views_key(id: i64) -> String {
     format!("post:{id}:views")
+}
+
+/// `<generation>:<ms>` or `<generation>:-`, believed only for `generation`.
+fn parse_next(value: &str, generation: u64) -> NextPublication {
+    let (g, at) = value.split_once(':')?;
+    if g.parse::<u64>().ok()? != generation {
+        return None;
+    }
+    if at == "-" {
+        return Some(None);
+    }
+    DateTime::from_timestamp_millis(at.parse().ok()?).map(Some)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_next_publication_is_believed_for_its_generation_only() {
+        let at = DateTime::from_timestamp_millis(1_700_000_000_123).unwrap();
+        assert_eq!(parse_next("7:1700000000123", 7), Some(Some(at)));
+        assert_eq!(parse_next("7:-", 7), Some(None));
+        assert_eq!(parse_next("6:1700000000123", 7), None, "an older generation's");
+        assert_eq!(parse_next("8:-", 7), None);
+        assert_eq!(parse_next("garbage", 7), None);
+        assert_eq!(parse_next("7:x", 7), None);
+    }
 }

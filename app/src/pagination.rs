@@ -1,9 +1,13 @@
-//! Keyset (cursor) pagination, newest first on `(created_at, id)`.
+//! Keyset (cursor) pagination, newest first on `(time, id)`: a post's
+//! publication time in the public lists, its `listed_at` in an author's own
+//! list (the same instant for published posts).
 //!
 //! A cursor names the last item of the previous page; the next page is
-//! "everything strictly older", which an index on `(created_at DESC, id DESC)`
+//! "everything strictly older", which an index on `(time DESC, id DESC)`
 //! answers by reading just one page, however deep. Cursors are opaque to
-//! clients: base64url of `v1:<created_at µs since epoch>:<id>`.
+//! clients: base64url of `v1:<time µs since epoch>:<id>` (cursors from before
+//! publication times still work: every older post was published when it was
+//! written).
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -78,17 +82,13 @@ impl PageRequest {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Cursor {
-    pub created_at: DateTime<Utc>,
+    pub at: DateTime<Utc>,
     pub id: i64,
 }
 
 impl Cursor {
     pub fn encode(&self) -> String {
-        URL_SAFE_NO_PAD.encode(format!(
-            "v1:{}:{}",
-            self.created_at.timestamp_micros(),
-            self.id
-        ))
+        URL_SAFE_NO_PAD.encode(format!("v1:{}:{}", self.at.timestamp_micros(), self.id))
     }
 
     pub fn decode(raw: &str) -> Result<Self, PageError> {
@@ -106,8 +106,8 @@ impl Cursor {
         };
         let micros: i64 = micros.parse().map_err(|_| invalid())?;
         let id: i64 = id.parse().map_err(|_| invalid())?;
-        let created_at = DateTime::from_timestamp_micros(micros).ok_or_else(invalid)?;
-        Ok(Self { created_at, id })
+        let at = DateTime::from_timestamp_micros(micros).ok_or_else(invalid)?;
+        Ok(Self { at, id })
     }
 }
 
@@ -127,7 +127,7 @@ mod tests {
     #[test]
     fn cursor_round_trips_with_microsecond_precision() {
         let c = Cursor {
-            created_at: DateTime::from_timestamp_micros(1_764_000_000_123_456).unwrap(),
+            at: DateTime::from_timestamp_micros(1_764_000_000_123_456).unwrap(),
             id: 42,
         };
         let encoded = c.encode();

@@ -4,7 +4,8 @@
 //! ([`TestApp`]: real Postgres, Redis, S3 and the SMTP catcher).
 //!
 //! One story, the way a person uses the site: register, log in, write a
-//! post, edit it, find it on the home and author pages, upload a profile
+//! post, edit it, find it on the home and author pages, save a draft (marked
+//! on the author page, not on the home page) and publish it, upload a profile
 //! picture through the file input, log out, reset the password through the
 //! mail, log in with the new one, delete the post. Every page on the way is
 //! checked three ways, inside the browser:
@@ -125,7 +126,7 @@ async fn the_story_in_a_real_browser_with_axe_on_every_page() {
     b.press(Key::Tab).await;
     b.type_text("Written in a real browser, with the keyboard alone.")
         .await;
-    b.tab_to("button", "Post").await;
+    b.tab_to("button", "Publish").await;
     b.press(Key::Enter).await;
     b.wait_for_text("Your post has been created.").await;
     // The canonical URL: `/post/<id>-<slug of the title>/`.
@@ -174,6 +175,47 @@ async fn the_story_in_a_real_browser_with_axe_on_every_page() {
         "the author page shows only the author's posts"
     );
     b.check_page("author").await;
+
+    // A draft: saved, shown to its author only and marked, then published.
+    b.click_link("New post").await;
+    b.wait_for_path("/post/new/").await;
+    b.fill("#title", "Second thoughts").await;
+    b.fill("#content", "Not ready yet.").await;
+    b.click_button("Save draft").await;
+    b.wait_for_text("Your draft has been saved. Only you can see it.")
+        .await;
+    b.wait_for_text("Only you can see this post until it is published.")
+        .await;
+    b.check_page("draft (the author's)").await;
+    let draft_path = b.path().await;
+    let draft_id = draft_path
+        .strip_prefix("/post/")
+        .and_then(|rest| rest.strip_suffix("-second-thoughts/"))
+        .unwrap_or_else(|| panic!("after saving a draft: {draft_path}"))
+        .to_owned();
+    b.visit(&format!("/user/{name}")).await;
+    b.wait_for_text("Second thoughts").await;
+    b.wait_for_in("article.post .badge", "Draft").await;
+    b.check_page("author (with a draft)").await;
+    b.visit("/").await;
+    b.wait_for_text("First light, edited").await;
+    assert!(
+        !b.main_text().await.contains("Second thoughts"),
+        "a draft is not on the home page, even for its author"
+    );
+    b.visit(&draft_path).await;
+    b.click_link("Update").await;
+    b.wait_for_path(&format!("/post/{draft_id}/update/")).await;
+    b.check_page("update draft").await;
+    b.fill("#content", "Ready now.").await;
+    b.click_button("Publish").await;
+    b.wait_for_text("Your post has been updated.").await;
+    b.wait_for_text("Ready now.").await;
+    assert!(!b.main_text().await.contains("Only you can see this post"));
+    b.visit("/").await;
+    b.wait_for_text("Second thoughts").await;
+    let first = b.text("article.post h2").await;
+    assert_eq!(first, "Second thoughts", "published now, so the newest");
 
     // The profile: a real picture through the file input.
     b.click_link(&format!("Profile ({name})")).await;
@@ -308,7 +350,7 @@ async fn the_story_in_a_real_browser_with_axe_on_every_page() {
     dark.check_page("new post (dark)").await;
     dark.fill("#title", "Dark and light").await;
     dark.fill("#content", "Colours for both schemes.").await;
-    dark.click_button("Post").await;
+    dark.click_button("Publish").await;
     dark.wait_for_text("Your post has been created.").await;
     dark.check_page("post (dark)").await;
     let dark_post = dark.path().await;

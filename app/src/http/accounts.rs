@@ -62,6 +62,9 @@ pub struct PublicProfile {
     pub avatar_url: String,
     /// When the account was created.
     pub joined_at: DateTime<Utc>,
+    /// How many of the user's posts are published (drafts and posts
+    /// scheduled for later are not counted, whoever asks).
+    pub post_count: i64,
 }
 
 fn private_profile(state: &AppState, u: UserRow) -> PrivateProfile {
@@ -75,12 +78,13 @@ fn private_profile(state: &AppState, u: UserRow) -> PrivateProfile {
     }
 }
 
-fn public_profile(state: &AppState, u: UserRow) -> PublicProfile {
+fn public_profile(state: &AppState, u: UserRow, post_count: i64) -> PublicProfile {
     PublicProfile {
         avatar_url: avatar_url(&state.settings.http.public_url, u.avatar_key.as_deref()),
         username: u.username,
         bio: u.bio,
         joined_at: u.created_at,
+        post_count,
     }
 }
 
@@ -364,7 +368,7 @@ documented!(SetAvatarError {
 });
 
 operation!(Register = "register": RegisterError; json_body);
-operation!(GetUser = "get_user": ProfileError);
+operation!(GetUser = "get_user": ProfileError, Failure);
 operation!(Login = "login": LoginError; json_body);
 operation!(Logout = "logout": AuthError, Failure);
 operation!(LogoutEverywhere = "logout_everywhere": AuthError, Failure);
@@ -430,7 +434,8 @@ impl AccountsApi {
         username: Path<String>,
     ) -> Result<Public, ApiError<GetUser>> {
         let user = state.accounts.public_profile(&username.0).await?;
-        Ok(Public::Ok(Json(public_profile(&state, user))))
+        let posts = state.posts.public_count(user.id).await?;
+        Ok(Public::Ok(Json(public_profile(&state, user, posts))))
     }
 
     /// Log in
@@ -716,6 +721,7 @@ impl Example for PublicProfile {
             bio: p.bio,
             avatar_url: p.avatar_url,
             joined_at: p.joined_at,
+            post_count: 12,
         }
     }
 }

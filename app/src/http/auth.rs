@@ -2,6 +2,8 @@
 //! [`crate::accounts::Accounts::authenticate`]; what it answers when the
 //! token is no good is documented here, once.
 
+use poem::Request;
+use poem::http::header;
 use poem_openapi::SecurityScheme;
 use poem_openapi::auth::Bearer;
 
@@ -29,5 +31,25 @@ impl AppState {
     /// The user behind the request's bearer token.
     pub async fn authenticate(&self, auth: &BearerAuth) -> Result<AuthenticatedUser, AuthError> {
         self.accounts.authenticate(&auth.0.token).await
+    }
+
+    /// Who reads, on operations anybody may call that show an author more
+    /// (their drafts): nobody without an `Authorization` header, the token's
+    /// user with one. A token that is sent but no good is refused (401), not
+    /// read as "anonymous": a client whose session expired learns it instead
+    /// of seeing its drafts vanish. (poem-openapi has no optional security
+    /// scheme, hence the header read by hand.)
+    pub async fn viewer(&self, req: &Request) -> Result<Option<AuthenticatedUser>, AuthError> {
+        let Some(value) = req.headers().get(header::AUTHORIZATION) else {
+            return Ok(None);
+        };
+        let token = value
+            .to_str()
+            .ok()
+            .and_then(|v| v.trim().split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token.trim())
+            .ok_or(AuthError::Unauthenticated)?;
+        self.accounts.authenticate(token).await.map(Some)
     }
 }

@@ -2,6 +2,7 @@
 //! and [`crate::posts::Posts`], and the answers each operation documents.
 
 use chrono::{DateTime, Utc};
+use poem::Request;
 use poem::web::Data;
 use poem_openapi::param::{Header, Path, Query};
 use poem_openapi::payload::Json;
@@ -21,6 +22,7 @@ use crate::error::Failure;
 use crate::pagination::{self, Cursor, PageError, PageRequest};
 use crate::posts::{
     AuthorPostsError, CreatePostError, DeletePostError, GetPostError, Read, UpdatePostError,
+    is_own_list,
 };
 use crate::startup::AppState;
 use crate::{documented, operation, problem_doc};
@@ -65,6 +67,47 @@ impl From<crate::posts::PostFormat> for PostFormat {
     }
 }
 
+/// Whether a post is a draft or published.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Enum)]
+#[oai(rename_all = "lowercase")]
+#[serde(rename_all = "lowercase")]
+pub enum PostStatus {
+    /// Only its author sees it (by id and in their own author list); it has
+    /// no `published_at`.
+    Draft,
+    /// Everybody sees it from `published_at` on; until then (a scheduled
+    /// post) only its author does.
+    Published,
+}
+
+impl From<PostStatus> for crate::posts::PostStatus {
+    fn from(s: PostStatus) -> Self {
+        match s {
+            PostStatus::Draft => Self::Draft,
+            PostStatus::Published => Self::Published,
+        }
+    }
+}
+
+impl From<crate::posts::PostStatus> for PostStatus {
+    fn from(s: crate::posts::PostStatus) -> Self {
+        match s {
+            crate::posts::PostStatus::Draft => Self::Draft,
+            crate::posts::PostStatus::Published => Self::Published,
+        }
+    }
+}
+
+fn publishing(
+    status: Option<PostStatus>,
+    published_at: Option<DateTime<Utc>>,
+) -> crate::posts::Publishing {
+    crate::posts::Publishing {
+        status: status.map(Into::into),
+        at: published_at,
+    }
+}
+
 /// A blog post with its author.
 #[derive(Debug, Clone, Serialize, Deserialize, Object)]
 #[oai(example)]
@@ -89,13 +132,18 @@ pub struct Post {
     pub created_at: DateTime<Utc>,
     /// When the post was last edited (equals `created_at` if never).
     pub updated_at: DateTime<Utc>,
+    /// `draft` or `published`.
+    pub status: PostStatus,
+    /// When the post is (or was, or will be: a scheduled post) public;
+    /// `null` for a draft. Lists are ordered by it.
+    pub published_at: Nullable<DateTime<Utc>>,
     pub author: AuthorSummary,
     /// Times the post was read through `GET /api/posts/{id}`; `null` when
     /// the counter is temporarily unavailable.
     pub views: Nullable<u64>,
 }
 
-/// A page of posts, newest first.
+/// A page of posts, newest published first.
 #[derive(Debug, Clone, Serialize, Deserialize, Object)]
 #[oai(example)]
 pub struct PostPage {
@@ -107,7 +155,8 @@ pub struct PostPage {
 
 /// A new post. `title`: 1–100 characters once surrounding whitespace is
 /// trimmed, one line. `content`: non-blank, at most 100 000 characters,
-/// stored verbatim.
+/// stored verbatim. Published at once unless `status` is `draft` or
+/// `published_at` is given (a future time schedules the post).
 #[derive(Debug, Object)]
 #[oai(deny_unknown_fields, example)]
 pub struct NewPost {
@@ -117,6 +166,11 @@ pub struct NewPost {
     pub content: Text<rules::Content>,
     /// How `content` is written; `plain` when absent or `null`.
     pub format: OptionalNullable<PostFormat>,
+    /// `published` when absent or `null`. A `draft` takes no `published_at`.
+    pub status: OptionalNullable<PostStatus>,
+    /// When the post becomes public (1970–9999); now when absent or `null`.
+    /// A future time schedules it: only its author sees it until then.
+    pub published_at: OptionalNullable<DateTime<Utc>>,
 }
 
 /// Changes to a post; absent (or `null`) fields stay as they are. Same rules
@@ -131,6 +185,13 @@ pub struct PostChanges {
     /// New format (the content is rendered again), or absent (or `null`)
     /// to keep it.
     pub format: OptionalNullable<PostFormat>,
+    /// `draft` unpublishes the post (it takes no `published_at`);
+    /// `published` publishes a draft now (a published post keeps its
+    /// time). Absent or `null`: as it is.
+    pub status: OptionalNullable<PostStatus>,
+    /// A new publication time (publishes a draft; a future time schedules
+    /// or reschedules the post). Absent or `null`: as it is.
+    pub published_at: OptionalNullable<DateTime<Utc>>,
 }
 
 #[derive(ApiResponse)]
@@ -163,8 +224,10 @@ pub enum ReadPost {
     Ok(
         Json<Post>,
         /// Weak validator of this answer: send it back in `If-None-Match`.
-        /// It changes when the post or its author changes, not when only
-        /// `views` does. Absent while the cache (Redis) is unavailable.
+        /// It changes when the post or its author changes, or a scheduled
+        /// post becomes public, not when only `views` does. Absent while the
+        /// cache (Redis) is unavailable, and on an author's own draft or
+        /// scheduled post.
         #[oai(header = "ETag")]
         Option<String>,
     ),
@@ -186,8 +249,9 @@ pub enum Posts {
     Ok(
         Json<PostPage>,
         /// Weak validator of this page: send it back in `If-None-Match`.
-        /// It changes when any post or author changes, not when only
-        /// `views` do. Absent while the cache (Redis) is unavailable.
+        /// It changes when any post or author changes, or a scheduled post
+        /// becomes public, not when only `views` do. Absent while the cache
+        /// (Redis) is unavailable, and on an author's own list.
         #[oai(header = "ETag")]
         Option<String>,
     ),
@@ -212,10 +276,10 @@ problem_doc!(AUTHOR_NOT_FOUND = 404 "not_found",
     "No user has this username (matched case-insensitively).",
     "no user has this username");
 problem_doc!(POST_NOT_FOUND = 404 "not_found",
-    "No post has this id (it may have been deleted).",
+    "No post has this id (it may have been deleted), or it is someone else's draft or scheduled post.",
     "no post has this id");
 problem_doc!(POST_INVALID = 422 "validation_failed",
-    "The title or content breaks a rule; `errors` lists each (`invalid_title`, `invalid_content`).",
+    "The title, content or publication breaks a rule; `errors` lists each (`invalid_title`, `invalid_content`, `invalid_published_at`: a draft with a publication time, or a time outside 1970–9999).",
     "title: must be at most 100 characters (got 101)",
     [("title", "invalid_title", "must be at most 100 characters (got 101)")]);
 problem_doc!(NOT_AUTHOR_EDIT = 403 "forbidden",
@@ -250,8 +314,8 @@ documented!(DeletePostError {
 });
 
 operation!(ListPosts = "list_posts": PageError, Failure; parameters);
-operation!(ListUserPosts = "list_user_posts": PageError, AuthorPostsError; parameters);
-operation!(GetPost = "get_post": GetPostError; parameters);
+operation!(ListUserPosts = "list_user_posts": PageError, AuthError, AuthorPostsError; parameters);
+operation!(GetPost = "get_post": AuthError, GetPostError; parameters);
 operation!(CreatePost = "create_post": AuthError, CreatePostError; json_body);
 operation!(UpdatePost = "update_post": AuthError, UpdatePostError; json_body, parameters);
 operation!(DeletePost = "delete_post": AuthError, DeletePostError; parameters);
@@ -266,9 +330,11 @@ pub struct PostsApi;
 impl PostsApi {
     /// List posts
     ///
-    /// All posts, newest first, `limit` per page (default 5, at most 100).
-    /// Follow `next_cursor` for older posts; a page costs the same however
-    /// deep it is.
+    /// The published posts, newest first (by `published_at`), `limit` per
+    /// page (default 5, at most 100): the same list for everybody, without
+    /// drafts and without scheduled posts until their time. Follow
+    /// `next_cursor` for older posts; a page costs the same however deep it
+    /// is.
     #[oai(path = "/posts", method = "get", operation_id = "list_posts")]
     async fn list(
         &self,
@@ -299,8 +365,12 @@ impl PostsApi {
 
     /// List an author's posts
     ///
-    /// The posts of one user (username matched case-insensitively), newest
-    /// first, paginated like `GET /posts`. 404 if there is no such user.
+    /// The published posts of one user (username matched
+    /// case-insensitively), newest first, paginated like `GET /posts`. 404
+    /// if there is no such user. With the author's own bearer token
+    /// (optional: `Authorization: Bearer <token>`), their drafts and
+    /// scheduled posts too, a draft placed by its last edit; a token that
+    /// is sent must be valid (401).
     #[oai(
         path = "/users/:username/posts",
         method = "get",
@@ -323,8 +393,15 @@ impl PostsApi {
         /// current), or `*`.
         #[oai(name = "If-None-Match")]
         if_none_match: Header<Option<String>>,
+        request: &Request,
     ) -> Result<Posts, ApiError<ListUserPosts>> {
         let req = PageRequest::parse(cursor.0.as_deref(), Some(limit.0))?;
+        let viewer = state.viewer(request).await?;
+        if let Some(me) = viewer.filter(|v| is_own_list(v, &username.0)) {
+            // Their drafts too: an answer for them alone, without validator.
+            let page = state.posts.list_own(&me, req).await?;
+            return Ok(Posts::Ok(Json(to_page(&state, page)), None));
+        }
         let inm = if_none_match.0.as_deref();
         let version = state.posts.version(Read::ByAuthor(&username.0, req)).await;
         let (version, etag) = match conditional::decide(public_url(&state), version, inm) {
@@ -340,7 +417,10 @@ impl PostsApi {
 
     /// Read a post
     ///
-    /// Counts one view, also when the answer is 304.
+    /// Counts one view, also when the answer is 304. A draft or a scheduled
+    /// post is found only with its author's bearer token (optional:
+    /// `Authorization: Bearer <token>`; a token that is sent must be valid,
+    /// 401); for anybody else it does not exist (404).
     #[oai(path = "/posts/:id", method = "get", operation_id = "get_post")]
     async fn get(
         &self,
@@ -351,10 +431,15 @@ impl PostsApi {
         /// current), or `*`.
         #[oai(name = "If-None-Match")]
         if_none_match: Header<Option<String>>,
+        request: &Request,
     ) -> Result<ReadPost, ApiError<GetPost>> {
+        let viewer = state.viewer(request).await?;
         let inm = if_none_match.0.as_deref();
         let version = state.posts.version(Read::Post(id.0)).await;
         let (version, etag) = match conditional::decide(public_url(&state), version, inm) {
+            // Only public answers carry a validator, and a version stays
+            // current only while nobody's post changes visibility: a
+            // matching tag names a post that is still public.
             Decision::Unchanged(etag) => {
                 // The reader read it, from their own copy: still a view.
                 state.posts.count_view(id.0).await;
@@ -362,7 +447,13 @@ impl PostsApi {
             }
             Decision::Load { version, etag } => (version, etag),
         };
-        let post = state.posts.get_at(id.0, version.as_ref()).await?;
+        let post = state
+            .posts
+            .get_at(id.0, viewer.as_ref(), version.as_ref())
+            .await?;
+        // The author's view of their draft or scheduled post is theirs
+        // alone: no validator another client could replay.
+        let etag = etag.filter(|_| post.is_public_at(state.posts.now()));
         Ok(match etag {
             // `*`: any current copy will do, and the post exists.
             Some(etag) if conditional::any(inm) => ReadPost::NotModified(etag),
@@ -372,7 +463,8 @@ impl PostsApi {
 
     /// Write a post
     ///
-    /// The authenticated user becomes its author.
+    /// The authenticated user becomes its author. Published at once, as a
+    /// draft (`status: draft`), or scheduled (`published_at` in the future).
     #[oai(path = "/posts", method = "post", operation_id = "create_post")]
     async fn create(
         &self,
@@ -388,6 +480,7 @@ impl PostsApi {
                 &body.title,
                 &body.content,
                 body.format.0.unwrap_or(PostFormat::Plain).into(),
+                publishing(body.status.0, body.published_at.0),
             )
             .await?;
         let location = format!("/api/posts/{}", post.id);
@@ -396,7 +489,9 @@ impl PostsApi {
 
     /// Edit a post
     ///
-    /// Only its author may edit it.
+    /// Only its author may edit it (someone else's draft or scheduled post
+    /// is not found). `status` and `published_at` publish, schedule,
+    /// reschedule or unpublish it.
     #[oai(path = "/posts/:id", method = "patch", operation_id = "update_post")]
     async fn update(
         &self,
@@ -415,6 +510,7 @@ impl PostsApi {
                 body.title.0.as_deref(),
                 body.content.0.as_deref(),
                 body.format.0.map(Into::into),
+                publishing(body.status.0, body.published_at.0),
             )
             .await?;
         Ok(OnePost::Ok(Json(to_post(&state, post))))
@@ -422,7 +518,8 @@ impl PostsApi {
 
     /// Delete a post
     ///
-    /// Only its author may delete it.
+    /// Only its author may delete it (someone else's draft or scheduled
+    /// post is not found).
     #[oai(path = "/posts/:id", method = "delete", operation_id = "delete_post")]
     async fn delete(
         &self,
@@ -457,6 +554,7 @@ fn page_answer(
 
 fn to_post(state: &AppState, post: crate::posts::Post) -> Post {
     let url = crate::site::post_url(&state.settings.http.public_url, &post);
+    let status = post.status().into();
     Post {
         id: post.id,
         title: post.title,
@@ -467,6 +565,8 @@ fn to_post(state: &AppState, post: crate::posts::Post) -> Post {
         url,
         created_at: post.created_at,
         updated_at: post.updated_at,
+        status,
+        published_at: post.published_at.into(),
         author: AuthorSummary {
             avatar_url: avatar_url(
                 &state.settings.http.public_url,
@@ -506,6 +606,8 @@ impl Example for Post {
             url: "https://blog.example/post/42-blog-like-a-pro/".into(),
             created_at: at,
             updated_at: at,
+            status: PostStatus::Published,
+            published_at: Some(at).into(),
             author: AuthorSummary {
                 username: "corey".into(),
                 avatar_url: "https://blog.example/media/avatars/default.png".into(),
@@ -519,7 +621,7 @@ impl Example for PostPage {
     fn example() -> Self {
         let post = Post::example();
         let next = Cursor {
-            created_at: post.created_at,
+            at: post.created_at,
             id: post.id,
         };
         PostPage {
@@ -535,6 +637,8 @@ impl Example for NewPost {
             title: Text::new("Blog Like a Pro"),
             content: Text::new("Write in *Markdown*, or plain text."),
             format: Some(PostFormat::Markdown).into(),
+            status: Some(PostStatus::Published).into(),
+            published_at: None.into(),
         }
     }
 }
@@ -545,6 +649,8 @@ impl Example for PostChanges {
             title: Some(Text::new("Blog Like a Pro, updated")).into(),
             content: None.into(),
             format: None.into(),
+            status: None.into(),
+            published_at: None.into(),
         }
     }
 }

@@ -920,10 +920,15 @@ impl Importer<'_> {
             match existing {
                 None => create.push((p, author.our_id)),
                 Some(m) => {
+                    // Django has no drafts: a post is public from
+                    // `date_posted`, which moves with it; one made a draft
+                    // here stays a draft.
                     let n = self
                         .exec(
                             "UPDATE posts SET author_id = $2, title = $3, content = $4, \
-                             created_at = $5, updated_at = $6 WHERE id = $1",
+                             created_at = $5, updated_at = $6, \
+                             published_at = CASE WHEN published_at IS NULL THEN NULL ELSE $5 END \
+                             WHERE id = $1",
                             &[
                                 &m.our_id,
                                 &author.our_id,
@@ -977,12 +982,13 @@ impl Importer<'_> {
         let titles: Vec<&str> = create.iter().map(|(p, _)| p.title.as_str()).collect();
         let contents: Vec<&str> = create.iter().map(|(p, _)| p.content.as_str()).collect();
         let dates: Vec<DateTime<Utc>> = create.iter().map(|(p, _)| p.django.date_posted).collect();
+        // Django has no drafts: every post is public from `date_posted`.
         let kept: HashSet<i64> = self
             .rows(
-                "INSERT INTO posts (id, author_id, title, content, created_at, updated_at) \
-                 OVERRIDING SYSTEM VALUE \
+                "INSERT INTO posts (id, author_id, title, content, created_at, updated_at, \
+                 published_at) OVERRIDING SYSTEM VALUE \
                  SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], \
-                 $5::timestamptz[], $5::timestamptz[]) \
+                 $5::timestamptz[], $5::timestamptz[], $5::timestamptz[]) \
                  ON CONFLICT (id) DO NOTHING RETURNING id",
                 &[&ids, &authors, &titles, &contents, &dates],
             )
@@ -999,8 +1005,8 @@ impl Importer<'_> {
             }
             let rows = self
                 .rows(
-                    "INSERT INTO posts (author_id, title, content, created_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, $4) RETURNING id",
+                    "INSERT INTO posts (author_id, title, content, created_at, updated_at, \
+                     published_at) VALUES ($1, $2, $3, $4, $4, $4) RETURNING id",
                     &[
                         author,
                         &p.title.as_str(),

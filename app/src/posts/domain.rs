@@ -2,6 +2,8 @@
 //! validate"): the service parses once, the repository accepts only these
 //! types.
 
+use chrono::{DateTime, Utc};
+
 use super::markdown::{self, Author};
 use crate::error::ValidationError;
 use crate::text;
@@ -166,6 +168,105 @@ pub fn slug(title: &str) -> String {
     out
 }
 
+/// Whether a post is a draft or published. A published post whose
+/// `published_at` is still to come is scheduled: published for its author,
+/// not yet there for anyone else.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PostStatus {
+    /// Seen by its author only, with no publication time.
+    Draft,
+    /// Public from `published_at` on.
+    Published,
+}
+
+impl PostStatus {
+    pub fn parse(raw: &str) -> Result<Self, ValidationError> {
+        match raw {
+            "draft" => Ok(Self::Draft),
+            "published" => Ok(Self::Published),
+            other => Err(ValidationError::new(
+                "status",
+                "invalid_status",
+                format!(
+                    "must be `draft` or `published` (got {:?})",
+                    other.chars().take(20).collect::<String>()
+                ),
+            )),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Draft => "draft",
+            Self::Published => "published",
+        }
+    }
+}
+
+/// The earliest and latest publication times accepted: any real date, and
+/// nothing a cursor or Postgres could not carry.
+const EARLIEST_PUBLICATION: i64 = 0; // 1970-01-01T00:00:00Z
+const LATEST_PUBLICATION: i64 = 253_402_300_799; // 9999-12-31T23:59:59Z
+
+/// What a writer asks about publication, each part optional: a status, a
+/// publication time, both or neither (the API's `status` and
+/// `published_at`, the site's "Save draft"/"Publish" and time field).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Publishing {
+    pub status: Option<PostStatus>,
+    pub at: Option<DateTime<Utc>>,
+}
+
+impl Publishing {
+    pub fn draft() -> Self {
+        Self {
+            status: Some(PostStatus::Draft),
+            at: None,
+        }
+    }
+
+    pub fn published(at: Option<DateTime<Utc>>) -> Self {
+        Self {
+            status: Some(PostStatus::Published),
+            at,
+        }
+    }
+
+    /// The `published_at` a post gets: `None` for a draft. `current` is the
+    /// post's (`None` for a new post, `Some(None)` for a draft); the answer
+    /// is `None` when nothing changes. Rules: a time publishes at that time
+    /// (a future one schedules); `published` alone publishes now, or keeps
+    /// the time of a post already published; `draft` unpublishes and takes
+    /// no time; a new post without either is published now.
+    pub fn resolve(
+        self,
+        current: Option<Option<DateTime<Utc>>>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Option<DateTime<Utc>>>, ValidationError> {
+        let err = |msg: &str| ValidationError::new("published_at", "invalid_published_at", msg);
+        if let Some(at) = self.at {
+            let secs = at.timestamp();
+            if !(EARLIEST_PUBLICATION..=LATEST_PUBLICATION).contains(&secs) {
+                return Err(err("must be between 1970-01-01 and 9999-12-31"));
+            }
+        }
+        Ok(match (self.status, self.at, current) {
+            (Some(PostStatus::Draft), Some(_), _) => {
+                return Err(err(
+                    "a draft has no publication time: send `published` to schedule the post",
+                ));
+            }
+            (Some(PostStatus::Draft), None, _) => Some(None),
+            (_, Some(at), _) => Some(Some(at)),
+            // Published already: its date stays (an edit is not a new post).
+            (Some(PostStatus::Published), None, Some(Some(_))) => None,
+            (Some(PostStatus::Published), None, _) | (None, None, None) => Some(Some(now)),
+            (None, None, Some(_)) => None,
+        })
+    }
+}
+
 fn at_most(chars: usize, max: usize) -> Result<(), String> {
     if chars > max {
         return Err(format!("must be at most {max} characters (got {chars})"));
@@ -273,5 +374,65 @@ mod tests {
         assert!(PostContent::parse("a\0b").is_err());
         assert!(PostContent::parse(&"x".repeat(CONTENT_MAX_CHARS)).is_ok());
         assert!(PostContent::parse(&"x".repeat(CONTENT_MAX_CHARS + 1)).is_err());
+    }
+
+    fn t(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().to_utc()
+    }
+
+    #[test]
+    fn publishing_rules() {
+        let now = t("2026-05-01T10:00:00Z");
+        let later = t("2026-06-01T00:00:00Z");
+        let earlier = t("2026-01-01T00:00:00Z");
+        let p = Publishing::default;
+        // New posts: published now unless said otherwise.
+        assert_eq!(p().resolve(None, now), Ok(Some(Some(now))));
+        assert_eq!(Publishing::draft().resolve(None, now), Ok(Some(None)));
+        assert_eq!(
+            Publishing::published(Some(later)).resolve(None, now),
+            Ok(Some(Some(later)))
+        );
+        // A time alone publishes at that time, a draft too.
+        let at = Publishing {
+            status: None,
+            at: Some(later),
+        };
+        assert_eq!(at.resolve(Some(None), now), Ok(Some(Some(later))));
+        // Edits: nothing said, nothing changes; `published` keeps the date
+        // of a published post and publishes a draft now.
+        assert_eq!(p().resolve(Some(Some(earlier)), now), Ok(None));
+        assert_eq!(p().resolve(Some(None), now), Ok(None));
+        assert_eq!(
+            Publishing::published(None).resolve(Some(Some(earlier)), now),
+            Ok(None)
+        );
+        assert_eq!(
+            Publishing::published(None).resolve(Some(None), now),
+            Ok(Some(Some(now)))
+        );
+        assert_eq!(
+            Publishing::draft().resolve(Some(Some(earlier)), now),
+            Ok(Some(None))
+        );
+        // A draft with a time, and times out of range, are refused.
+        let bad = Publishing {
+            status: Some(PostStatus::Draft),
+            at: Some(later),
+        };
+        let err = bad.resolve(None, now).unwrap_err();
+        assert_eq!(
+            (err.field.as_ref(), err.code),
+            ("published_at", "invalid_published_at")
+        );
+        for secs in [-1, LATEST_PUBLICATION + 1] {
+            let far = Publishing::published(DateTime::from_timestamp(secs, 0));
+            assert!(far.resolve(None, now).is_err(), "{secs}");
+        }
+        assert_eq!(PostStatus::parse("draft"), Ok(PostStatus::Draft));
+        assert_eq!(
+            PostStatus::parse("Draft").unwrap_err().code,
+            "invalid_status"
+        );
     }
 }

@@ -5,9 +5,10 @@ pub mod domain;
 pub mod markdown;
 pub mod repository;
 pub mod service;
+pub mod tags;
 
-pub use domain::{PostBody, PostContent, PostFormat, PostTitle};
+pub use domain::{PostBody, PostContent, PostFormat, PostStatus, PostTitle, Publishing};
 pub use service::{
     Author, AuthorPostsError, CreatePostError, DeletePostError, GetPostError, Post, PostPage,
-    Posts, Read, UpdatePostError, Version,
+    Posts, Read, UpdatePostError, Version, is_own_list,
 };

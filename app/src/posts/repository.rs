@@ -7,6 +7,7 @@
 use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
 use tokio_postgres::Row;
+use tokio_postgres::types::ToSql;
 
 use super::domain::{PostBody, PostTitle};
 use crate::db::{self, DbError, FromRow, Id};
@@ -25,6 +26,8 @@ pub struct PostRow {
     pub excerpt: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// `None`: a draft. Public from this instant on, which may be to come.
+    pub published_at: Option<DateTime<Utc>>,
     pub author_id: i64,
     pub author_username: String,
     pub author_avatar_key: Option<String>,
@@ -41,6 +44,7 @@ impl FromRow for PostRow {
             excerpt: row.try_get("excerpt")?,
             created_at: row.try_get("created_at")?,
             updated_at: row.try_get("updated_at")?,
+            published_at: row.try_get("published_at")?,
             author_id: row.try_get("author_id")?,
             author_username: row.try_get("author_username")?,
             author_avatar_key: row.try_get("author_avatar_key")?,
@@ -64,7 +68,8 @@ pub struct Page {
 macro_rules! select_posts {
     ($from:literal) => {
         concat!(
-            "SELECT p.id, p.title, p.content, p.format, p.content_html, p.excerpt, p.created_at, p.updated_at, p.author_id, \
+            "SELECT p.id, p.title, p.content, p.format, p.content_html, p.excerpt, p.created_at, \
+             p.updated_at, p.published_at, p.author_id, \
              u.username AS author_username, u.avatar_key AS author_avatar_key \
              FROM ",
             $from,
@@ -73,9 +78,11 @@ macro_rules! select_posts {
     };
 }
 
+/// Where a row sits in a list: its `listed_at` (V4), which is its
+/// publication time in every list that holds only published posts.
 fn cursor_of(p: &PostRow) -> Cursor {
     Cursor {
-        created_at: p.created_at,
+        at: p.published_at.unwrap_or(p.updated_at),
         id: p.id,
     }
 }
@@ -115,45 +122,120 @@ fn page(mut rows: Vec<PostRow>, req: PageRequest) -> Page {
     }
 }
 
-/// All posts, newest first.
-pub async fn list(c: &impl GenericClient, req: PageRequest) -> Result<Page, DbError> {
+/// The list statements, public so that the plan tests (`integration-tests`)
+/// EXPLAIN exactly what runs. Each public list reads `published_at <= now`
+/// as its index bound (`posts_published_at_id_idx`,
+/// `posts_author_published_at_id_idx`): scheduled posts and drafts are
+/// never read. An author's own list reads `posts_author_listed_at_id_idx`.
+pub mod sql {
+    /// `$1` now, `$2` rows.
+    pub const LIST_FIRST: &str = concat!(
+        select_posts!("posts"),
+        " WHERE p.published_at <= $1",
+        " ORDER BY p.published_at DESC, p.id DESC LIMIT $2"
+    );
+    /// `$1` now, `($2, $3)` the cursor, `$4` rows.
+    pub const LIST_AFTER: &str = concat!(
+        select_posts!("posts"),
+        " WHERE p.published_at <= $1 AND (p.published_at, p.id) < ($2, $3)",
+        " ORDER BY p.published_at DESC, p.id DESC LIMIT $4"
+    );
+    pub const LIST_BEFORE: &str = concat!(
+        select_posts!("posts"),
+        " WHERE p.published_at <= $1 AND (p.published_at, p.id) > ($2, $3)",
+        " ORDER BY p.published_at ASC, p.id ASC LIMIT $4"
+    );
+    /// `$1` the author, `$2` now, `$3` rows.
+    pub const AUTHOR_FIRST: &str = concat!(
+        select_posts!("posts"),
+        " WHERE p.author_id = $1 AND p.published_at <= $2",
+        " ORDER BY p.published_at DESC, p.id DESC LIMIT $3"
+    );
+    /// `$1` the author, `$2` now, `($3, $4)` the cursor, `$5` rows.
+    pub const AUTHOR_AFTER: &str = concat!(
+        select_posts!("posts"),
+        " WHERE p.author_id = $1 AND p.published_at <= $2",
+        " AND (p.published_at, p.id) < ($3, $4)",
+        " ORDER BY p.published_at DESC, p.id DESC LIMIT $5"
+    );
+    pub const AUTHOR_BEFORE: &str = concat!(
+        select_posts!("posts"),
+        " WHERE p.author_id = $1 AND p.published_at <= $2",
+        " AND (p.published_at, p.id) > ($3, $4)",
+        " ORDER BY p.published_at ASC, p.id ASC LIMIT $5"
+    );
+    /// `$1` the author, `$2` rows.
+    pub const OWN_FIRST: &str = concat!(
+        select_posts!("posts"),
+        " WHERE p.author_id = $1",
+        " ORDER BY p.listed_at DESC, p.id DESC LIMIT $2"
+    );
+    /// `$1` the author, `($2, $3)` the cursor, `$4` rows.
+    pub const OWN_AFTER: &str = concat!(
+        select_posts!("posts"),
+        " WHERE p.author_id = $1 AND (p.listed_at, p.id) < ($2, $3)",
+        " ORDER BY p.listed_at DESC, p.id DESC LIMIT $4"
+    );
+    pub const OWN_BEFORE: &str = concat!(
+        select_posts!("posts"),
+        " WHERE p.author_id = $1 AND (p.listed_at, p.id) > ($2, $3)",
+        " ORDER BY p.listed_at ASC, p.id ASC LIMIT $4"
+    );
+    /// `$1` now.
+    pub const NEXT_PUBLICATION: &str =
+        "SELECT min(published_at) AS next FROM posts WHERE published_at > $1";
+}
+
+/// The posts public at `now`, newest first.
+pub async fn list(
+    c: &impl GenericClient,
+    now: DateTime<Utc>,
+    req: PageRequest,
+) -> Result<Page, DbError> {
     let fetch = i64::from(req.limit) + 1;
     let rows = match req.position {
-        Position::First => {
-            const SQL: &str = concat!(
-                select_posts!("posts"),
-                " ORDER BY p.created_at DESC, p.id DESC LIMIT $1"
-            );
-            db::query(c, "list posts", SQL, &[&fetch]).await?
-        }
+        Position::First => db::query(c, "list posts", sql::LIST_FIRST, &[&now, &fetch]).await?,
         Position::After(cur) => {
-            const SQL: &str = concat!(
-                select_posts!("posts"),
-                " WHERE (p.created_at, p.id) < ($1, $2)",
-                " ORDER BY p.created_at DESC, p.id DESC LIMIT $3"
-            );
-            db::query(c, "list posts", SQL, &[&cur.created_at, &cur.id, &fetch]).await?
+            let params: [&(dyn ToSql + Sync); 4] = [&now, &cur.at, &cur.id, &fetch];
+            db::query(c, "list posts", sql::LIST_AFTER, &params).await?
         }
         Position::Before(cur) => {
-            const SQL: &str = concat!(
-                select_posts!("posts"),
-                " WHERE (p.created_at, p.id) > ($1, $2)",
-                " ORDER BY p.created_at ASC, p.id ASC LIMIT $3"
-            );
-            db::query(
-                c,
-                "list newer posts",
-                SQL,
-                &[&cur.created_at, &cur.id, &fetch],
-            )
-            .await?
+            let params: [&(dyn ToSql + Sync); 4] = [&now, &cur.at, &cur.id, &fetch];
+            db::query(c, "list newer posts", sql::LIST_BEFORE, &params).await?
         }
     };
     Ok(page(rows, req))
 }
 
-/// One author's posts, newest first.
+/// One author's posts public at `now`, newest first.
 pub async fn list_by_author(
+    c: &impl GenericClient,
+    author_id: i64,
+    now: DateTime<Utc>,
+    req: PageRequest,
+) -> Result<Page, DbError> {
+    let fetch = i64::from(req.limit) + 1;
+    let rows = match req.position {
+        Position::First => {
+            let params: [&(dyn ToSql + Sync); 3] = [&author_id, &now, &fetch];
+            db::query(c, "list author posts", sql::AUTHOR_FIRST, &params).await?
+        }
+        Position::After(cur) => {
+            let params: [&(dyn ToSql + Sync); 5] = [&author_id, &now, &cur.at, &cur.id, &fetch];
+            db::query(c, "list author posts", sql::AUTHOR_AFTER, &params).await?
+        }
+        Position::Before(cur) => {
+            let params: [&(dyn ToSql + Sync); 5] = [&author_id, &now, &cur.at, &cur.id, &fetch];
+            db::query(c, "list newer author posts", sql::AUTHOR_BEFORE, &params).await?
+        }
+    };
+    Ok(page(rows, req))
+}
+
+/// Every post of one author, drafts and scheduled ones included, as only
+/// the author sees them: newest `listed_at` first (a draft at its last
+/// edit).
+pub async fn list_own(
     c: &impl GenericClient,
     author_id: i64,
     req: PageRequest,
@@ -161,50 +243,71 @@ pub async fn list_by_author(
     let fetch = i64::from(req.limit) + 1;
     let rows = match req.position {
         Position::First => {
-            const SQL: &str = concat!(
-                select_posts!("posts"),
-                " WHERE p.author_id = $1",
-                " ORDER BY p.created_at DESC, p.id DESC LIMIT $2"
-            );
-            db::query(c, "list author posts", SQL, &[&author_id, &fetch]).await?
+            db::query(c, "list own posts", sql::OWN_FIRST, &[&author_id, &fetch]).await?
         }
         Position::After(cur) => {
-            const SQL: &str = concat!(
-                select_posts!("posts"),
-                " WHERE p.author_id = $1 AND (p.created_at, p.id) < ($2, $3)",
-                " ORDER BY p.created_at DESC, p.id DESC LIMIT $4"
-            );
-            db::query(
-                c,
-                "list author posts",
-                SQL,
-                &[&author_id, &cur.created_at, &cur.id, &fetch],
-            )
-            .await?
+            let params: [&(dyn ToSql + Sync); 4] = [&author_id, &cur.at, &cur.id, &fetch];
+            db::query(c, "list own posts", sql::OWN_AFTER, &params).await?
         }
         Position::Before(cur) => {
-            const SQL: &str = concat!(
-                select_posts!("posts"),
-                " WHERE p.author_id = $1 AND (p.created_at, p.id) > ($2, $3)",
-                " ORDER BY p.created_at ASC, p.id ASC LIMIT $4"
-            );
-            db::query(
-                c,
-                "list newer author posts",
-                SQL,
-                &[&author_id, &cur.created_at, &cur.id, &fetch],
-            )
-            .await?
+            let params: [&(dyn ToSql + Sync); 4] = [&author_id, &cur.at, &cur.id, &fetch];
+            db::query(c, "list newer own posts", sql::OWN_BEFORE, &params).await?
         }
     };
     Ok(page(rows, req))
 }
 
-/// The cursor that starts page `number` (1-based, `per_page` items) of all
-/// posts: for old `/?page=N` links. An OFFSET scan, so it costs as much as
-/// the page is deep; `None` past the end.
+/// The next instant after `now` at which a scheduled post becomes public,
+/// if any: until then every public list read at `now` stays true. One
+/// probe of `posts_published_at_id_idx`.
+pub async fn next_publication(
+    c: &impl GenericClient,
+    now: DateTime<Utc>,
+) -> Result<Option<DateTime<Utc>>, DbError> {
+    struct Next(Option<DateTime<Utc>>);
+    impl FromRow for Next {
+        fn from_row(row: &Row) -> Result<Self, tokio_postgres::Error> {
+            Ok(Self(row.try_get("next")?))
+        }
+    }
+    let next: Next = db::query_one(
+        c,
+        "find the next publication",
+        sql::NEXT_PUBLICATION,
+        &[&now],
+    )
+    .await?;
+    Ok(next.0)
+}
+
+/// How many of an author's posts are public at `now`.
+pub async fn count_public_by_author(
+    c: &impl GenericClient,
+    author_id: i64,
+    now: DateTime<Utc>,
+) -> Result<i64, DbError> {
+    struct Count(i64);
+    impl FromRow for Count {
+        fn from_row(row: &Row) -> Result<Self, tokio_postgres::Error> {
+            Ok(Self(row.try_get("n")?))
+        }
+    }
+    let n: Count = db::query_one(
+        c,
+        "count author posts",
+        "SELECT count(*) AS n FROM posts WHERE author_id = $1 AND published_at <= $2",
+        &[&author_id, &now],
+    )
+    .await?;
+    Ok(n.0)
+}
+
+/// The cursor that starts page `number` (1-based, `per_page` items) of the
+/// posts public at `now`: for old `/?page=N` links. An OFFSET scan, so it
+/// costs as much as the page is deep; `None` past the end.
 pub async fn cursor_at_page(
     c: &impl GenericClient,
+    now: DateTime<Utc>,
     number: u32,
     per_page: u32,
 ) -> Result<Option<Cursor>, DbError> {
@@ -213,7 +316,7 @@ pub async fn cursor_at_page(
     impl FromRow for At {
         fn from_row(row: &Row) -> Result<Self, tokio_postgres::Error> {
             Ok(Self(Cursor {
-                created_at: row.try_get("created_at")?,
+                at: row.try_get("published_at")?,
                 id: row.try_get("id")?,
             }))
         }
@@ -221,8 +324,9 @@ pub async fn cursor_at_page(
     let at: Option<At> = db::query_opt(
         c,
         "find page by number",
-        "SELECT created_at, id FROM posts ORDER BY created_at DESC, id DESC OFFSET $1 LIMIT 1",
-        &[&offset],
+        "SELECT published_at, id FROM posts WHERE published_at <= $1 \
+         ORDER BY published_at DESC, id DESC OFFSET $2 LIMIT 1",
+        &[&now, &offset],
     )
     .await?;
     Ok(at.map(|a| a.0))
@@ -267,12 +371,14 @@ pub async fn create(
     author_id: i64,
     title: &PostTitle,
     body: &PostBody,
+    published_at: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
 ) -> Result<PostRow, DbError> {
     const SQL: &str = concat!(
         "WITH p AS (INSERT INTO posts \
-         (author_id, title, content, format, content_html, excerpt, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING *) ",
+         (author_id, title, content, format, content_html, excerpt, created_at, updated_at, \
+         published_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8) RETURNING *) ",
         select_posts!("p")
     );
     db::query_one(
@@ -287,6 +393,7 @@ pub async fn create(
             &body.html,
             &body.excerpt,
             &now,
+            &published_at,
         ],
     )
     .await
@@ -299,6 +406,7 @@ pub struct Editing {
     pub author_id: i64,
     pub content: String,
     pub format: String,
+    pub published_at: Option<DateTime<Utc>>,
 }
 
 impl FromRow for Editing {
@@ -307,6 +415,7 @@ impl FromRow for Editing {
             author_id: row.try_get("author_id")?,
             content: row.try_get("content")?,
             format: row.try_get("format")?,
+            published_at: row.try_get("published_at")?,
         })
     }
 }
@@ -315,43 +424,54 @@ pub async fn lock_for_edit(c: &impl GenericClient, id: i64) -> Result<Option<Edi
     db::query_opt(
         c,
         "lock post",
-        "SELECT author_id, content, format FROM posts WHERE id = $1 FOR UPDATE",
+        "SELECT author_id, content, format, published_at FROM posts WHERE id = $1 FOR UPDATE",
         &[&id],
     )
     .await
 }
 
-/// Whether a post exists, and who wrote it (to tell 404 from 403).
-pub async fn author_of(c: &impl GenericClient, id: i64) -> Result<Option<i64>, DbError> {
-    struct Author(i64);
-    impl FromRow for Author {
-        fn from_row(row: &Row) -> Result<Self, tokio_postgres::Error> {
-            Ok(Self(row.try_get("author_id")?))
-        }
+/// Who wrote a post and when it is public, if it exists (to tell 404 from
+/// 403: another's draft is "not found").
+pub struct Authorship {
+    pub author_id: i64,
+    pub published_at: Option<DateTime<Utc>>,
+}
+
+impl FromRow for Authorship {
+    fn from_row(row: &Row) -> Result<Self, tokio_postgres::Error> {
+        Ok(Self {
+            author_id: row.try_get("author_id")?,
+            published_at: row.try_get("published_at")?,
+        })
     }
-    let found: Option<Author> = db::query_opt(
+}
+
+pub async fn author_of(c: &impl GenericClient, id: i64) -> Result<Option<Authorship>, DbError> {
+    db::query_opt(
         c,
         "find post author",
-        "SELECT author_id FROM posts WHERE id = $1",
+        "SELECT author_id, published_at FROM posts WHERE id = $1",
         &[&id],
     )
-    .await?;
-    Ok(found.map(|a| a.0))
+    .await
 }
 
 /// Applies the given changes to post `id` (the caller has checked the
-/// author under [`lock_for_edit`]).
+/// author under [`lock_for_edit`]). `published_at`: `None` keeps it,
+/// `Some(None)` makes the post a draft.
 pub async fn update(
     c: &impl GenericClient,
     id: i64,
     title: Option<&PostTitle>,
     body: Option<&PostBody>,
+    published_at: Option<Option<DateTime<Utc>>>,
     now: DateTime<Utc>,
 ) -> Result<PostRow, DbError> {
     const SQL: &str = concat!(
         "WITH p AS (UPDATE posts SET title = COALESCE($2, title), \
          content = COALESCE($3, content), format = COALESCE($4, format), \
          content_html = COALESCE($5, content_html), excerpt = COALESCE($6, excerpt), \
+         published_at = CASE WHEN $8 THEN $9 ELSE published_at END, \
          updated_at = $7 WHERE id = $1 RETURNING *) ",
         select_posts!("p")
     );
@@ -367,6 +487,8 @@ pub async fn update(
             &body.map(|b| b.html.as_str()),
             &body.map(|b| b.excerpt.as_str()),
             &now,
+            &published_at.is_some(),
+            &published_at.flatten(),
         ],
     )
     .await

@@ -9,13 +9,13 @@ use deadpool_postgres::Pool;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::domain::{self, PostBody, PostContent, PostFormat, PostTitle};
+use super::domain::{self, PostBody, PostContent, PostFormat, PostStatus, PostTitle, Publishing};
 use super::repository::{self as repo, Page, PostRow};
 use crate::accounts::{AuthenticatedUser, Username};
 use crate::cache::Cache;
 use crate::clock::Clock;
 use crate::db::{self, Op as _};
-use crate::error::{Failure, FailureContext as _, ValidationErrors, both};
+use crate::error::{Failure, FailureContext as _, ValidationErrors};
 use crate::pagination::{Cursor, PageRequest};
 
 /// Who wrote a post.
@@ -41,6 +41,8 @@ pub struct Post {
     pub excerpt: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// `None`: a draft. May be to come (a scheduled post).
+    pub published_at: Option<DateTime<Utc>>,
     pub author: Author,
     /// Reads counted so far; `None` while the counter (Redis) is unavailable.
     pub views: Option<u64>,
@@ -51,6 +53,44 @@ impl Post {
     pub fn slug(&self) -> String {
         domain::slug(&self.title)
     }
+
+    pub fn status(&self) -> PostStatus {
+        match self.published_at {
+            Some(_) => PostStatus::Published,
+            None => PostStatus::Draft,
+        }
+    }
+
+    /// Whether readers other than the author see it at `now`.
+    pub fn is_public_at(&self, now: DateTime<Utc>) -> bool {
+        is_public(self.published_at, now)
+    }
+
+    /// The date shown with the post: its publication, or for a draft its
+    /// last edit.
+    pub fn shown_at(&self) -> DateTime<Utc> {
+        self.published_at.unwrap_or(self.updated_at)
+    }
+}
+
+fn is_public(published_at: Option<DateTime<Utc>>, now: DateTime<Utc>) -> bool {
+    published_at.is_some_and(|at| at <= now)
+}
+
+/// Whether `username` names `viewer` (in any case): their own list.
+pub fn is_own_list(viewer: &AuthenticatedUser, username: &str) -> bool {
+    viewer.username().to_lowercase() == username.to_lowercase()
+}
+
+/// Whether `viewer` may see a post by `author_id` published at
+/// `published_at`: everybody once it is public, its author always.
+fn visible(
+    author_id: i64,
+    published_at: Option<DateTime<Utc>>,
+    viewer: Option<&AuthenticatedUser>,
+    now: DateTime<Utc>,
+) -> bool {
+    is_public(published_at, now) || viewer.is_some_and(|v| v.id() == author_id)
 }
 
 impl From<PostRow> for Post {
@@ -74,6 +114,7 @@ impl From<PostRow> for Post {
             excerpt,
             created_at: row.created_at,
             updated_at: row.updated_at,
+            published_at: row.published_at,
             author: Author {
                 id: row.author_id,
                 username: row.author_username,
@@ -102,6 +143,8 @@ pub enum AuthorPostsError {
     Failed(#[from] Failure),
 }
 
+/// Another's draft or scheduled post is "not found": its existence is
+/// the author's business.
 #[derive(Debug, thiserror::Error)]
 pub enum GetPostError {
     #[error("no post has this id")]
@@ -153,19 +196,25 @@ pub enum Read<'a> {
 }
 
 /// Where a public read stands in the read cache: its key under the current
-/// generation. Any change that can alter the read (a post written, edited
-/// or deleted, an author renamed or given a new picture) moves the
-/// generation, so two equal versions of one read name the same content;
-/// only view counts, which are not cached, may differ. Reading it costs one
-/// Redis round trip and no Postgres, which is what makes it a cheap
-/// validator for conditional requests.
+/// generation and the next scheduled publication. Any change that can alter
+/// the read (a post written, edited, published or deleted, an author
+/// renamed or given a new picture) moves the generation, and time alone
+/// changes it only when a scheduled post becomes public, which moves the
+/// next publication; so two equal versions of one read name the same
+/// content, the same posts visible to the same people. Only view counts,
+/// which are not cached, may differ. Reading it costs one Redis round trip
+/// and no Postgres, which is what makes it a cheap validator for
+/// conditional requests.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Version {
     key: String,
+    /// The next scheduled publication: the version is current until then.
+    until: Option<DateTime<Utc>>,
 }
 
 impl Version {
-    /// The cache key: the generation and the read, e.g. `posts:g7:list:-:5`.
+    /// The cache key: the generation, the next publication and the read,
+    /// e.g. `posts:v2:g7:n-:list:-:5`.
     pub fn as_str(&self) -> &str {
         &self.key
     }
@@ -186,11 +235,17 @@ impl Posts {
         Self(Arc::new(Deps { db, cache, clock }))
     }
 
+    /// The time the use cases see (pages say "scheduled" against it).
+    pub fn now(&self) -> DateTime<Utc> {
+        self.0.clock.now()
+    }
+
     async fn conn(&self, op: &'static str) -> Result<deadpool_postgres::Object, Failure> {
         Ok(db::connect(&self.0.db, op).await?)
     }
 
-    /// All posts, newest first.
+    /// The posts public now, newest first: the same for everybody (an
+    /// author finds their drafts in their own list).
     pub async fn list(&self, req: PageRequest) -> Result<PostPage, Failure> {
         let version = self.version(Read::Posts(req)).await;
         self.list_at(req, version.as_ref()).await
@@ -206,24 +261,46 @@ impl Posts {
         let page = self
             .cached(version, || async {
                 let conn = self.conn("listing posts").await?;
-                repo::list(&conn, req).await.context("listing posts")
+                let now = self.0.clock.now();
+                repo::list(&conn, now, req).await.context("listing posts")
             })
             .await?;
         Ok(self.with_views(page).await)
     }
 
-    /// One author's posts, newest first (username matched case-insensitively).
+    /// One author's posts, newest first (username matched
+    /// case-insensitively). For the author themself, drafts and scheduled
+    /// posts too (newest first by publication, a draft by its last edit),
+    /// read from the database: a writer sees each change at once.
     pub async fn list_by_author(
         &self,
         username: &str,
+        viewer: Option<&AuthenticatedUser>,
         req: PageRequest,
     ) -> Result<PostPage, AuthorPostsError> {
+        if let Some(me) = viewer.filter(|v| is_own_list(v, username)) {
+            return self.list_own(me, req).await;
+        }
         let version = self.version(Read::ByAuthor(username, req)).await;
         self.list_by_author_at(username, req, version.as_ref())
             .await
     }
 
-    /// [`Self::list_by_author`] at a version read by [`Self::version`].
+    /// An author's own list, drafts and scheduled posts included: theirs
+    /// alone, so never cached and never given a validator.
+    pub async fn list_own(
+        &self,
+        me: &AuthenticatedUser,
+        req: PageRequest,
+    ) -> Result<PostPage, AuthorPostsError> {
+        const OP: &str = "listing one's own posts";
+        let conn = self.conn(OP).await?;
+        let page = repo::list_own(&conn, me.id(), req).await.context(OP)?;
+        Ok(self.with_views(page).await)
+    }
+
+    /// The public part of [`Self::list_by_author`] at a version read by
+    /// [`Self::version`].
     pub async fn list_by_author_at(
         &self,
         username: &str,
@@ -242,8 +319,9 @@ impl Posts {
                     .await
                     .context("listing an author's posts")?
                     .ok_or(AuthorPostsError::NoSuchAuthor)?;
+                let now = self.0.clock.now();
                 Ok::<_, AuthorPostsError>(
-                    repo::list_by_author(&conn, author, req)
+                    repo::list_by_author(&conn, author, now, req)
                         .await
                         .context("listing an author's posts")?,
                 )
@@ -253,9 +331,11 @@ impl Posts {
     }
 
     /// The current version of a public read (see [`Version`]): one Redis
-    /// round trip, no Postgres. `None` when Redis is unavailable (reads then
-    /// bypass the cache and have no version) or the read names nothing that
-    /// can exist (a malformed username).
+    /// round trip and no Postgres, except once per generation and per
+    /// publication time passed, when the next scheduled publication is
+    /// looked up (an indexed `min`). `None` when Redis or Postgres is
+    /// unavailable (reads then bypass the cache and have no version) or the
+    /// read names nothing that can exist (a malformed username).
     pub async fn version(&self, read: Read<'_>) -> Option<Version> {
         let parts = match read {
             Read::Posts(req) => vec!["list".to_owned(), req.key()],
@@ -265,17 +345,47 @@ impl Posts {
             }
             Read::Post(id) => vec!["post".to_owned(), id.to_string()],
         };
-        let generation = self.0.cache.generation().await?;
-        let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
+        let now = self.0.clock.now();
+        let (generation, known) = self.0.cache.publication_state().await?;
+        let until = match known {
+            // Still ahead (or none scheduled): every read of this generation
+            // is the same until then.
+            Some(next) if next.is_none_or(|at| now < at) => next,
+            // Unknown for this generation, or passed: the database says
+            // which publication comes next. Written for this generation
+            // only, so a lookup that raced with a write is never believed
+            // after it.
+            _ => {
+                const OP: &str = "finding the next publication";
+                let conn = self.conn(OP).await.ok()?;
+                let next = repo::next_publication(&conn, now).await.ok()?;
+                self.0.cache.set_next_publication(generation, next).await;
+                next
+            }
+        };
+        let stamp = until.map_or_else(|| "n-".to_owned(), |at| format!("n{}", at.timestamp_millis()));
+        let mut keyed: Vec<&str> = vec![&stamp];
+        keyed.extend(parts.iter().map(String::as_str));
         Some(Version {
-            key: Cache::key(generation, &parts),
+            key: Cache::key(generation, &keyed),
+            until,
         })
     }
 
-    /// Where page `number` (1-based, `per_page` posts) of all posts starts,
-    /// for links from the Django original (`/?page=N`); `None` for the first
-    /// page and past the end. Costs as much as the page is deep (an OFFSET
-    /// scan), so callers bound `number`.
+    /// How many of an author's posts readers see now (drafts and scheduled
+    /// posts are not counted, whoever asks).
+    pub async fn public_count(&self, author_id: i64) -> Result<i64, Failure> {
+        const OP: &str = "counting an author's posts";
+        let conn = self.conn(OP).await?;
+        repo::count_public_by_author(&conn, author_id, self.0.clock.now())
+            .await
+            .context(OP)
+    }
+
+    /// Where page `number` (1-based, `per_page` posts) of the public posts
+    /// starts, for links from the Django original (`/?page=N`); `None` for
+    /// the first page and past the end. Costs as much as the page is deep
+    /// (an OFFSET scan), so callers bound `number`.
     pub async fn cursor_at_page(
         &self,
         number: u32,
@@ -285,33 +395,54 @@ impl Posts {
             return Ok(None);
         }
         let conn = self.conn("finding a page by number").await?;
-        repo::cursor_at_page(&conn, number, per_page)
+        repo::cursor_at_page(&conn, self.0.clock.now(), number, per_page)
             .await
             .context("finding a page by number")
     }
 
-    /// Reads a post and counts the view.
-    pub async fn get(&self, id: i64) -> Result<Post, GetPostError> {
+    /// Reads a post and counts the view. Another's draft or scheduled post
+    /// is [`GetPostError::NotFound`].
+    pub async fn get(
+        &self,
+        id: i64,
+        viewer: Option<&AuthenticatedUser>,
+    ) -> Result<Post, GetPostError> {
         let version = self.version(Read::Post(id)).await;
-        self.get_at(id, version.as_ref()).await
+        self.get_at(id, viewer, version.as_ref()).await
     }
 
     /// [`Self::get`] at a version read by [`Self::version`].
-    pub async fn get_at(&self, id: i64, version: Option<&Version>) -> Result<Post, GetPostError> {
-        let mut post = self.find_at(id, version).await?;
+    pub async fn get_at(
+        &self,
+        id: i64,
+        viewer: Option<&AuthenticatedUser>,
+        version: Option<&Version>,
+    ) -> Result<Post, GetPostError> {
+        let mut post = self.find_at(id, viewer, version).await?;
         post.views = self.count_view(id).await;
         Ok(post)
     }
 
     /// Reads a post without counting a view (edit forms, redirects to the
-    /// canonical URL); `views` is `None`.
-    pub async fn find(&self, id: i64) -> Result<Post, GetPostError> {
+    /// canonical URL); `views` is `None`. Visibility as for [`Posts::get`].
+    pub async fn find(
+        &self,
+        id: i64,
+        viewer: Option<&AuthenticatedUser>,
+    ) -> Result<Post, GetPostError> {
         let version = self.version(Read::Post(id)).await;
-        self.find_at(id, version.as_ref()).await
+        self.find_at(id, viewer, version.as_ref()).await
     }
 
-    async fn find_at(&self, id: i64, version: Option<&Version>) -> Result<Post, GetPostError> {
-        let row = self
+    async fn find_at(
+        &self,
+        id: i64,
+        viewer: Option<&AuthenticatedUser>,
+        version: Option<&Version>,
+    ) -> Result<Post, GetPostError> {
+        // The row is cached whoever it is visible to, and checked against
+        // the viewer and the time on every read.
+        let row: PostRow = self
             .cached(version, || async {
                 let conn = self.conn("reading a post").await?;
                 repo::get(&conn, id)
@@ -320,6 +451,9 @@ impl Posts {
                     .ok_or(GetPostError::NotFound)
             })
             .await?;
+        if !visible(row.author_id, row.published_at, viewer, self.0.clock.now()) {
+            return Err(GetPostError::NotFound);
+        }
         Ok(Post::from(row))
     }
 
@@ -339,20 +473,30 @@ impl Posts {
         Ok(id.filter(|&id| id != django_id))
     }
 
+    /// Writes a post: published now unless `publishing` says draft or
+    /// gives a time (see [`Publishing::resolve`]).
     pub async fn create(
         &self,
         who: &AuthenticatedUser,
         title: &str,
         content: &str,
         format: PostFormat,
+        publishing: Publishing,
     ) -> Result<Post, CreatePostError> {
-        let (title, content) = both(PostTitle::parse(title), PostContent::parse(content))
-            .map_err(CreatePostError::Invalid)?;
+        let now = self.0.clock.now();
+        let mut errors = ValidationErrors::default();
+        let title = errors.check(PostTitle::parse(title));
+        let content = errors.check(PostContent::parse(content));
+        let published_at = errors.check(publishing.resolve(None, now));
+        let (Some(title), Some(content), Some(published_at)) = (title, content, published_at)
+        else {
+            return Err(CreatePostError::Invalid(errors));
+        };
         // Rendered before taking a connection: Markdown of 100 000
         // characters takes milliseconds, a pooled connection is scarcer.
         let body = PostBody::render(content, format);
         let conn = self.conn("creating a post").await?;
-        let row = repo::create(&conn, who.id(), &title, &body, self.0.clock.now())
+        let row = repo::create(&conn, who.id(), &title, &body, published_at.flatten(), now)
             .await
             .context("creating a post")?;
         self.0.cache.invalidate_posts().await;
@@ -362,7 +506,8 @@ impl Posts {
     }
 
     /// Changes the given fields; only the author may. A new content or
-    /// format renders the post again.
+    /// format renders the post again; `publishing` may publish, schedule,
+    /// reschedule or unpublish it (see [`Publishing::resolve`]).
     pub async fn update(
         &self,
         who: &AuthenticatedUser,
@@ -370,12 +515,19 @@ impl Posts {
         title: Option<&str>,
         content: Option<&str>,
         format: Option<PostFormat>,
+        publishing: Publishing,
     ) -> Result<Post, UpdatePostError> {
-        let (title, content) = both(
-            title.map(PostTitle::parse).transpose(),
-            content.map(PostContent::parse).transpose(),
-        )
-        .map_err(UpdatePostError::Invalid)?;
+        let now = self.0.clock.now();
+        let mut errors = ValidationErrors::default();
+        let title = errors.check(title.map(PostTitle::parse).transpose());
+        let content = errors.check(content.map(PostContent::parse).transpose());
+        // What makes a request invalid does not depend on the post (the
+        // post is only needed for what a valid one means).
+        errors.check(publishing.resolve(None, now));
+        let (Some(title), Some(content)) = (title, content) else {
+            return Err(UpdatePostError::Invalid(errors));
+        };
+        errors.finish().map_err(UpdatePostError::Invalid)?;
         const OP: &str = "updating a post";
         let mut conn = self.conn(OP).await?;
         let tx = conn.transaction().await.op("begin").context(OP)?;
@@ -384,8 +536,16 @@ impl Posts {
             .context(OP)?
             .ok_or(UpdatePostError::NotFound)?;
         if current.author_id != who.id() {
-            return Err(UpdatePostError::NotAuthor);
+            // Another's draft does not exist, as far as others can tell.
+            return Err(if is_public(current.published_at, now) {
+                UpdatePostError::NotAuthor
+            } else {
+                UpdatePostError::NotFound
+            });
         }
+        let published_at = publishing
+            .resolve(Some(current.published_at), now)
+            .map_err(|e| UpdatePostError::Invalid(e.into()))?;
         let body = if content.is_some() || format.is_some() {
             let format =
                 format.unwrap_or_else(|| PostFormat::parse(&current.format).unwrap_or_default());
@@ -401,7 +561,7 @@ impl Posts {
         } else {
             None
         };
-        let row = repo::update(&tx, id, title.as_ref(), body.as_ref(), self.0.clock.now())
+        let row = repo::update(&tx, id, title.as_ref(), body.as_ref(), published_at, now)
             .await
             .context(OP)?;
         tx.commit().await.op("commit").context(OP)?;
@@ -428,8 +588,11 @@ impl Posts {
                     .await
                     .context("deleting a post")?
                 {
-                    Some(_) => DeletePostError::NotAuthor,
-                    None => DeletePostError::NotFound,
+                    // Another's draft does not exist, as far as others can tell.
+                    Some(a) if is_public(a.published_at, self.0.clock.now()) => {
+                        DeletePostError::NotAuthor
+                    }
+                    _ => DeletePostError::NotFound,
                 },
             );
         }
@@ -454,7 +617,12 @@ impl Posts {
             return Ok(hit);
         }
         let value = load().await?;
-        cache.put(&version.key, &value).await;
+        // Kept no longer than the version is current: past its next
+        // publication, readers look for another key anyway.
+        let max_age = version
+            .until
+            .map(|at| (at - self.0.clock.now()).to_std().unwrap_or_default());
+        cache.put_for(&version.key, &value, max_age).await;
         Ok(value)
     }
 

@@ -8,6 +8,8 @@
 //! well-formed whatever a title or a body holds. URLs are absolute, from the
 //! public URL. Feeds do not look at the visitor (no session read, no cookie
 //! set): the same bytes for everyone, `public` and revalidated by `ETag`.
+//! So they hold the public posts only, even for their author: drafts and
+//! scheduled posts appear when readers may see them.
 
 use std::borrow::Cow;
 
@@ -64,7 +66,7 @@ impl Entry {
             author_url: format!("{base}{}", super::author_url(&post.author.username)),
             title: xml_text(&post.title).into_owned(),
             author: xml_text(&post.author.username).into_owned(),
-            published: post.created_at,
+            published: post.shown_at(),
             updated: post.updated_at,
             summary: xml_text(&post.excerpt).into_owned(),
             html: xml_text(&post.html).into_owned(),
@@ -265,7 +267,8 @@ pub async fn author_feed(
     };
     match state
         .posts
-        .list_by_author(&username, newest(FEED_ENTRIES))
+        // Nobody's feed holds drafts: feeds read no session.
+        .list_by_author(&username, None, newest(FEED_ENTRIES))
         .await
     {
         Ok(page) => {

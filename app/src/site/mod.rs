@@ -16,6 +16,7 @@ mod read;
 pub mod session;
 
 use askama::Template;
+use chrono::{DateTime, Utc};
 use poem::http::{HeaderValue, Method, StatusCode, header};
 use poem::web::cookie::CookieJar;
 use poem::{Request, Response, Route, get};
@@ -232,14 +233,28 @@ pub struct PostView {
     pub updated: Option<String>,
     /// The visitor wrote it (offer update and delete).
     pub mine: bool,
+    /// Why readers do not see it yet ("Draft", "Scheduled for …"), shown
+    /// to its author; `None` once it is public.
+    pub badge: Option<String>,
 }
 
 impl PostView {
-    pub fn new(post: Post, visitor: &Visitor) -> Self {
+    /// `now`: the instant the page is made at (is the post public yet?).
+    pub fn new(post: Post, visitor: &Visitor, now: DateTime<Utc>) -> Self {
         let mine = visitor
             .user
             .as_ref()
             .is_some_and(|u| u.id() == post.author.id);
+        let badge = match post.published_at {
+            None => Some("Draft".to_owned()),
+            Some(at) if at > now => Some(format!(
+                "Scheduled for {}",
+                at.format("%B %-d, %Y, %H:%M UTC")
+            )),
+            Some(_) => None,
+        };
+        // The publication date, as readers see it (a draft: its last edit).
+        let shown = post.shown_at();
         Self {
             id: post.id,
             url: post_path(&post),
@@ -247,10 +262,12 @@ impl PostView {
             delete_url: format!("/post/{}/delete/", post.id),
             author_url: author_url(&post.author.username),
             avatar: avatar_src(post.author.avatar_key.as_deref()),
-            date: post.created_at.format("%B %-d, %Y").to_string(),
-            datetime: post.created_at.to_rfc3339(),
-            updated: (post.updated_at > post.created_at + chrono::Duration::seconds(1))
-                .then(|| post.updated_at.format("%B %-d, %Y").to_string()),
+            date: shown.format("%B %-d, %Y").to_string(),
+            datetime: shown.to_rfc3339(),
+            updated: (post.published_at.is_some()
+                && post.updated_at > shown + chrono::Duration::seconds(1))
+            .then(|| post.updated_at.format("%B %-d, %Y").to_string()),
+            badge,
             title: post.title,
             html: post.html,
             excerpt: post.excerpt,

@@ -1,6 +1,7 @@
 //! The pages for writers: a new post, updating and deleting one's own.
 
 use askama::Template;
+use chrono::{DateTime, NaiveDateTime, Utc};
 use poem::http::StatusCode;
 use poem::web::cookie::CookieJar;
 use poem::web::{Data, Form, Path};
@@ -10,7 +11,9 @@ use serde::Deserialize;
 use super::session::{self, Flash, Visitor};
 use super::{FieldErrors, Layout, PageError, PostView, render, require_login, see_other};
 use crate::error::ValidationErrors;
-use crate::posts::{CreatePostError, DeletePostError, GetPostError, PostFormat, UpdatePostError};
+use crate::posts::{
+    CreatePostError, DeletePostError, GetPostError, PostFormat, Publishing, UpdatePostError,
+};
 use crate::startup::AppState;
 
 #[derive(Debug, Default, Deserialize)]
@@ -25,11 +28,99 @@ pub struct PostForm {
     /// form's default).
     #[serde(default)]
     format: Option<String>,
+    /// The button used: `publish` or `draft` (absent: pressing Enter in
+    /// a browser that sends no button, or an older form: publish a new
+    /// post, keep an edited one as it is).
+    #[serde(default)]
+    action: Option<String>,
+    /// An optional publication time, `YYYY-MM-DDTHH:MM[:SS]` in UTC (a
+    /// `datetime-local` field).
+    #[serde(default)]
+    publish_at: String,
 }
 
+/// The form's field for the domain's `published_at`.
+const FIELD_NAMES: &[(&str, &str)] = &[("published_at", "publish_at")];
+
 impl PostForm {
-    fn format(&self) -> Result<PostFormat, ValidationErrors> {
-        PostFormat::parse(self.format.as_deref().unwrap_or("markdown")).map_err(Into::into)
+    /// The format and the publication asked for, or every field in error.
+    fn choices(&self) -> Result<(PostFormat, Publishing), ValidationErrors> {
+        let mut errors = ValidationErrors::default();
+        let format = errors.check(PostFormat::parse(
+            self.format.as_deref().unwrap_or("markdown"),
+        ));
+        let at = errors.check(parse_publish_at(&self.publish_at));
+        let publishing = match self.action.as_deref() {
+            // A draft has no time; the field may still show a scheduled
+            // post's, which "Save draft" sets aside rather than refuses.
+            Some("draft") => Some(Publishing::draft()),
+            Some("publish") => at.map(Publishing::published),
+            None => at.map(|at| Publishing { status: None, at }),
+            Some(_) => {
+                errors.0.push(crate::error::ValidationError::new(
+                    "action",
+                    "invalid_action",
+                    "Choose Publish or Save draft.",
+                ));
+                None
+            }
+        };
+        match (format, publishing) {
+            (Some(format), Some(publishing)) if errors.0.is_empty() => Ok((format, publishing)),
+            _ => Err(errors),
+        }
+    }
+
+    fn markdown(&self) -> bool {
+        self.format.as_deref() != Some("plain")
+    }
+}
+
+/// The `datetime-local` field's value as a UTC instant; empty is none.
+fn parse_publish_at(raw: &str) -> Result<Option<DateTime<Utc>>, crate::error::ValidationError> {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return Ok(None);
+    }
+    let parsed = (raw.len() <= 32)
+        .then(|| {
+            [
+                "%Y-%m-%dT%H:%M:%S",
+                "%Y-%m-%dT%H:%M",
+                "%Y-%m-%d %H:%M:%S",
+                "%Y-%m-%d %H:%M",
+            ]
+            .iter()
+            .find_map(|f| NaiveDateTime::parse_from_str(raw, f).ok())
+        })
+        .flatten();
+    match parsed {
+        Some(at) => Ok(Some(at.and_utc())),
+        None => Err(crate::error::ValidationError::new(
+            "published_at",
+            "invalid_published_at",
+            "Enter a date and time like 2026-05-01T09:30 (UTC), or leave it empty.",
+        )),
+    }
+}
+
+/// The field's value for a post: its time if it is scheduled (so that
+/// saving keeps it), empty otherwise (saving keeps a past date without
+/// it being shown to the second).
+fn publish_at_value(post: &crate::posts::Post, now: DateTime<Utc>) -> String {
+    match post.published_at {
+        Some(at) if at > now => at.format("%Y-%m-%dT%H:%M:%S").to_string(),
+        _ => String::new(),
+    }
+}
+
+/// The message after saving, by what became of the post.
+fn saved_flash(post: &crate::posts::Post, now: DateTime<Utc>, created: bool) -> Flash {
+    match post.published_at {
+        None => Flash::DraftSaved,
+        Some(at) if at > now => Flash::PostScheduled,
+        Some(_) if created => Flash::PostCreated,
+        Some(_) => Flash::PostUpdated,
     }
 }
 
@@ -50,8 +141,15 @@ struct PostFormPage {
     title: String,
     content: String,
     markdown: bool,
+    publish_at: String,
+    /// The secondary button's text ("Save draft", or for a post readers
+    /// see, one that says it unpublishes).
+    draft_label: &'static str,
     errors: FieldErrors,
 }
+
+const SAVE_DRAFT: &str = "Save draft";
+const UNPUBLISH: &str = "Unpublish (save as draft)";
 
 #[derive(Template)]
 #[template(path = "post_delete.html")]
@@ -64,20 +162,20 @@ fn new_post_page(
     state: &AppState,
     visitor: &Visitor,
     jar: &CookieJar,
-    title: String,
-    content: String,
-    markdown: bool,
+    form: PostForm,
     errors: FieldErrors,
 ) -> PostFormPage {
     PostFormPage {
         layout: Layout::new(state, visitor, jar, "New post"),
         heading: "New post",
-        submit: "Post",
+        submit: "Publish",
         action: "/post/new/".into(),
         cancel: "/".into(),
-        title,
-        content,
-        markdown,
+        markdown: form.markdown(),
+        title: form.title,
+        content: form.content,
+        publish_at: form.publish_at,
+        draft_label: SAVE_DRAFT,
         errors,
     }
 }
@@ -92,9 +190,7 @@ pub async fn new_form(req: &Request, state: Data<&AppState>, jar: &CookieJar) ->
         &state,
         &visitor,
         jar,
-        String::new(),
-        String::new(),
-        true,
+        PostForm::default(),
         FieldErrors::default(),
     );
     render(&page, StatusCode::OK, &visitor).into_response(req)
@@ -115,32 +211,24 @@ pub async fn create(
     if !visitor.csrf_ok(&form.csrf) {
         return PageError::Csrf.page(&state, &visitor, jar, req);
     }
-    let markdown = form.format.as_deref() != Some("plain");
-    let created = match form.format() {
-        Ok(format) => {
+    let created = match form.choices() {
+        Ok((format, publishing)) => {
             state
                 .posts
-                .create(&user, &form.title, &form.content, format)
+                .create(&user, &form.title, &form.content, format, publishing)
                 .await
         }
         Err(e) => Err(CreatePostError::Invalid(e)),
     };
     match created {
         Ok(post) => {
-            session::set_flash(&state, jar, Flash::PostCreated);
+            let flash = saved_flash(&post, state.posts.now(), true);
+            session::set_flash(&state, jar, flash);
             see_other(&super::post_path(&post))
         }
         Err(CreatePostError::Invalid(errors)) => {
-            let errors = FieldErrors::from_validation(&errors, &[]);
-            let page = new_post_page(
-                &state,
-                &visitor,
-                jar,
-                form.title,
-                form.content,
-                markdown,
-                errors,
-            );
+            let errors = FieldErrors::from_validation(&errors, FIELD_NAMES);
+            let page = new_post_page(&state, &visitor, jar, form, errors);
             render(&page, StatusCode::UNPROCESSABLE_ENTITY, &visitor).into_response(req)
         }
         Err(CreatePostError::Failed(e)) => PageError::from(e).page(&state, &visitor, jar, req),
@@ -156,7 +244,7 @@ async fn own_post(
     let not_found = PageError::NotFound("There is no such post. It may have been deleted.");
     let (id, _) =
         super::parse_post_segment(id).ok_or(PageError::NotFound("There is no such post."))?;
-    let post = match state.posts.find(id).await {
+    let post = match state.posts.find(id, visitor.user.as_ref()).await {
         Ok(post) => post,
         Err(GetPostError::NotFound) => return Err(not_found),
         Err(GetPostError::Failed(e)) => return Err(e.into()),
@@ -188,13 +276,17 @@ pub async fn update_form(
         Ok(post) => post,
         Err(e) => return e.page(&state, &visitor, jar, req),
     };
+    let now = state.posts.now();
+    let public = post.is_public_at(now);
     let page = PostFormPage {
         layout: Layout::new(&state, &visitor, jar, "Update post"),
         heading: "Update post",
-        submit: "Update",
+        submit: if public { "Update" } else { "Publish" },
         action: format!("/post/{}/update/", post.id),
         cancel: super::post_path(&post),
         markdown: post.format == PostFormat::Markdown,
+        publish_at: publish_at_value(&post, now),
+        draft_label: if public { UNPUBLISH } else { SAVE_DRAFT },
         title: post.title,
         content: post.content,
         errors: FieldErrors::default(),
@@ -222,9 +314,8 @@ pub async fn update(
         return PageError::NotFound("There is no such post.").page(&state, &visitor, jar, req);
     };
     let action = format!("/post/{id}/update/");
-    let markdown = form.format.as_deref() != Some("plain");
-    let updated = match form.format() {
-        Ok(format) => {
+    let updated = match form.choices() {
+        Ok((format, publishing)) => {
             state
                 .posts
                 .update(
@@ -233,6 +324,7 @@ pub async fn update(
                     Some(&form.title),
                     Some(&form.content),
                     Some(format),
+                    publishing,
                 )
                 .await
         }
@@ -240,21 +332,24 @@ pub async fn update(
     };
     match updated {
         Ok(post) => {
-            session::set_flash(&state, jar, Flash::PostUpdated);
+            let flash = saved_flash(&post, state.posts.now(), false);
+            session::set_flash(&state, jar, flash);
             see_other(&super::post_path(&post))
         }
         Err(UpdatePostError::Invalid(errors)) => {
             let page = PostFormPage {
                 layout: Layout::new(&state, &visitor, jar, "Update post"),
                 heading: "Update post",
-                submit: "Update",
+                submit: "Publish",
                 // The post's own page redirects to its canonical URL.
                 cancel: format!("/post/{id}/"),
                 action,
+                markdown: form.markdown(),
                 title: form.title,
                 content: form.content,
-                markdown,
-                errors: FieldErrors::from_validation(&errors, &[]),
+                publish_at: form.publish_at,
+                draft_label: SAVE_DRAFT,
+                errors: FieldErrors::from_validation(&errors, FIELD_NAMES),
             };
             render(&page, StatusCode::UNPROCESSABLE_ENTITY, &visitor).into_response(req)
         }
@@ -285,7 +380,7 @@ pub async fn delete_form(
         Ok(post) => {
             let page = DeletePage {
                 layout: Layout::new(&state, &visitor, jar, "Delete post"),
-                post: PostView::new(post, &visitor),
+                post: PostView::new(post, &visitor, state.posts.now()),
             };
             render(&page, StatusCode::OK, &visitor).into_response(req)
         }

@@ -67,7 +67,7 @@ fn json_ld(state: &AppState, post: &crate::posts::Post) -> String {
         "headline": post.title,
         "description": post.excerpt,
         "url": format!("{base}{}", super::post_path(post)),
-        "datePublished": post.created_at.to_rfc3339(),
+        "datePublished": post.shown_at().to_rfc3339(),
         "dateModified": post.updated_at.to_rfc3339(),
         "author": {
             "@type": "Person",
@@ -140,13 +140,14 @@ pub async fn home(
     if page.items.is_empty() && matches!(request.position, Position::Before(_)) {
         return found("/");
     }
+    let now = state.posts.now();
     let view = HomePage {
         layout: Layout::new(&state, &visitor, jar, "Home").canonical(&state, "/"),
         pager: pager("/", &page),
         posts: page
             .items
             .into_iter()
-            .map(|p| PostView::new(p, &visitor))
+            .map(|p| PostView::new(p, &visitor, now))
             .collect(),
     };
     render(&view, StatusCode::OK, &visitor).into_response(req)
@@ -174,7 +175,7 @@ pub async fn post_detail(
     let Some((id, slug)) = super::parse_post_segment(&segment) else {
         return PageError::NotFound("There is no such post.").page(&state, &visitor, jar, req);
     };
-    match state.posts.find(id).await {
+    match state.posts.find(id, visitor.user.as_ref()).await {
         Ok(post) if slug != post.slug() => {
             // Old links and links from before a title change: one permanent
             // redirect to the canonical URL, no view counted.
@@ -183,7 +184,7 @@ pub async fn post_detail(
         Ok(mut post) => {
             post.views = state.posts.count_view(id).await;
             let json_ld = json_ld(&state, &post);
-            let post = PostView::new(post, &visitor);
+            let post = PostView::new(post, &visitor, state.posts.now());
             let view = PostPageView {
                 layout: Layout::new(&state, &visitor, jar, &post.title)
                     .canonical(&state, &post.url),
@@ -196,7 +197,7 @@ pub async fn post_detail(
         // another id (its own was taken here): send it on for good.
         Err(GetPostError::NotFound) => match state.posts.moved_from_django(id).await {
             // Straight to the canonical URL: one hop, not two.
-            Ok(Some(moved)) => match state.posts.find(moved).await {
+            Ok(Some(moved)) => match state.posts.find(moved, visitor.user.as_ref()).await {
                 Ok(post) => super::moved_permanently(&super::post_path(&post)),
                 Err(_) => super::moved_permanently(&format!("/post/{moved}/")),
             },
@@ -230,7 +231,11 @@ pub async fn author(
         Err(ProfileError::NotFound) => return no_such_user().page(&state, &visitor, jar, req),
         Err(ProfileError::Failed(e)) => return PageError::from(e).page(&state, &visitor, jar, req),
     };
-    let page = match state.posts.list_by_author(&profile.username, request).await {
+    let page = match state
+        .posts
+        .list_by_author(&profile.username, visitor.user.as_ref(), request)
+        .await
+    {
         Ok(page) => page,
         Err(AuthorPostsError::NoSuchAuthor) => {
             return no_such_user().page(&state, &visitor, jar, req);
@@ -243,6 +248,7 @@ pub async fn author(
     if page.items.is_empty() && matches!(request.position, Position::Before(_)) {
         return found(&base);
     }
+    let now = state.posts.now();
     let view = AuthorPage {
         layout: Layout::new(
             &state,
@@ -258,7 +264,7 @@ pub async fn author(
         posts: page
             .items
             .into_iter()
-            .map(|p| PostView::new(p, &visitor))
+            .map(|p| PostView::new(p, &visitor, now))
             .collect(),
     };
     render(&view, StatusCode::OK, &visitor).into_response(req)

@@ -192,6 +192,8 @@ pub fn end_session(state: &AppState, jar: &CookieJar) {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Flash {
     PostCreated,
+    DraftSaved,
+    PostScheduled,
     PostUpdated,
     PostDeleted,
     Registered,
@@ -203,8 +205,10 @@ pub enum Flash {
 }
 
 impl Flash {
-    const ALL: [Flash; 9] = [
+    const ALL: [Flash; 11] = [
         Flash::PostCreated,
+        Flash::DraftSaved,
+        Flash::PostScheduled,
         Flash::PostUpdated,
         Flash::PostDeleted,
         Flash::Registered,
@@ -218,6 +222,8 @@ impl Flash {
     fn code(self) -> &'static str {
         match self {
             Flash::PostCreated => "post_created",
+            Flash::DraftSaved => "draft_saved",
+            Flash::PostScheduled => "post_scheduled",
             Flash::PostUpdated => "post_updated",
             Flash::PostDeleted => "post_deleted",
             Flash::Registered => "registered",
@@ -232,6 +238,10 @@ impl Flash {
     pub fn text(self) -> &'static str {
         match self {
             Flash::PostCreated => "Your post has been created.",
+            Flash::DraftSaved => "Your draft has been saved. Only you can see it.",
+            Flash::PostScheduled => {
+                "Your post is scheduled. Only you can see it until its publication time."
+            }
             Flash::PostUpdated => "Your post has been updated.",
             Flash::PostDeleted => "Your post has been deleted.",
             Flash::Registered => "Your account has been created! You are now able to log in.",

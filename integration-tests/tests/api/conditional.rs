@@ -262,3 +262,97 @@ async fn api_answers_are_compressed_as_the_client_asks() {
     assert_eq!(page.status(), 200);
     assert!(header(&page, "content-encoding").is_none());
 }
+
+/// Time changes tags too: a scheduled post becoming public (no write, no
+/// job) makes every tag taken before its time stale, so a client holding
+/// one gets the new page, not a 304 of the old one. Answers only the author
+/// may see (their draft, their own list) carry no tag at all.
+#[tokio::test]
+async fn a_scheduled_post_changes_the_tags_at_its_time_and_private_answers_have_none() {
+    let app = TestApp::spawn().await;
+    let author = app.new_user().await;
+    let first = app.create_post(&author.token, "First", "x").await["id"]
+        .as_i64()
+        .unwrap();
+    let at = chrono::Utc::now() + chrono::Duration::seconds(3);
+    let scheduled = expect_status(
+        app.post_json(
+            "/api/posts",
+            &json!({"title": "On time", "content": "x", "published_at": at.to_rfc3339()}),
+            Some(&author.token),
+        )
+        .await,
+        201,
+    )
+    .await["id"]
+        .as_i64()
+        .unwrap();
+    let draft = expect_status(
+        app.post_json(
+            "/api/posts",
+            &json!({"title": "Draft", "content": "x", "status": "draft"}),
+            Some(&author.token),
+        )
+        .await,
+        201,
+    )
+    .await["id"]
+        .as_i64()
+        .unwrap();
+    let ids = |page: &Value| -> Vec<i64> {
+        page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["id"].as_i64().unwrap())
+            .collect()
+    };
+    let by_author = format!("/api/users/{}/posts", author.username);
+    let bearer = format!("Bearer {}", author.token);
+
+    let (list_tag, page) = tagged(&app, "/api/posts").await;
+    assert_eq!(ids(&page), vec![first]);
+    not_modified(&app, "/api/posts", &list_tag, &list_tag).await;
+    let (author_tag, _) = tagged(&app, &by_author).await;
+    let (post_tag, _) = tagged(&app, &format!("/api/posts/{first}")).await;
+
+    // The author's own views: 200 with their unpublished posts, no tag.
+    let own = get_with(&app, &by_author, &[("authorization", &bearer)]).await;
+    assert_eq!(header(&own, "etag"), None, "the author's own list");
+    let own = expect_status(own, 200).await;
+    assert_eq!(ids(&own).len(), 3, "{own}");
+    for id in [scheduled, draft] {
+        let path = format!("/api/posts/{id}");
+        let resp = get_with(&app, &path, &[("authorization", &bearer)]).await;
+        assert_eq!(header(&resp, "etag"), None, "{path} as its author");
+        expect_status(resp, 200).await;
+        let resp = get_with(&app, &path, &[("if-none-match", "*")]).await;
+        assert_eq!(resp.status(), 404, "{path} for others, whatever they send");
+    }
+
+    // Past its time, with no write in between (the cache TTL is longer).
+    let wait = (at - chrono::Utc::now()).to_std().unwrap_or_default() + Duration::from_millis(300);
+    tokio::time::sleep(wait).await;
+    for (path, old) in [
+        ("/api/posts".to_owned(), &list_tag),
+        (by_author.clone(), &author_tag),
+    ] {
+        let resp = get_with(&app, &path, &[("if-none-match", old)]).await;
+        let new = header(&resp, "etag");
+        let page = expect_status(resp, 200).await;
+        assert_eq!(ids(&page), vec![scheduled, first], "{path} after its time");
+        assert!(
+            new.is_some_and(|t| &t != old),
+            "{path}: a new tag after the publication"
+        );
+    }
+    let resp = get_with(
+        &app,
+        &format!("/api/posts/{first}"),
+        &[("if-none-match", &post_tag)],
+    )
+    .await;
+    assert_eq!(resp.status(), 200, "every tag changes at a publication");
+    let (_, post) = tagged(&app, &format!("/api/posts/{scheduled}")).await;
+    assert_eq!(post["title"], "On time", "public now, and tagged");
+}

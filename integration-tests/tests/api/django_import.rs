@@ -280,6 +280,10 @@ async fn check_imported(app: &TestApp, f: &Fixture, report: &Report) {
         let ours: chrono::DateTime<chrono::Utc> =
             post["created_at"].as_str().unwrap().parse().unwrap();
         assert_eq!(ours, posted);
+        // Django has no drafts: public from `date_posted`.
+        let published: chrono::DateTime<chrono::Utc> =
+            post["published_at"].as_str().unwrap().parse().unwrap();
+        assert_eq!(published, posted);
         assert_eq!(post["author"]["username"], p.get::<_, String>(4));
         let (status, _) = page_at(app, &format!("/post/{id}/")).await;
         assert_eq!(status, 200, "old link /post/{id}/");

@@ -14,6 +14,7 @@ mod harness;
 mod login_timing;
 mod password_reset;
 mod posts;
+mod publishing;
 mod python_client;
 mod rate_limits;
 mod resilience;

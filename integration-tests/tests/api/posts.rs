@@ -42,7 +42,7 @@ async fn pages_walk_every_post_once_newest_first_even_with_equal_timestamps() {
     // Ties are the hard case for keyset pagination: give ten posts the same instant.
     app.db
         .execute(
-            "UPDATE posts SET created_at = '2024-01-01T00:00:00Z' WHERE id IN \
+            "UPDATE posts SET published_at = '2024-01-01T00:00:00Z' WHERE id IN \
              (SELECT id FROM posts ORDER BY id LIMIT 10)",
             &[],
         )
@@ -54,7 +54,7 @@ async fn pages_walk_every_post_once_newest_first_even_with_equal_timestamps() {
 
     let mut expected: Vec<(String, i64)> = app
         .db
-        .query("SELECT created_at::text, id FROM posts", &[])
+        .query("SELECT published_at::text, id FROM posts", &[])
         .await
         .unwrap()
         .iter()

@@ -6,6 +6,7 @@
 mod accounts;
 mod feeds;
 mod pages;
+mod publishing;
 mod writing;
 
 use integration_tests::{PASSWORD, TestApp, random_suffix};
