@@ -5,8 +5,11 @@
 //! created/edited/deleted, author renamed or new avatar) increments it after
 //! its transaction commits. Readers then look up keys that do not exist yet,
 //! so a writer sees their change on their very next read; old entries simply
-//! expire (`redis.cache_ttl_seconds`, also the bound on staleness if the
-//! increment itself failed because Redis was down at that moment).
+//! expire (`redis.cache_ttl_seconds`). An increment that failed because Redis
+//! was down is made again before the writing replica's next read, and a
+//! generation never repeats after Redis lost its data (it starts at the
+//! current time in milliseconds): cached pages and the `ETag`s derived from
+//! keys never name older content.
 //!
 //! Time changes public reads too: a scheduled post becomes public at its
 //! `published_at` with no write at all. So keys also embed the next
@@ -19,6 +22,8 @@
 //!
 //! With Redis unavailable every method degrades to "miss" / no-op.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -41,6 +46,11 @@ pub struct Cache {
     kv: Kv,
     ttl_seconds: u64,
     metrics: Metrics,
+    /// An invalidation this replica could not make (Redis was down when it
+    /// wrote): made before its next read, so that a write during an outage
+    /// does not leave the old generation, and the `ETag`s derived from it,
+    /// current once Redis is back.
+    missed_invalidation: Arc<AtomicBool>,
 }
 
 impl Cache {
@@ -49,32 +59,64 @@ impl Cache {
             kv,
             ttl_seconds,
             metrics,
+            missed_invalidation: Arc::default(),
         }
     }
 
     /// Current generation and the next publication recorded for it (one
     /// round trip), or `None` when Redis is unavailable (bypass).
     pub async fn publication_state(&self) -> Option<(u64, NextPublication)> {
-        match self
+        if self.missed_invalidation.load(Ordering::Relaxed) {
+            // Redis may be back: the write's invalidation first.
+            self.invalidate_posts().await;
+        }
+        let state = self
             .kv
             .cmd::<(Option<u64>, Option<String>)>(
                 "cache generation",
-                redis::cmd("MGET").arg(GENERATION_KEY).arg(NEXT_PUBLICATION_KEY),
+                redis::cmd("MGET")
+                    .arg(GENERATION_KEY)
+                    .arg(NEXT_PUBLICATION_KEY),
             )
-            .await
-        {
-            Ok((generation, next)) => {
-                let generation = generation.unwrap_or(0);
-                Some((generation, next.and_then(|n| parse_next(&n, generation))))
+            .await;
+        let generation = match state {
+            Ok((Some(generation), next)) => {
+                return Some((generation, next.and_then(|n| parse_next(&n, generation))));
             }
-            Err(_) => {
-                self.metrics
-                    .cache_requests_total
-                    .with_label_values(&["bypass"])
-                    .inc();
-                None
-            }
+            // A Redis that lost its data (restarted without persistence,
+            // flushed): a fresh start, never a number used before.
+            Ok((None, _)) => self.start_generation().await,
+            Err(_) => None,
+        };
+        if generation.is_none() {
+            self.metrics
+                .cache_requests_total
+                .with_label_values(&["bypass"])
+                .inc();
         }
+        generation.map(|g| (g, None))
+    }
+
+    /// Starts the generation at the current time in milliseconds (unless
+    /// another replica just did), so that a generation never comes back
+    /// after Redis lost its data: counting again from 0 would give new
+    /// content the `ETag`s of old pages. The current generation, `None`
+    /// when Redis is unavailable.
+    async fn start_generation(&self) -> Option<u64> {
+        let start = u64::try_from(Utc::now().timestamp_millis()).unwrap_or_default();
+        let mut pipe = redis::pipe();
+        pipe.cmd("SET")
+            .arg(GENERATION_KEY)
+            .arg(start)
+            .arg("NX")
+            .ignore()
+            .cmd("GET")
+            .arg(GENERATION_KEY);
+        self.kv
+            .pipe::<(Option<u64>,)>("cache generation start", &pipe)
+            .await
+            .ok()
+            .and_then(|(g,)| g)
     }
 
     /// Records the next scheduled publication (`None`: nothing scheduled)
@@ -89,11 +131,10 @@ impl Cache {
             .kv
             .cmd::<()>(
                 "cache next publication",
-                redis::cmd("SET")
-                    .arg(NEXT_PUBLICATION_KEY)
-                    .arg(value)
-                    .arg("EX")
-                    .arg(self.ttl_seconds),
+                // No expiry: it is believed for its generation only, and
+                // must outlive the cached pages so that a 304 never needs
+                // Postgres while the publication is ahead.
+                redis::cmd("SET").arg(NEXT_PUBLICATION_KEY).arg(value),
             )
             .await;
     }
@@ -155,13 +196,23 @@ impl Cache {
             .await;
     }
 
-    /// Call after committing any change visible in public post reads.
-    /// Best effort: if Redis is down, entries expire within the TTL.
+    /// Call after committing any change visible in public post reads. If
+    /// Redis is down, it is made again before this replica's next read
+    /// (meanwhile reads bypass the cache and carry no `ETag`).
     pub async fn invalidate_posts(&self) {
-        let _ = self
-            .kv
-            .cmd::<u64>("cache invalidate", redis::cmd("INCR").arg(GENERATION_KEY))
-            .await;
+        // Started as in `start_generation` if Redis lost it, then moved.
+        let start = u64::try_from(Utc::now().timestamp_millis()).unwrap_or_default();
+        let mut pipe = redis::pipe();
+        pipe.cmd("SET")
+            .arg(GENERATION_KEY)
+            .arg(start)
+            .arg("NX")
+            .ignore()
+            .cmd("INCR")
+            .arg(GENERATION_KEY)
+            .ignore();
+        let made = self.kv.pipe::<()>("cache invalidate", &pipe).await.is_ok();
+        self.missed_invalidation.store(!made, Ordering::Relaxed);
     }
 
     /// Counts a view of post `id`; `None` when Redis is unavailable.
@@ -219,7 +270,11 @@ mod tests {
         let at = DateTime::from_timestamp_millis(1_700_000_000_123).unwrap();
         assert_eq!(parse_next("7:1700000000123", 7), Some(Some(at)));
         assert_eq!(parse_next("7:-", 7), Some(None));
-        assert_eq!(parse_next("6:1700000000123", 7), None, "an older generation's");
+        assert_eq!(
+            parse_next("6:1700000000123", 7),
+            None,
+            "an older generation's"
+        );
         assert_eq!(parse_next("8:-", 7), None);
         assert_eq!(parse_next("garbage", 7), None);
         assert_eq!(parse_next("7:x", 7), None);

@@ -290,6 +290,16 @@ impl Container {
         must(&["start", &self.name]).await;
     }
 
+    /// `docker pause`: the processes freeze, keeping their state; peers see
+    /// a server that accepts nothing and answers nothing.
+    pub async fn pause(&self) {
+        must(&["pause", &self.name]).await;
+    }
+
+    pub async fn unpause(&self) {
+        must(&["unpause", &self.name]).await;
+    }
+
     pub async fn kill(&self, signal: &str) {
         must(&["kill", "--signal", signal, &self.name]).await;
     }

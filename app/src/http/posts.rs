@@ -67,7 +67,8 @@ impl From<crate::posts::PostFormat> for PostFormat {
     }
 }
 
-/// Whether a post is a draft or published.
+/// Whether a post is a `draft` (its author's alone) or `published` (public
+/// from `published_at`, which may be to come: a scheduled post).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Enum)]
 #[oai(rename_all = "lowercase")]
 #[serde(rename_all = "lowercase")]
@@ -132,7 +133,7 @@ pub struct Post {
     pub created_at: DateTime<Utc>,
     /// When the post was last edited (equals `created_at` if never).
     pub updated_at: DateTime<Utc>,
-    /// `draft` or `published`.
+    // `draft` or `published`. Not a doc comment, as for `format`.
     pub status: PostStatus,
     /// When the post is (or was, or will be: a scheduled post) public;
     /// `null` for a draft. Lists are ordered by it.

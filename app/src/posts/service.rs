@@ -363,7 +363,10 @@ impl Posts {
                 next
             }
         };
-        let stamp = until.map_or_else(|| "n-".to_owned(), |at| format!("n{}", at.timestamp_millis()));
+        let stamp = until.map_or_else(
+            || "n-".to_owned(),
+            |at| format!("n{}", at.timestamp_millis()),
+        );
         let mut keyed: Vec<&str> = vec![&stamp];
         keyed.extend(parts.iter().map(String::as_str));
         Some(Version {

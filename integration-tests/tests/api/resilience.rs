@@ -172,6 +172,11 @@ async fn redis_stopping_and_coming_back() {
         Some(views + 1)
     );
 
+    // A tag taken before the outage; writes happen during it.
+    let before = app.get("/api/posts").await;
+    let old_tag = before.headers()["etag"].to_str().unwrap().to_owned();
+    expect_status(before, 200).await;
+
     redis.container.stop(2).await;
     wait_until(
         "readiness to report Redis down",
@@ -188,7 +193,22 @@ async fn redis_stopping_and_coming_back() {
         readiness(&app).await.0 == 200
     })
     .await;
-    // The counter resumes (Redis came back empty: no persistence in tests).
+    // Redis came back empty (no persistence in tests), and the generation
+    // does not count from the start again: the tag taken before the outage
+    // names older content, so it gets the new page, not a 304.
+    let resp = app
+        .client
+        .get(app.url("/api/posts"))
+        .header("if-none-match", &old_tag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200, "a tag from before the outage is stale");
+    assert_ne!(
+        resp.headers().get("etag").map(|t| t.to_str().unwrap()),
+        Some(old_tag.as_str())
+    );
+    // The counter resumes.
     wait_until(
         "views to be counted again",
         Duration::from_secs(10),
@@ -226,4 +246,58 @@ async fn readiness_can_ignore_redis_but_still_reports_it() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["checks"]["redis"], "unavailable", "{body}");
     assert_eq!(body["checks"]["postgres"], "ok", "{body}");
+}
+
+/// A write while Redis is unreachable (paused: it keeps its data, so the old
+/// generation and the cached pages are still there when it answers again)
+/// moves the generation once Redis is back: a client holding a tag from
+/// before gets the new page, not a 304 of the cached old one.
+#[tokio::test]
+async fn a_write_during_a_redis_outage_changes_the_tags_once_redis_is_back() {
+    let infra = infra().await;
+    let name = format!(
+        "{}-redis-{}",
+        infra.network.name,
+        integration_tests::random_suffix(4)
+    );
+    let redis = Redis::start(&infra.network, &name, None, None).await;
+    let port = redis.port;
+    let app = TestApp::spawn_with(|s| {
+        s.redis.url = blog::config::Secret::from(format!("redis://127.0.0.1:{port}"));
+    })
+    .await;
+    let user = app.new_user().await;
+    let first = app.create_post(&user.token, "before", "c").await["id"].clone();
+    let tagged = app.get("/api/posts").await;
+    let old_tag = tagged.headers()["etag"].to_str().unwrap().to_owned();
+    assert_eq!(expect_status(tagged, 200).await["items"][0]["id"], first);
+
+    redis.container.pause().await;
+    wait_until(
+        "readiness to report Redis down",
+        Duration::from_secs(15),
+        || async { readiness(&app).await.0 == 503 },
+    )
+    .await;
+    let during = app.create_post(&user.token, "during", "c").await["id"].clone();
+    redis.container.unpause().await;
+    wait_until("readiness to recover", Duration::from_secs(30), || async {
+        readiness(&app).await.0 == 200
+    })
+    .await;
+
+    let resp = app
+        .client
+        .get(app.url("/api/posts"))
+        .header("if-none-match", &old_tag)
+        .send()
+        .await
+        .unwrap();
+    let new_tag = resp
+        .headers()
+        .get("etag")
+        .map(|t| t.to_str().unwrap().to_owned());
+    let page = expect_status(resp, 200).await;
+    assert_eq!(page["items"][0]["id"], during, "the write shows: {page}");
+    assert!(new_tag.is_some_and(|t| t != old_tag), "a new tag");
 }
