@@ -72,6 +72,11 @@ impl ValidationErrors {
         result.map_err(|e| self.0.push(e)).ok()
     }
 
+    /// Keeps the value of `result`, or records all its errors.
+    pub fn merge<T>(&mut self, result: Result<T, ValidationErrors>) -> Option<T> {
+        result.map_err(|e| self.0.extend(e.0)).ok()
+    }
+
     /// `Err(self)` if any rule was broken.
     pub fn finish(self) -> Result<(), Self> {
         if self.0.is_empty() { Ok(()) } else { Err(self) }

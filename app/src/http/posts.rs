@@ -21,8 +21,8 @@ use crate::avatars::avatar_url;
 use crate::error::Failure;
 use crate::pagination::{self, Cursor, PageError, PageRequest};
 use crate::posts::{
-    AuthorPostsError, CreatePostError, DeletePostError, GetPostError, Read, UpdatePostError,
-    is_own_list,
+    AuthorPostsError, CreatePostError, DeletePostError, GetPostError, PostEdit, Read,
+    TagPostsError, TagSlug, UpdatePostError, is_own_list,
 };
 use crate::startup::AppState;
 use crate::{documented, operation, problem_doc};
@@ -139,6 +139,9 @@ pub struct Post {
     /// `null` for a draft. Lists are ordered by it.
     pub published_at: Nullable<DateTime<Utc>>,
     pub author: AuthorSummary,
+    /// Its tags, normalised (lower case, Unicode NFKC, spaces and
+    /// punctuation as `-`), in the writer's order; at most 10.
+    pub tags: Vec<String>,
     /// Times the post was read through `GET /api/posts/{id}`; `null` when
     /// the counter is temporarily unavailable.
     pub views: Nullable<u64>,
@@ -172,6 +175,10 @@ pub struct NewPost {
     /// When the post becomes public (1970–9999); now when absent or `null`.
     /// A future time schedules it: only its author sees it until then.
     pub published_at: OptionalNullable<DateTime<Utc>>,
+    /// At most 10 distinct tags once normalised (`Web Dev` and `web-dev`
+    /// are one tag), each 1–50 characters with a letter or a digit; none
+    /// when absent or `null`.
+    pub tags: OptionalNullable<Vec<String>>,
 }
 
 /// Changes to a post; absent (or `null`) fields stay as they are. Same rules
@@ -193,6 +200,51 @@ pub struct PostChanges {
     /// A new publication time (publishes a draft; a future time schedules
     /// or reschedules the post). Absent or `null`: as it is.
     pub published_at: OptionalNullable<DateTime<Utc>>,
+    /// The post's new tags, all of them (`[]` removes every tag), same
+    /// rules as for a new post. Absent or `null`: as they are.
+    pub tags: OptionalNullable<Vec<String>>,
+}
+
+/// A tag and how many published posts carry it.
+#[derive(Debug, Clone, Serialize, Deserialize, Object)]
+#[oai(example)]
+pub struct TagSummary {
+    /// The normalised tag, as `GET /posts?tag=` takes it.
+    pub tag: String,
+    /// Published posts with this tag (drafts and scheduled posts are not
+    /// counted).
+    pub posts: i64,
+    /// The tag's page on the website (absolute URL).
+    pub url: String,
+}
+
+/// A page of tags, by name.
+#[derive(Debug, Clone, Serialize, Deserialize, Object)]
+#[oai(example)]
+pub struct TagPage {
+    /// At most `limit` tags, each with at least one published post.
+    pub items: Vec<TagSummary>,
+    /// Pass as `cursor` to get the next page; `null` on the last page.
+    pub next_cursor: Nullable<String>,
+}
+
+#[derive(ApiResponse)]
+pub enum Tags {
+    /// One page of tags, by name.
+    #[oai(status = 200)]
+    Ok(
+        Json<TagPage>,
+        /// Weak validator of this page, as for the post lists.
+        #[oai(header = "ETag")]
+        Option<String>,
+    ),
+    /// `If-None-Match` names the page's current `ETag`. No body.
+    #[oai(status = 304)]
+    NotModified(
+        /// The current validator (the one matched).
+        #[oai(header = "ETag")]
+        String,
+    ),
 }
 
 #[derive(ApiResponse)]
@@ -294,6 +346,10 @@ documented!(AuthorPostsError {
     AuthorPostsError::NoSuchAuthor => AUTHOR_NOT_FOUND;
     AuthorPostsError::Failed(e) => via Failure(e);
 });
+documented!(TagPostsError {
+    TagPostsError::InvalidTag => super::problem::MALFORMED_PARAMETER;
+    TagPostsError::Failed(e) => via Failure(e);
+});
 documented!(GetPostError {
     GetPostError::NotFound => POST_NOT_FOUND;
     GetPostError::Failed(e) => via Failure(e);
@@ -314,7 +370,8 @@ documented!(DeletePostError {
     DeletePostError::Failed(e) => via Failure(e);
 });
 
-operation!(ListPosts = "list_posts": PageError, Failure; parameters);
+operation!(ListPosts = "list_posts": PageError, TagPostsError; parameters);
+operation!(ListTags = "list_tags": Failure; parameters);
 operation!(ListUserPosts = "list_user_posts": PageError, AuthError, AuthorPostsError; parameters);
 operation!(GetPost = "get_post": AuthError, GetPostError; parameters);
 operation!(CreatePost = "create_post": AuthError, CreatePostError; json_body);
@@ -323,6 +380,10 @@ operation!(DeletePost = "delete_post": AuthError, DeletePostError; parameters);
 
 fn default_limit() -> u32 {
     pagination::DEFAULT_LIMIT
+}
+
+fn default_tag_limit() -> u32 {
+    50
 }
 
 pub struct PostsApi;
@@ -335,13 +396,18 @@ impl PostsApi {
     /// page (default 5, at most 100): the same list for everybody, without
     /// drafts and without scheduled posts until their time. Follow
     /// `next_cursor` for older posts; a page costs the same however deep it
-    /// is.
+    /// is. With `tag`, only the posts carrying that tag.
     #[oai(path = "/posts", method = "get", operation_id = "list_posts")]
     async fn list(
         &self,
         state: Data<&AppState>,
         /// Opaque cursor from a previous page's `next_cursor`.
         cursor: Query<Option<String>>,
+        /// Only posts with this tag, normalised as when writing (`Rust`
+        /// finds `rust`). A tag no published post has gives an empty page;
+        /// one that cannot be a tag (no letter or digit, over 50
+        /// characters) is 400.
+        tag: Query<Option<String>>,
         /// Page size.
         #[oai(
             default = "default_limit",
@@ -355,13 +421,92 @@ impl PostsApi {
     ) -> Result<Posts, ApiError<ListPosts>> {
         let req = PageRequest::parse(cursor.0.as_deref(), Some(limit.0))?;
         let inm = if_none_match.0.as_deref();
-        let version = state.posts.version(Read::Posts(req)).await;
+        let tag = tag.0.as_deref();
+        if tag.is_some_and(|t| TagSlug::lookup(t).is_none()) {
+            return Err(TagPostsError::InvalidTag.into());
+        }
+        let read = match tag {
+            Some(tag) => Read::ByTag(tag, req),
+            None => Read::Posts(req),
+        };
+        let version = state.posts.version(read).await;
         let (version, etag) = match conditional::decide(public_url(&state), version, inm) {
             Decision::Unchanged(etag) => return Ok(Posts::NotModified(etag)),
             Decision::Load { version, etag } => (version, etag),
         };
-        let page = state.posts.list_at(req, version.as_ref()).await?;
+        let page = match tag {
+            Some(tag) => {
+                state
+                    .posts
+                    .list_by_tag_at(tag, req, version.as_ref())
+                    .await?
+            }
+            None => state
+                .posts
+                .list_at(req, version.as_ref())
+                .await
+                .map_err(TagPostsError::from)?,
+        };
         Ok(page_answer(&state, page, etag, inm))
+    }
+
+    /// List tags
+    ///
+    /// The tags that published posts carry, by name, each with how many
+    /// published posts carry it; `limit` per page (default 50, at most
+    /// 100). Follow `next_cursor` for the next page.
+    #[oai(path = "/tags", method = "get", operation_id = "list_tags")]
+    async fn tags(
+        &self,
+        state: Data<&AppState>,
+        /// Opaque cursor from a previous page's `next_cursor`.
+        #[oai(validator(max_length = 200))]
+        cursor: Query<Option<String>>,
+        /// Page size.
+        #[oai(
+            default = "default_tag_limit",
+            validator(minimum(value = "1"), maximum(value = "100"))
+        )]
+        limit: Query<u32>,
+        /// `ETag`s of copies the client holds (a 304 answers when one is
+        /// current), or `*`.
+        #[oai(name = "If-None-Match")]
+        if_none_match: Header<Option<String>>,
+    ) -> Result<Tags, ApiError<ListTags>> {
+        // The cursor is the last tag of the previous page; anything else
+        // only starts the list somewhere else.
+        let after = cursor.0.unwrap_or_default();
+        // One more than asked: whether there is a next page.
+        let fetch = limit.0 + 1;
+        let inm = if_none_match.0.as_deref();
+        let version = state.posts.version(Read::Tags(&after, fetch)).await;
+        let (version, etag) = match conditional::decide(public_url(&state), version, inm) {
+            Decision::Unchanged(etag) => return Ok(Tags::NotModified(etag)),
+            Decision::Load { version, etag } => (version, etag),
+        };
+        let mut tags = state.posts.tags_at(&after, fetch, version.as_ref()).await?;
+        let more = tags.len() > limit.0 as usize;
+        tags.truncate(limit.0 as usize);
+        let next_cursor = more.then(|| tags.last().map(|t| t.slug.clone())).flatten();
+        let page = TagPage {
+            items: tags
+                .into_iter()
+                .map(|t| TagSummary {
+                    url: format!(
+                        "{}{}",
+                        public_url(&state).trim_end_matches('/'),
+                        crate::site::tag_path(&t.slug)
+                    ),
+                    tag: t.slug,
+                    posts: t.posts,
+                })
+                .collect(),
+            next_cursor: next_cursor.into(),
+        };
+        Ok(match etag {
+            Some(etag) if conditional::any(inm) => Tags::NotModified(etag),
+            etag => Tags::Ok(Json(page), etag),
+        })
     }
 
     /// List an author's posts
@@ -482,6 +627,7 @@ impl PostsApi {
                 &body.content,
                 body.format.0.unwrap_or(PostFormat::Plain).into(),
                 publishing(body.status.0, body.published_at.0),
+                body.tags.0.as_deref().unwrap_or_default(),
             )
             .await?;
         let location = format!("/api/posts/{}", post.id);
@@ -508,10 +654,13 @@ impl PostsApi {
             .update(
                 &who,
                 id.0,
-                body.title.0.as_deref(),
-                body.content.0.as_deref(),
-                body.format.0.map(Into::into),
-                publishing(body.status.0, body.published_at.0),
+                PostEdit {
+                    title: body.title.0.as_deref(),
+                    content: body.content.0.as_deref(),
+                    format: body.format.0.map(Into::into),
+                    publishing: publishing(body.status.0, body.published_at.0),
+                    tags: body.tags.0.as_deref(),
+                },
             )
             .await?;
         Ok(OnePost::Ok(Json(to_post(&state, post))))
@@ -575,6 +724,7 @@ fn to_post(state: &AppState, post: crate::posts::Post) -> Post {
             ),
             username: post.author.username,
         },
+        tags: post.tags,
         views: post.views.into(),
     }
 }
@@ -613,6 +763,7 @@ impl Example for Post {
                 username: "corey".into(),
                 avatar_url: "https://blog.example/media/avatars/default.png".into(),
             },
+            tags: vec!["python".into(), "web-dev".into()],
             views: Some(7).into(),
         }
     }
@@ -640,6 +791,7 @@ impl Example for NewPost {
             format: Some(PostFormat::Markdown).into(),
             status: Some(PostStatus::Published).into(),
             published_at: None.into(),
+            tags: Some(vec!["Python".into(), "Web Dev".into()]).into(),
         }
     }
 }
@@ -652,6 +804,26 @@ impl Example for PostChanges {
             format: None.into(),
             status: None.into(),
             published_at: None.into(),
+            tags: None.into(),
+        }
+    }
+}
+
+impl Example for TagSummary {
+    fn example() -> Self {
+        TagSummary {
+            tag: "web-dev".into(),
+            posts: 12,
+            url: "https://blog.example/tag/web-dev/".into(),
+        }
+    }
+}
+
+impl Example for TagPage {
+    fn example() -> Self {
+        TagPage {
+            items: vec![TagSummary::example()],
+            next_cursor: Some("web-dev".to_owned()).into(),
         }
     }
 }

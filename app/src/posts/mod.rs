@@ -8,7 +8,9 @@ pub mod service;
 pub mod tags;
 
 pub use domain::{PostBody, PostContent, PostFormat, PostStatus, PostTitle, Publishing};
+pub use repository::TagCount;
 pub use service::{
-    Author, AuthorPostsError, CreatePostError, DeletePostError, GetPostError, Post, PostPage,
-    Posts, Read, UpdatePostError, Version, is_own_list,
+    Author, AuthorPostsError, CreatePostError, DeletePostError, GetPostError, Post, PostEdit,
+    PostPage, Posts, Read, TagPostsError, UpdatePostError, Version, is_own_list,
 };
+pub use tags::{MAX_TAGS, TagSlug};

@@ -31,6 +31,8 @@ pub struct PostRow {
     pub author_id: i64,
     pub author_username: String,
     pub author_avatar_key: Option<String>,
+    /// Its tags' slugs, in the order the writer gave them.
+    pub tags: Vec<String>,
 }
 
 impl FromRow for PostRow {
@@ -48,12 +50,13 @@ impl FromRow for PostRow {
             author_id: row.try_get("author_id")?,
             author_username: row.try_get("author_username")?,
             author_avatar_key: row.try_get("author_avatar_key")?,
+            tags: row.try_get("tags")?,
         })
     }
 }
 
 /// One page, newest first, with where the neighbouring pages start.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Page {
     pub items: Vec<PostRow>,
     /// Cursor for the next older page; `None` on the last page.
@@ -64,14 +67,22 @@ pub struct Page {
     pub newer: Option<Cursor>,
 }
 
-/// The columns of [`PostRow`] from `posts p` joined with its author `u`.
+/// The columns of [`PostRow`] from `posts p` joined with its author `u`
+/// (and with `$join`, e.g. a tag's `post_tags pt`, before it). A post's tags
+/// are at most ten rows of the `post_tags` primary key.
 macro_rules! select_posts {
     ($from:literal) => {
+        select_posts!($from, "")
+    };
+    ($from:literal, $join:literal) => {
         concat!(
             "SELECT p.id, p.title, p.content, p.format, p.content_html, p.excerpt, p.created_at, \
              p.updated_at, p.published_at, p.author_id, \
-             u.username AS author_username, u.avatar_key AS author_avatar_key \
+             u.username AS author_username, u.avatar_key AS author_avatar_key, \
+             ARRAY(SELECT t.slug FROM post_tags x JOIN tags t ON t.id = x.tag_id \
+             WHERE x.post_id = p.id ORDER BY x.position) AS tags \
              FROM ",
+            $join,
             $from,
             " p JOIN users u ON u.id = p.author_id"
         )
@@ -181,6 +192,37 @@ pub mod sql {
         " WHERE p.author_id = $1 AND (p.listed_at, p.id) > ($2, $3)",
         " ORDER BY p.listed_at ASC, p.id ASC LIMIT $4"
     );
+    /// `$1` the tag, `$2` now, `$3` rows: `post_tags_tag_published_at_idx`,
+    /// whose `published_at` the V5 trigger keeps equal to the post's.
+    pub const TAG_FIRST: &str = concat!(
+        // `post_tags pt JOIN (posts p JOIN users u ON …) ON p.id = pt.post_id`
+        select_posts!("posts", "post_tags pt JOIN "),
+        " ON p.id = pt.post_id",
+        " WHERE pt.tag_id = $1 AND pt.published_at <= $2",
+        " ORDER BY pt.published_at DESC, pt.post_id DESC LIMIT $3"
+    );
+    /// `$1` the tag, `$2` now, `($3, $4)` the cursor, `$5` rows.
+    pub const TAG_AFTER: &str = concat!(
+        select_posts!("posts", "post_tags pt JOIN "),
+        " ON p.id = pt.post_id",
+        " WHERE pt.tag_id = $1 AND pt.published_at <= $2",
+        " AND (pt.published_at, pt.post_id) < ($3, $4)",
+        " ORDER BY pt.published_at DESC, pt.post_id DESC LIMIT $5"
+    );
+    pub const TAG_BEFORE: &str = concat!(
+        select_posts!("posts", "post_tags pt JOIN "),
+        " ON p.id = pt.post_id",
+        " WHERE pt.tag_id = $1 AND pt.published_at <= $2",
+        " AND (pt.published_at, pt.post_id) > ($3, $4)",
+        " ORDER BY pt.published_at ASC, pt.post_id ASC LIMIT $5"
+    );
+    /// `$1` now, `$2` the slug to start after (`''` for the first page),
+    /// `$3` rows: tags by slug with how many posts are public under each
+    /// (one index range of `post_tags_tag_published_at_idx` per tag).
+    pub const TAGS: &str = "SELECT t.slug, c.n FROM tags t \
+         CROSS JOIN LATERAL (SELECT count(*) AS n FROM post_tags pt \
+         WHERE pt.tag_id = t.id AND pt.published_at <= $1) c \
+         WHERE t.slug > $2 AND c.n > 0 ORDER BY t.slug LIMIT $3";
     /// `$1` now.
     pub const NEXT_PUBLICATION: &str =
         "SELECT min(published_at) AS next FROM posts WHERE published_at > $1";
@@ -205,6 +247,114 @@ pub async fn list(
         }
     };
     Ok(page(rows, req))
+}
+
+/// The posts tagged `tag_id` public at `now`, newest first.
+pub async fn list_by_tag(
+    c: &impl GenericClient,
+    tag_id: i64,
+    now: DateTime<Utc>,
+    req: PageRequest,
+) -> Result<Page, DbError> {
+    let fetch = i64::from(req.limit) + 1;
+    let rows = match req.position {
+        Position::First => {
+            let params: [&(dyn ToSql + Sync); 3] = [&tag_id, &now, &fetch];
+            db::query(c, "list tag posts", sql::TAG_FIRST, &params).await?
+        }
+        Position::After(cur) => {
+            let params: [&(dyn ToSql + Sync); 5] = [&tag_id, &now, &cur.at, &cur.id, &fetch];
+            db::query(c, "list tag posts", sql::TAG_AFTER, &params).await?
+        }
+        Position::Before(cur) => {
+            let params: [&(dyn ToSql + Sync); 5] = [&tag_id, &now, &cur.at, &cur.id, &fetch];
+            db::query(c, "list newer tag posts", sql::TAG_BEFORE, &params).await?
+        }
+    };
+    Ok(page(rows, req))
+}
+
+/// The id of the tag `slug` (already normalised), if any post ever had it.
+pub async fn find_tag(c: &impl GenericClient, slug: &str) -> Result<Option<i64>, DbError> {
+    let found: Option<Id> = db::query_opt(
+        c,
+        "find tag",
+        "SELECT id FROM tags WHERE slug = $1",
+        &[&slug],
+    )
+    .await?;
+    Ok(found.map(|id| id.0))
+}
+
+/// A tag and how many posts are public under it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct TagCount {
+    pub slug: String,
+    pub posts: i64,
+}
+
+impl FromRow for TagCount {
+    fn from_row(row: &Row) -> Result<Self, tokio_postgres::Error> {
+        Ok(Self {
+            slug: row.try_get("slug")?,
+            posts: row.try_get("n")?,
+        })
+    }
+}
+
+/// Tags with public posts at `now`, by slug, after `after` (`""`: from
+/// the start), at most `limit`.
+pub async fn tags(
+    c: &impl GenericClient,
+    now: DateTime<Utc>,
+    after: &str,
+    limit: u32,
+) -> Result<Vec<TagCount>, DbError> {
+    db::query(
+        c,
+        "list tags",
+        sql::TAGS,
+        &[&now, &after, &i64::from(limit)],
+    )
+    .await
+}
+
+/// Gives post `id` exactly `slugs` (normalised, distinct, at most ten), in
+/// that order, creating the tags that do not exist yet. Inside the
+/// transaction that writes the post.
+pub async fn set_tags(c: &impl GenericClient, id: i64, slugs: &[&str]) -> Result<(), DbError> {
+    db::execute(
+        c,
+        "delete post tags",
+        "DELETE FROM post_tags WHERE post_id = $1",
+        &[&id],
+    )
+    .await?;
+    if slugs.is_empty() {
+        return Ok(());
+    }
+    // Sorted so that concurrent writers create shared tags in one order
+    // (no deadlock between two posts inserting `a` and `b` crosswise).
+    let mut sorted = slugs.to_vec();
+    sorted.sort_unstable();
+    db::execute(
+        c,
+        "create tags",
+        "INSERT INTO tags (slug) SELECT unnest($1::text[]) ON CONFLICT (slug) DO NOTHING",
+        &[&sorted],
+    )
+    .await?;
+    db::execute(
+        c,
+        "tag post",
+        "INSERT INTO post_tags (post_id, tag_id, position, published_at) \
+         SELECT $1, t.id, (s.ord - 1)::smallint, p.published_at \
+         FROM unnest($2::text[]) WITH ORDINALITY AS s(slug, ord) \
+         JOIN tags t ON t.slug = s.slug JOIN posts p ON p.id = $1",
+        &[&id, &slugs],
+    )
+    .await?;
+    Ok(())
 }
 
 /// One author's posts public at `now`, newest first.

@@ -10,7 +10,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::domain::{self, PostBody, PostContent, PostFormat, PostStatus, PostTitle, Publishing};
-use super::repository::{self as repo, Page, PostRow};
+use super::repository::{self as repo, Page, PostRow, TagCount};
+use super::tags::{TagSlug, Tags};
 use crate::accounts::{AuthenticatedUser, Username};
 use crate::cache::Cache;
 use crate::clock::Clock;
@@ -44,6 +45,8 @@ pub struct Post {
     /// `None`: a draft. May be to come (a scheduled post).
     pub published_at: Option<DateTime<Utc>>,
     pub author: Author,
+    /// Its tags' slugs, in the order the writer gave them (at most ten).
+    pub tags: Vec<String>,
     /// Reads counted so far; `None` while the counter (Redis) is unavailable.
     pub views: Option<u64>,
 }
@@ -120,6 +123,7 @@ impl From<PostRow> for Post {
                 username: row.author_username,
                 avatar_key: row.author_avatar_key,
             },
+            tags: row.tags,
             views: None,
         }
     }
@@ -139,6 +143,14 @@ pub struct PostPage {
 pub enum AuthorPostsError {
     #[error("no user has this username")]
     NoSuchAuthor,
+    #[error(transparent)]
+    Failed(#[from] Failure),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TagPostsError {
+    #[error("not a tag: a tag has letters or digits, at most 50 characters")]
+    InvalidTag,
     #[error(transparent)]
     Failed(#[from] Failure),
 }
@@ -193,6 +205,11 @@ pub enum Read<'a> {
     ByAuthor(&'a str, PageRequest),
     /// One post ([`Posts::get`]).
     Post(i64),
+    /// A page of one tag's posts, by its slug or anything that normalises
+    /// to it ([`Posts::list_by_tag`]).
+    ByTag(&'a str, PageRequest),
+    /// A page of the tag list ([`Posts::tags`]): after a slug, a size.
+    Tags(&'a str, u32),
 }
 
 /// Where a public read stands in the read cache: its key under the current
@@ -218,6 +235,18 @@ impl Version {
     pub fn as_str(&self) -> &str {
         &self.key
     }
+}
+
+/// What an edit changes ([`Posts::update`]); `None` keeps a field.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PostEdit<'a> {
+    pub title: Option<&'a str>,
+    pub content: Option<&'a str>,
+    /// A new format renders the content again.
+    pub format: Option<PostFormat>,
+    pub publishing: Publishing,
+    /// The post's whole set of tags (`Some(&[])` removes them all).
+    pub tags: Option<&'a [String]>,
 }
 
 /// The post use cases. Cheap to clone.
@@ -330,6 +359,66 @@ impl Posts {
         Ok(self.with_views(page).await)
     }
 
+    /// The posts public now under one tag (`tag` is normalised as when
+    /// writing: `Rust` finds `rust`), newest first. A tag nobody used, or
+    /// used only on drafts, has no posts.
+    pub async fn list_by_tag(
+        &self,
+        tag: &str,
+        req: PageRequest,
+    ) -> Result<PostPage, TagPostsError> {
+        let version = self.version(Read::ByTag(tag, req)).await;
+        self.list_by_tag_at(tag, req, version.as_ref()).await
+    }
+
+    /// [`Self::list_by_tag`] at a version read by [`Self::version`].
+    pub async fn list_by_tag_at(
+        &self,
+        tag: &str,
+        req: PageRequest,
+        version: Option<&Version>,
+    ) -> Result<PostPage, TagPostsError> {
+        let tag = TagSlug::lookup(tag).ok_or(TagPostsError::InvalidTag)?;
+        const OP: &str = "listing a tag's posts";
+        let page = self
+            .cached(version, || async {
+                let conn = self.conn(OP).await?;
+                let Some(tag_id) = repo::find_tag(&conn, tag.as_str()).await.context(OP)? else {
+                    return Ok::<_, TagPostsError>(Page::default());
+                };
+                let now = self.0.clock.now();
+                Ok(repo::list_by_tag(&conn, tag_id, now, req)
+                    .await
+                    .context(OP)?)
+            })
+            .await?;
+        Ok(self.with_views(page).await)
+    }
+
+    /// Tags with public posts and how many, by slug: `limit` after the
+    /// slug `after` (`""`: from the start).
+    pub async fn tags(&self, after: &str, limit: u32) -> Result<Vec<TagCount>, Failure> {
+        let version = self.version(Read::Tags(after, limit)).await;
+        self.tags_at(after, limit, version.as_ref()).await
+    }
+
+    /// [`Self::tags`] at a version read by [`Self::version`].
+    pub async fn tags_at(
+        &self,
+        after: &str,
+        limit: u32,
+        version: Option<&Version>,
+    ) -> Result<Vec<TagCount>, Failure> {
+        const OP: &str = "listing tags";
+        self.cached(version, || async {
+            let conn = self.conn(OP).await?;
+            repo::tags(&conn, self.0.clock.now(), after, limit)
+                .await
+                .context(OP)
+        })
+        .await
+    }
+
     /// The current version of a public read (see [`Version`]): one Redis
     /// round trip and no Postgres, except once per generation and per
     /// publication time passed, when the next scheduled publication is
@@ -344,6 +433,15 @@ impl Posts {
                 vec!["author".to_owned(), username.to_lowercase(), req.key()]
             }
             Read::Post(id) => vec!["post".to_owned(), id.to_string()],
+            Read::ByTag(tag, req) => {
+                let tag = TagSlug::lookup(tag)?;
+                vec!["tag".to_owned(), tag.as_str().to_owned(), req.key()]
+            }
+            // The slug is user input: hashed into a key of bounded length
+            // and alphabet (it may hold `:`).
+            Read::Tags(after, limit) => {
+                vec!["tags".to_owned(), key_part(after), limit.to_string()]
+            }
         };
         let now = self.0.clock.now();
         let (generation, known) = self.0.cache.publication_state().await?;
@@ -485,23 +583,33 @@ impl Posts {
         content: &str,
         format: PostFormat,
         publishing: Publishing,
+        tags: &[String],
     ) -> Result<Post, CreatePostError> {
         let now = self.0.clock.now();
         let mut errors = ValidationErrors::default();
         let title = errors.check(PostTitle::parse(title));
         let content = errors.check(PostContent::parse(content));
         let published_at = errors.check(publishing.resolve(None, now));
-        let (Some(title), Some(content), Some(published_at)) = (title, content, published_at)
+        let tags = errors.merge(Tags::parse(tags));
+        let (Some(title), Some(content), Some(published_at), Some(tags)) =
+            (title, content, published_at, tags)
         else {
             return Err(CreatePostError::Invalid(errors));
         };
         // Rendered before taking a connection: Markdown of 100 000
         // characters takes milliseconds, a pooled connection is scarcer.
         let body = PostBody::render(content, format);
-        let conn = self.conn("creating a post").await?;
-        let row = repo::create(&conn, who.id(), &title, &body, published_at.flatten(), now)
+        const OP: &str = "creating a post";
+        let mut conn = self.conn(OP).await?;
+        let tx = conn.transaction().await.op("begin").context(OP)?;
+        let mut row = repo::create(&tx, who.id(), &title, &body, published_at.flatten(), now)
             .await
-            .context("creating a post")?;
+            .context(OP)?;
+        repo::set_tags(&tx, row.id, &tags.slugs())
+            .await
+            .context(OP)?;
+        tx.commit().await.op("commit").context(OP)?;
+        row.tags = tags.slugs().into_iter().map(str::to_owned).collect();
         self.0.cache.invalidate_posts().await;
         let mut post = Post::from(row);
         post.views = Some(0);
@@ -515,11 +623,15 @@ impl Posts {
         &self,
         who: &AuthenticatedUser,
         id: i64,
-        title: Option<&str>,
-        content: Option<&str>,
-        format: Option<PostFormat>,
-        publishing: Publishing,
+        edit: PostEdit<'_>,
     ) -> Result<Post, UpdatePostError> {
+        let PostEdit {
+            title,
+            content,
+            format,
+            publishing,
+            tags,
+        } = edit;
         let now = self.0.clock.now();
         let mut errors = ValidationErrors::default();
         let title = errors.check(title.map(PostTitle::parse).transpose());
@@ -527,7 +639,8 @@ impl Posts {
         // What makes a request invalid does not depend on the post (the
         // post is only needed for what a valid one means).
         errors.check(publishing.resolve(None, now));
-        let (Some(title), Some(content)) = (title, content) else {
+        let tags = errors.merge(tags.map(Tags::parse).transpose());
+        let (Some(title), Some(content), Some(tags)) = (title, content, tags) else {
             return Err(UpdatePostError::Invalid(errors));
         };
         errors.finish().map_err(UpdatePostError::Invalid)?;
@@ -564,9 +677,13 @@ impl Posts {
         } else {
             None
         };
-        let row = repo::update(&tx, id, title.as_ref(), body.as_ref(), published_at, now)
+        let mut row = repo::update(&tx, id, title.as_ref(), body.as_ref(), published_at, now)
             .await
             .context(OP)?;
+        if let Some(tags) = tags {
+            repo::set_tags(&tx, id, &tags.slugs()).await.context(OP)?;
+            row.tags = tags.slugs().into_iter().map(str::to_owned).collect();
+        }
         tx.commit().await.op("commit").context(OP)?;
         self.0.cache.invalidate_posts().await;
         let mut post = Post::from(row);
@@ -648,4 +765,10 @@ impl Posts {
             newer: page.newer,
         }
     }
+}
+
+/// `text` as a cache-key part: hex of its SHA-256 (bounded length, no `:`).
+fn key_part(text: &str) -> String {
+    use sha2::Digest as _;
+    hex::encode(&sha2::Sha256::digest(text.as_bytes())[..12])
 }

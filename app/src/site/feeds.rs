@@ -23,7 +23,7 @@ use poem::{Request, Response, handler};
 use super::session::Visitor;
 use super::{Html, PageError, post_path};
 use crate::pagination::{PageRequest, Position};
-use crate::posts::{AuthorPostsError, Post, PostPage};
+use crate::posts::{AuthorPostsError, Post, PostPage, TagPostsError, TagSlug};
 use crate::startup::AppState;
 
 /// Entries in a feed: the newest posts.
@@ -31,6 +31,8 @@ pub const FEED_ENTRIES: u32 = 20;
 /// Posts listed in `sitemap.xml` (the newest; one sitemap file holds at
 /// most 50 000 URLs).
 pub const SITEMAP_POSTS: u32 = 100;
+/// Tag pages in the sitemap, at most (by name).
+pub const SITEMAP_TAGS: u32 = 1000;
 
 /// `text` without the characters XML 1.0 cannot carry, even escaped.
 pub fn xml_text(text: &str) -> Cow<'_, str> {
@@ -157,6 +159,8 @@ struct Sitemap {
     base: String,
     posts: Vec<Entry>,
     authors: Vec<(String, DateTime<Utc>)>,
+    /// Tag pages (absolute URLs).
+    tags: Vec<String>,
 }
 
 #[derive(Clone, Copy)]
@@ -298,9 +302,57 @@ pub async fn author_feed(
     }
 }
 
-/// `/sitemap.xml`: the home page, the newest posts and their authors.
+/// `/tag/<slug>/atom.xml`, `/tag/<slug>/rss.xml`: one tag's newest posts.
+#[handler]
+pub async fn tag_feed(
+    req: &Request,
+    state: Data<&AppState>,
+    jar: &CookieJar,
+    Path((tag, file)): Path<(String, String)>,
+) -> Response {
+    let no_such_feed = || {
+        error_page(
+            PageError::NotFound("There is no such feed."),
+            &state,
+            jar,
+            req,
+        )
+    };
+    let (Some(format), Some(slug)) = (Format::of(&file), TagSlug::lookup(&tag)) else {
+        return no_such_feed();
+    };
+    match state
+        .posts
+        .list_by_tag(slug.as_str(), newest(FEED_ENTRIES))
+        .await
+    {
+        // A tag without published posts has no feed (as it has no page).
+        Ok(page) if page.items.is_empty() => no_such_feed(),
+        Ok(page) => {
+            let tag_path = super::tag_path(slug.as_str());
+            let feed = Feed::new(
+                &state,
+                format!("Posts tagged {}", slug.as_str()),
+                &format!("{tag_path}{file}"),
+                &tag_path,
+                page,
+            );
+            let (rendered, content_type) = format.render(feed);
+            document(req, rendered, content_type)
+        }
+        Err(TagPostsError::InvalidTag) => no_such_feed(),
+        Err(TagPostsError::Failed(e)) => error_page(e.into(), &state, jar, req),
+    }
+}
+
+/// `/sitemap.xml`: the home page, the newest posts, their authors and the
+/// tags with published posts.
 #[handler]
 pub async fn sitemap(req: &Request, state: Data<&AppState>, jar: &CookieJar) -> Response {
+    let tags = match state.posts.tags("", SITEMAP_TAGS).await {
+        Ok(tags) => tags,
+        Err(e) => return error_page(e.into(), &state, jar, req),
+    };
     match state.posts.list(newest(SITEMAP_POSTS)).await {
         Ok(page) => {
             let base = state.site.public_url.clone();
@@ -316,10 +368,15 @@ pub async fn sitemap(req: &Request, state: Data<&AppState>, jar: &CookieJar) -> 
                     None => authors.push((post.author_url.clone(), post.updated)),
                 }
             }
+            let tags = tags
+                .iter()
+                .map(|t| format!("{base}{}", super::tag_path(&t.slug)))
+                .collect();
             let rendered = Sitemap {
                 base,
                 posts,
                 authors,
+                tags,
             }
             .render();
             document(req, rendered, "application/xml; charset=utf-8")

@@ -75,6 +75,8 @@ pub const ROUTES: &[(&str, &[Method])] = &[
     ("/static/:file", &[Method::GET]),
     ("/feeds/:file", &[Method::GET]),
     ("/user/:username/:file", &[Method::GET]),
+    ("/tag/:tag/", &[Method::GET]),
+    ("/tag/:tag/:file", &[Method::GET]),
     ("/sitemap.xml", &[Method::GET]),
     ("/robots.txt", &[Method::GET]),
 ];
@@ -125,6 +127,8 @@ pub fn add_routes(routes: Route) -> Route {
         .at("/static/:file", get(assets::serve))
         .at("/feeds/:file", get(feeds::blog_feed))
         .at("/user/:username/:file", get(feeds::author_feed))
+        .at("/tag/:tag/", get(read::tag_page))
+        .at("/tag/:tag/:file", get(feeds::tag_feed))
         .at("/sitemap.xml", get(feeds::sitemap))
         .at("/robots.txt", get(feeds::robots))
 }
@@ -187,10 +191,12 @@ impl FieldErrors {
     pub fn from_validation(errors: &ValidationErrors, rename: &[(&str, &str)]) -> Self {
         let mut out = Self::default();
         for e in &errors.0 {
+            // One field for a list's items: `tags[2]` is the `tags` field.
+            let name = e.field.split('[').next().unwrap_or_default();
             let field = rename
                 .iter()
-                .find(|(from, _)| *from == e.field)
-                .map_or(e.field.as_ref(), |(_, to)| *to);
+                .find(|(from, _)| *from == name)
+                .map_or(name, |(_, to)| *to);
             out.add(field, sentence(&e.message));
         }
         out
@@ -236,6 +242,8 @@ pub struct PostView {
     /// Why readers do not see it yet ("Draft", "Scheduled for …"), shown
     /// to its author; `None` once it is public.
     pub badge: Option<String>,
+    /// Its tags: the slug and the tag page's path.
+    pub tags: Vec<(String, String)>,
 }
 
 impl PostView {
@@ -268,6 +276,14 @@ impl PostView {
                 && post.updated_at > shown + chrono::Duration::seconds(1))
             .then(|| post.updated_at.format("%B %-d, %Y").to_string()),
             badge,
+            tags: post
+                .tags
+                .into_iter()
+                .map(|t| {
+                    let path = tag_path(&t);
+                    (t, path)
+                })
+                .collect(),
             title: post.title,
             html: post.html,
             excerpt: post.excerpt,
@@ -310,8 +326,19 @@ pub fn post_url(public_url: &str, post: &Post) -> String {
 
 /// `/user/<name>`, the name percent-encoded as a path segment.
 pub fn author_url(username: &str) -> String {
-    let mut out = String::from("/user/");
-    for b in username.bytes() {
+    format!("/user/{}", path_segment(username))
+}
+
+/// `/tag/<slug>/`, the slug percent-encoded as a path segment (tags may
+/// hold `#`, `+` and any script).
+pub fn tag_path(slug: &str) -> String {
+    format!("/tag/{}/", path_segment(slug))
+}
+
+/// `text` percent-encoded as one path segment.
+fn path_segment(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'@' | b'+') {
             out.push(char::from(b));
         } else {

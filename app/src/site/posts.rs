@@ -12,7 +12,8 @@ use super::session::{self, Flash, Visitor};
 use super::{FieldErrors, Layout, PageError, PostView, render, require_login, see_other};
 use crate::error::ValidationErrors;
 use crate::posts::{
-    CreatePostError, DeletePostError, GetPostError, PostFormat, Publishing, UpdatePostError,
+    CreatePostError, DeletePostError, GetPostError, PostEdit, PostFormat, Publishing,
+    UpdatePostError,
 };
 use crate::startup::AppState;
 
@@ -37,12 +38,26 @@ pub struct PostForm {
     /// `datetime-local` field).
     #[serde(default)]
     publish_at: String,
+    /// Tags, separated by commas ("Rust, web dev").
+    #[serde(default)]
+    tags: String,
 }
 
 /// The form's field for the domain's `published_at`.
 const FIELD_NAMES: &[(&str, &str)] = &[("published_at", "publish_at")];
 
 impl PostForm {
+    /// The tags typed, split at commas; empty entries (`a,,b`, a trailing
+    /// comma) are not tags.
+    fn tag_list(&self) -> Vec<String> {
+        self.tags
+            .split(',')
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(str::to_owned)
+            .collect()
+    }
+
     /// The format and the publication asked for, or every field in error.
     fn choices(&self) -> Result<(PostFormat, Publishing), ValidationErrors> {
         let mut errors = ValidationErrors::default();
@@ -142,6 +157,8 @@ struct PostFormPage {
     content: String,
     markdown: bool,
     publish_at: String,
+    /// The tags as typed (or the post's, joined with `, `).
+    tags: String,
     /// The secondary button's text ("Save draft", or for a post readers
     /// see, one that says it unpublishes).
     draft_label: &'static str,
@@ -175,6 +192,7 @@ fn new_post_page(
         title: form.title,
         content: form.content,
         publish_at: form.publish_at,
+        tags: form.tags,
         draft_label: SAVE_DRAFT,
         errors,
     }
@@ -215,7 +233,14 @@ pub async fn create(
         Ok((format, publishing)) => {
             state
                 .posts
-                .create(&user, &form.title, &form.content, format, publishing)
+                .create(
+                    &user,
+                    &form.title,
+                    &form.content,
+                    format,
+                    publishing,
+                    &form.tag_list(),
+                )
                 .await
         }
         Err(e) => Err(CreatePostError::Invalid(e)),
@@ -286,6 +311,7 @@ pub async fn update_form(
         cancel: super::post_path(&post),
         markdown: post.format == PostFormat::Markdown,
         publish_at: publish_at_value(&post, now),
+        tags: post.tags.join(", "),
         draft_label: if public { UNPUBLISH } else { SAVE_DRAFT },
         title: post.title,
         content: post.content,
@@ -321,10 +347,13 @@ pub async fn update(
                 .update(
                     &user,
                     id,
-                    Some(&form.title),
-                    Some(&form.content),
-                    Some(format),
-                    publishing,
+                    PostEdit {
+                        title: Some(&form.title),
+                        content: Some(&form.content),
+                        format: Some(format),
+                        publishing,
+                        tags: Some(&form.tag_list()),
+                    },
                 )
                 .await
         }
@@ -348,6 +377,7 @@ pub async fn update(
                 title: form.title,
                 content: form.content,
                 publish_at: form.publish_at,
+                tags: form.tags,
                 draft_label: SAVE_DRAFT,
                 errors: FieldErrors::from_validation(&errors, FIELD_NAMES),
             };

@@ -7,10 +7,12 @@ use poem::web::{Data, Path, Query};
 use poem::{Request, Response, handler};
 use serde::Deserialize;
 
-use super::{Layout, PageError, Pager, PostView, author_url, avatar_src, render, session};
+use super::{
+    Layout, PageError, Pager, PostView, author_url, avatar_src, render, session, tag_path,
+};
 use crate::accounts::ProfileError;
 use crate::pagination::{PageRequest, Position};
-use crate::posts::{AuthorPostsError, GetPostError, PostPage};
+use crate::posts::{AuthorPostsError, GetPostError, PostPage, TagPostsError, TagSlug};
 use crate::startup::AppState;
 
 /// Posts per page, as in the original.
@@ -42,6 +44,18 @@ struct AuthorPage {
     author: String,
     author_avatar: String,
     bio: String,
+    posts: Vec<PostView>,
+    pager: Pager,
+}
+
+#[derive(Template)]
+#[template(path = "tag.html")]
+struct TagPage {
+    layout: Layout,
+    tag: String,
+    /// The tag's feeds.
+    atom: String,
+    rss: String,
     posts: Vec<PostView>,
     pager: Pager,
 }
@@ -261,6 +275,66 @@ pub async fn author(
         author_avatar: avatar_src(profile.avatar_key.as_deref()),
         bio: profile.bio,
         author: profile.username,
+        posts: page
+            .items
+            .into_iter()
+            .map(|p| PostView::new(p, &visitor, now))
+            .collect(),
+    };
+    render(&view, StatusCode::OK, &visitor).into_response(req)
+}
+
+/// `/tag/<slug>/`: the published posts with one tag, newest first. Any
+/// spelling that normalises to the tag (`/tag/Web%20Dev/`) redirects to
+/// its canonical URL; a tag without published posts is not found.
+#[handler]
+pub async fn tag_page(
+    req: &Request,
+    state: Data<&AppState>,
+    jar: &CookieJar,
+    Path(tag): Path<String>,
+    Query(q): Query<ListQuery>,
+) -> Response {
+    let visitor = session::visitor(&state, jar).await;
+    let no_such_tag = || PageError::NotFound("No published post has this tag.");
+    let Some(slug) = TagSlug::lookup(&tag) else {
+        return no_such_tag().page(&state, &visitor, jar, req);
+    };
+    let base = tag_path(slug.as_str());
+    if slug.as_str() != tag || q.page.is_some() {
+        return super::moved_permanently(&base);
+    }
+    let request = match page_request(&q) {
+        Ok(r) => r,
+        Err(e) => return e.page(&state, &visitor, jar, req),
+    };
+    let page = match state.posts.list_by_tag(slug.as_str(), request).await {
+        Ok(page) => page,
+        Err(TagPostsError::InvalidTag) => return no_such_tag().page(&state, &visitor, jar, req),
+        Err(TagPostsError::Failed(e)) => {
+            return PageError::from(e).page(&state, &visitor, jar, req);
+        }
+    };
+    if page.items.is_empty() {
+        return match request.position {
+            // Past the newest or the oldest: the first page is the place.
+            Position::Before(_) | Position::After(_) => found(&base),
+            Position::First => no_such_tag().page(&state, &visitor, jar, req),
+        };
+    }
+    let now = state.posts.now();
+    let view = TagPage {
+        layout: Layout::new(
+            &state,
+            &visitor,
+            jar,
+            &format!("Posts tagged {}", slug.as_str()),
+        )
+        .canonical(&state, &base),
+        atom: format!("{base}atom.xml"),
+        rss: format!("{base}rss.xml"),
+        pager: pager(&base, &page),
+        tag: slug.as_str().to_owned(),
         posts: page
             .items
             .into_iter()

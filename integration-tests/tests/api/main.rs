@@ -21,4 +21,5 @@ mod resilience;
 mod shutdown;
 mod site;
 mod story;
+mod tags;
 mod text_fields;

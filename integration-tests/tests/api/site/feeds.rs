@@ -11,7 +11,7 @@ use serde_json::json;
 use super::Web;
 
 /// What feedparser makes of `xml`: (bozo, feed title, entry titles, links).
-fn feedparser(xml: &str) -> serde_json::Value {
+pub fn feedparser(xml: &str) -> serde_json::Value {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("feed.xml");
     std::fs::write(&file, xml).unwrap();

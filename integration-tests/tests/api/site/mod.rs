@@ -7,6 +7,7 @@ mod accounts;
 mod feeds;
 mod pages;
 mod publishing;
+mod tags;
 mod writing;
 
 use integration_tests::{PASSWORD, TestApp, random_suffix};
