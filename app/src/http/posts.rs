@@ -21,8 +21,8 @@ use crate::avatars::avatar_url;
 use crate::error::Failure;
 use crate::pagination::{self, Cursor, PageError, PageRequest};
 use crate::posts::{
-    AuthorPostsError, CreatePostError, DeletePostError, GetPostError, PostEdit, Read,
-    TagPostsError, TagSlug, UpdatePostError, is_own_list,
+    AuthorPostsError, CreatePostError, DeletePostError, GetPostError, PostEdit, Read, SearchError,
+    SearchQuery, TagPostsError, TagSlug, UpdatePostError, is_own_list,
 };
 use crate::startup::AppState;
 use crate::{documented, operation, problem_doc};
@@ -205,6 +205,49 @@ pub struct PostChanges {
     pub tags: OptionalNullable<Vec<String>>,
 }
 
+/// A post that matches a search.
+#[derive(Debug, Clone, Serialize, Deserialize, Object)]
+#[oai(example)]
+pub struct SearchHit {
+    // The post, as `GET /posts/{id}` answers it. Not a doc comment: it would
+    // wrap the `$ref` in `allOf`, and generated clients model a duplicate.
+    pub post: Post,
+    /// Where the body matches, as HTML safe to embed: the post's text
+    /// escaped, the matched words in `<mark>` (the start of the body when
+    /// only the title matches).
+    pub snippet_html: String,
+}
+
+/// A page of search results, best match first.
+#[derive(Debug, Clone, Serialize, Deserialize, Object)]
+#[oai(example)]
+pub struct SearchResults {
+    /// At most `limit` matches.
+    pub items: Vec<SearchHit>,
+    /// Pass as `page` for more results; `null` on the last page (at most
+    /// 10 pages are served).
+    pub next_page: Nullable<u32>,
+}
+
+#[derive(ApiResponse)]
+pub enum Searched {
+    /// One page of results.
+    #[oai(status = 200)]
+    Ok(
+        Json<SearchResults>,
+        /// Weak validator of this page, as for the post lists.
+        #[oai(header = "ETag")]
+        Option<String>,
+    ),
+    /// `If-None-Match` names the page's current `ETag`. No body.
+    #[oai(status = 304)]
+    NotModified(
+        /// The current validator (the one matched).
+        #[oai(header = "ETag")]
+        String,
+    ),
+}
+
 /// A tag and how many published posts carry it.
 #[derive(Debug, Clone, Serialize, Deserialize, Object)]
 #[oai(example)]
@@ -346,6 +389,10 @@ documented!(AuthorPostsError {
     AuthorPostsError::NoSuchAuthor => AUTHOR_NOT_FOUND;
     AuthorPostsError::Failed(e) => via Failure(e);
 });
+documented!(SearchError {
+    SearchError::InvalidQuery(_) => super::problem::MALFORMED_PARAMETER;
+    SearchError::Failed(e) => via Failure(e);
+});
 documented!(TagPostsError {
     TagPostsError::InvalidTag => super::problem::MALFORMED_PARAMETER;
     TagPostsError::Failed(e) => via Failure(e);
@@ -372,6 +419,7 @@ documented!(DeletePostError {
 
 operation!(ListPosts = "list_posts": PageError, TagPostsError; parameters);
 operation!(ListTags = "list_tags": Failure; parameters);
+operation!(SearchPosts = "search_posts": SearchError; parameters);
 operation!(ListUserPosts = "list_user_posts": PageError, AuthError, AuthorPostsError; parameters);
 operation!(GetPost = "get_post": AuthError, GetPostError; parameters);
 operation!(CreatePost = "create_post": AuthError, CreatePostError; json_body);
@@ -384,6 +432,14 @@ fn default_limit() -> u32 {
 
 fn default_tag_limit() -> u32 {
     50
+}
+
+fn default_search_limit() -> u32 {
+    10
+}
+
+fn first_page() -> u32 {
+    1
 }
 
 pub struct PostsApi;
@@ -448,6 +504,69 @@ impl PostsApi {
                 .map_err(TagPostsError::from)?,
         };
         Ok(page_answer(&state, page, etag, inm))
+    }
+
+    /// Search posts
+    ///
+    /// Full-text search of the published posts (title and body, English
+    /// stemming: `writing` finds `write`), best match first, words in the
+    /// title counting more. `q` takes words, `"a phrase"`, `or` and
+    /// `-excluded` (as web search engines do); 1–200 characters (400
+    /// otherwise); a query of only stop words or operators matches
+    /// nothing. `limit` per page (default 10, at most 20), `page` 1–10.
+    #[oai(path = "/search", method = "get", operation_id = "search_posts")]
+    async fn search(
+        &self,
+        state: Data<&AppState>,
+        /// What to look for.
+        #[oai(validator(max_length = 1000))]
+        q: Query<String>,
+        /// The page of results (1-based).
+        #[oai(
+            default = "first_page",
+            validator(minimum(value = "1"), maximum(value = "10"))
+        )]
+        page: Query<u32>,
+        /// Results per page.
+        #[oai(
+            default = "default_search_limit",
+            validator(minimum(value = "1"), maximum(value = "20"))
+        )]
+        limit: Query<u32>,
+        /// `ETag`s of copies the client holds (a 304 answers when one is
+        /// current), or `*`.
+        #[oai(name = "If-None-Match")]
+        if_none_match: Header<Option<String>>,
+    ) -> Result<Searched, ApiError<SearchPosts>> {
+        let query = SearchQuery::parse(&q.0).map_err(SearchError::InvalidQuery)?;
+        let inm = if_none_match.0.as_deref();
+        let version = state
+            .posts
+            .version(Read::Search(&query, page.0, limit.0))
+            .await;
+        let (version, etag) = match conditional::decide(public_url(&state), version, inm) {
+            Decision::Unchanged(etag) => return Ok(Searched::NotModified(etag)),
+            Decision::Load { version, etag } => (version, etag),
+        };
+        let found = state
+            .posts
+            .search_at(&query, page.0, limit.0, version.as_ref())
+            .await?;
+        let results = SearchResults {
+            items: found
+                .items
+                .into_iter()
+                .map(|hit| SearchHit {
+                    post: to_post(&state, hit.post),
+                    snippet_html: hit.snippet_html,
+                })
+                .collect(),
+            next_page: found.next_page.into(),
+        };
+        Ok(match etag {
+            Some(etag) if conditional::any(inm) => Searched::NotModified(etag),
+            etag => Searched::Ok(Json(results), etag),
+        })
     }
 
     /// List tags
@@ -824,6 +943,24 @@ impl Example for TagPage {
         TagPage {
             items: vec![TagSummary::example()],
             next_cursor: Some("web-dev".to_owned()).into(),
+        }
+    }
+}
+
+impl Example for SearchHit {
+    fn example() -> Self {
+        SearchHit {
+            post: Post::example(),
+            snippet_html: "Write in <mark>Markdown</mark>, or plain text.".into(),
+        }
+    }
+}
+
+impl Example for SearchResults {
+    fn example() -> Self {
+        SearchResults {
+            items: vec![SearchHit::example()],
+            next_page: Some(2).into(),
         }
     }
 }

@@ -4,13 +4,16 @@
 pub mod domain;
 pub mod markdown;
 pub mod repository;
+pub mod search;
 pub mod service;
 pub mod tags;
 
 pub use domain::{PostBody, PostContent, PostFormat, PostStatus, PostTitle, Publishing};
 pub use repository::TagCount;
+pub use search::{SearchQuery, snippet_html};
 pub use service::{
     Author, AuthorPostsError, CreatePostError, DeletePostError, GetPostError, Post, PostEdit,
-    PostPage, Posts, Read, TagPostsError, UpdatePostError, Version, is_own_list,
+    PostPage, Posts, Read, SearchError, SearchHit, SearchPage, TagPostsError, UpdatePostError,
+    Version, is_own_list,
 };
 pub use tags::{MAX_TAGS, TagSlug};

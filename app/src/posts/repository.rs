@@ -223,6 +223,31 @@ pub mod sql {
          CROSS JOIN LATERAL (SELECT count(*) AS n FROM post_tags pt \
          WHERE pt.tag_id = t.id AND pt.published_at <= $1) c \
          WHERE t.slug > $2 AND c.n > 0 ORDER BY t.slug LIMIT $3";
+    /// `$1` the query (`websearch_to_tsquery` syntax), `$2` now, `$3` rows,
+    /// `$4` rows to skip. The GIN index `posts_search_idx` finds the
+    /// matches; the best ranked (title words weigh more), newest first on a
+    /// tie, are kept before any snippet is made, so `ts_headline` (which
+    /// reads a whole post) runs for the page's rows only. The snippet marks
+    /// matches with U+E000 … U+E001, which the caller escapes around.
+    pub const SEARCH: &str = concat!(
+        // The query is written out where it is used (not joined from a
+        // CTE), so that the planner sees an index condition for the GIN.
+        "WITH hits AS (SELECT p.id, ",
+        "ts_rank_cd(p.search, websearch_to_tsquery('english', $1)) AS rank FROM posts p ",
+        "WHERE p.search @@ websearch_to_tsquery('english', $1) AND p.published_at <= $2 ",
+        "ORDER BY rank DESC, p.published_at DESC, p.id DESC LIMIT $3 OFFSET $4), ",
+        "page AS (",
+        select_posts!("posts"),
+        " WHERE p.id IN (SELECT id FROM hits)) ",
+        // The markers cannot come from the post itself: taken out first.
+        "SELECT page.*, ts_headline('english', ",
+        "translate(page.content, '\u{E000}\u{E001}', ''), ",
+        "websearch_to_tsquery('english', $1), ",
+        "'StartSel=\u{E000}, StopSel=\u{E001}, MaxWords=30, MinWords=12, ",
+        "MaxFragments=2, FragmentDelimiter=\" … \"') AS snippet ",
+        "FROM page JOIN hits h ON h.id = page.id ",
+        "ORDER BY h.rank DESC, page.published_at DESC, page.id DESC"
+    );
     /// `$1` now.
     pub const NEXT_PUBLICATION: &str =
         "SELECT min(published_at) AS next FROM posts WHERE published_at > $1";
@@ -272,6 +297,40 @@ pub async fn list_by_tag(
         }
     };
     Ok(page(rows, req))
+}
+
+/// A post that matches a search, with a snippet of its body around the
+/// matches (plain text; matches between U+E000 and U+E001).
+pub struct SearchRow {
+    pub post: PostRow,
+    pub snippet: String,
+}
+
+impl FromRow for SearchRow {
+    fn from_row(row: &Row) -> Result<Self, tokio_postgres::Error> {
+        Ok(Self {
+            post: PostRow::from_row(row)?,
+            snippet: row.try_get("snippet")?,
+        })
+    }
+}
+
+/// The published posts matching `query`, best first: `limit` after
+/// skipping `skip`.
+pub async fn search(
+    c: &impl GenericClient,
+    query: &str,
+    now: DateTime<Utc>,
+    limit: u32,
+    skip: u32,
+) -> Result<Vec<SearchRow>, DbError> {
+    db::query(
+        c,
+        "search posts",
+        sql::SEARCH,
+        &[&query, &now, &i64::from(limit), &i64::from(skip)],
+    )
+    .await
 }
 
 /// The id of the tag `slug` (already normalised), if any post ever had it.

@@ -11,12 +11,13 @@ use serde::de::DeserializeOwned;
 
 use super::domain::{self, PostBody, PostContent, PostFormat, PostStatus, PostTitle, Publishing};
 use super::repository::{self as repo, Page, PostRow, TagCount};
+use super::search::{self, SearchQuery};
 use super::tags::{TagSlug, Tags};
 use crate::accounts::{AuthenticatedUser, Username};
 use crate::cache::Cache;
 use crate::clock::Clock;
 use crate::db::{self, Op as _};
-use crate::error::{Failure, FailureContext as _, ValidationErrors};
+use crate::error::{Failure, FailureContext as _, ValidationError, ValidationErrors};
 use crate::pagination::{Cursor, PageRequest};
 
 /// Who wrote a post.
@@ -147,6 +148,32 @@ pub enum AuthorPostsError {
     Failed(#[from] Failure),
 }
 
+/// A post that matches a search.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SearchHit {
+    pub post: Post,
+    /// Where the body matches, as HTML: escaped text with the matches in
+    /// `<mark>` (the start of the body when only the title matches).
+    pub snippet_html: String,
+}
+
+/// A page of search results, best first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SearchPage {
+    pub items: Vec<SearchHit>,
+    /// The page after this one, if there are more results (and it is
+    /// within [`search::MAX_PAGES`]).
+    pub next_page: Option<u32>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SearchError {
+    #[error("{0}")]
+    InvalidQuery(ValidationError),
+    #[error(transparent)]
+    Failed(#[from] Failure),
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum TagPostsError {
     #[error("not a tag: a tag has letters or digits, at most 50 characters")]
@@ -210,6 +237,9 @@ pub enum Read<'a> {
     ByTag(&'a str, PageRequest),
     /// A page of the tag list ([`Posts::tags`]): after a slug, a size.
     Tags(&'a str, u32),
+    /// A page of search results ([`Posts::search`]): the query, the page
+    /// (1-based) and its size.
+    Search(&'a SearchQuery, u32, u32),
 }
 
 /// Where a public read stands in the read cache: its key under the current
@@ -419,6 +449,69 @@ impl Posts {
         .await
     }
 
+    /// The published posts matching `query`, best first (words in the title
+    /// count more), page `page` (1-based, at most [`search::MAX_PAGES`]) of
+    /// `per_page` (at most [`search::MAX_PER_PAGE`]).
+    pub async fn search(
+        &self,
+        query: &SearchQuery,
+        page: u32,
+        per_page: u32,
+    ) -> Result<SearchPage, SearchError> {
+        let version = self.version(Read::Search(query, page, per_page)).await;
+        self.search_at(query, page, per_page, version.as_ref())
+            .await
+    }
+
+    /// [`Self::search`] at a version read by [`Self::version`].
+    pub async fn search_at(
+        &self,
+        query: &SearchQuery,
+        page: u32,
+        per_page: u32,
+        version: Option<&Version>,
+    ) -> Result<SearchPage, SearchError> {
+        let page = page.clamp(1, search::MAX_PAGES);
+        let per_page = per_page.clamp(1, search::MAX_PER_PAGE);
+        const OP: &str = "searching posts";
+        // One more than the page: whether there is a next one.
+        let rows: Vec<(PostRow, String)> = self
+            .cached(version, || async {
+                let conn = self.conn(OP).await?;
+                let now = self.0.clock.now();
+                let rows = repo::search(
+                    &conn,
+                    query.as_str(),
+                    now,
+                    per_page + 1,
+                    (page - 1) * per_page,
+                )
+                .await
+                .context(OP)?;
+                Ok::<_, SearchError>(rows.into_iter().map(|r| (r.post, r.snippet)).collect())
+            })
+            .await?;
+        let more = rows.len() > per_page as usize;
+        let mut items: Vec<SearchHit> = rows
+            .into_iter()
+            .take(per_page as usize)
+            .map(|(row, snippet)| SearchHit {
+                post: Post::from(row),
+                snippet_html: search::snippet_html(&snippet),
+            })
+            .collect();
+        let ids: Vec<i64> = items.iter().map(|h| h.post.id).collect();
+        if let Some(counts) = self.0.cache.views(&ids).await {
+            for (hit, views) in items.iter_mut().zip(counts) {
+                hit.post.views = Some(views);
+            }
+        }
+        Ok(SearchPage {
+            items,
+            next_page: (more && page < search::MAX_PAGES).then_some(page + 1),
+        })
+    }
+
     /// The current version of a public read (see [`Version`]): one Redis
     /// round trip and no Postgres, except once per generation and per
     /// publication time passed, when the next scheduled publication is
@@ -442,6 +535,12 @@ impl Posts {
             Read::Tags(after, limit) => {
                 vec!["tags".to_owned(), key_part(after), limit.to_string()]
             }
+            Read::Search(query, page, limit) => vec![
+                "search".to_owned(),
+                key_part(query.as_str()),
+                page.to_string(),
+                limit.to_string(),
+            ],
         };
         let now = self.0.clock.now();
         let (generation, known) = self.0.cache.publication_state().await?;

@@ -391,7 +391,7 @@ pub async fn sitemap(req: &Request, state: Data<&AppState>, jar: &CookieJar) -> 
 pub async fn robots(req: &Request, state: Data<&AppState>) -> Response {
     let body = format!(
         "User-agent: *\nDisallow: /api/\nDisallow: /login/\nDisallow: /register/\n\
-         Disallow: /profile/\nDisallow: /password-reset/\nDisallow: /post/new/\n\
+         Disallow: /profile/\nDisallow: /password-reset/\nDisallow: /post/new/\nDisallow: /search/\n\
          Sitemap: {}/sitemap.xml\n",
         state.site.public_url
     );

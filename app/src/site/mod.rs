@@ -77,6 +77,7 @@ pub const ROUTES: &[(&str, &[Method])] = &[
     ("/user/:username/:file", &[Method::GET]),
     ("/tag/:tag/", &[Method::GET]),
     ("/tag/:tag/:file", &[Method::GET]),
+    ("/search/", &[Method::GET]),
     ("/sitemap.xml", &[Method::GET]),
     ("/robots.txt", &[Method::GET]),
 ];
@@ -129,6 +130,7 @@ pub fn add_routes(routes: Route) -> Route {
         .at("/user/:username/:file", get(feeds::author_feed))
         .at("/tag/:tag/", get(read::tag_page))
         .at("/tag/:tag/:file", get(feeds::tag_feed))
+        .at("/search/", get(read::search))
         .at("/sitemap.xml", get(feeds::sitemap))
         .at("/robots.txt", get(feeds::robots))
 }

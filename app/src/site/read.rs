@@ -12,7 +12,9 @@ use super::{
 };
 use crate::accounts::ProfileError;
 use crate::pagination::{PageRequest, Position};
-use crate::posts::{AuthorPostsError, GetPostError, PostPage, TagPostsError, TagSlug};
+use crate::posts::{
+    AuthorPostsError, GetPostError, PostPage, SearchError, SearchQuery, TagPostsError, TagSlug,
+};
 use crate::startup::AppState;
 
 /// Posts per page, as in the original.
@@ -46,6 +48,32 @@ struct AuthorPage {
     bio: String,
     posts: Vec<PostView>,
     pager: Pager,
+}
+
+/// A search result on the page.
+struct SearchHitView {
+    post: PostView,
+    /// Escaped text with `<mark>`s ([`crate::posts::snippet_html`]).
+    snippet: String,
+}
+
+#[derive(Template)]
+#[template(path = "search.html")]
+struct SearchPageView {
+    layout: Layout,
+    /// The query as typed (escaped by the template).
+    query: String,
+    /// Whether there was a query to search for.
+    searched: bool,
+    error: Option<String>,
+    hits: Vec<SearchHitView>,
+    next: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SearchParams {
+    q: Option<String>,
+    page: Option<String>,
 }
 
 #[derive(Template)]
@@ -341,5 +369,63 @@ pub async fn tag_page(
             .map(|p| PostView::new(p, &visitor, now))
             .collect(),
     };
+    render(&view, StatusCode::OK, &visitor).into_response(req)
+}
+
+/// `/search/?q=…&page=N`: the search box's results, ten per page. A bad
+/// query (too long, control characters) comes back with its message, 400.
+#[handler]
+pub async fn search(
+    req: &Request,
+    state: Data<&AppState>,
+    jar: &CookieJar,
+    Query(params): Query<SearchParams>,
+) -> Response {
+    const PER_PAGE: u32 = 10;
+    let visitor = session::visitor(&state, jar).await;
+    let raw = params.q.unwrap_or_default();
+    let page = params
+        .page
+        .as_deref()
+        .and_then(|p| p.trim().parse::<u32>().ok())
+        .unwrap_or(1)
+        .clamp(1, crate::posts::search::MAX_PAGES);
+    let mut view = SearchPageView {
+        layout: Layout::new(&state, &visitor, jar, "Search"),
+        searched: false,
+        error: None,
+        hits: Vec::new(),
+        next: None,
+        query: raw.clone(),
+    };
+    if raw.trim().is_empty() {
+        return render(&view, StatusCode::OK, &visitor).into_response(req);
+    }
+    let result = match SearchQuery::parse(&raw) {
+        Ok(query) => state.posts.search(&query, page, PER_PAGE).await,
+        Err(e) => Err(SearchError::InvalidQuery(e)),
+    };
+    let found = match result {
+        Ok(found) => found,
+        Err(SearchError::InvalidQuery(e)) => {
+            view.error = Some(format!("The search {}.", e.message));
+            return render(&view, StatusCode::BAD_REQUEST, &visitor).into_response(req);
+        }
+        Err(SearchError::Failed(e)) => return PageError::from(e).page(&state, &visitor, jar, req),
+    };
+    let now = state.posts.now();
+    view.searched = true;
+    view.layout = Layout::new(&state, &visitor, jar, &format!("Search: {}", raw.trim()));
+    view.next = found
+        .next_page
+        .map(|n| format!("/search/?q={}&page={n}", super::url_component(raw.trim())));
+    view.hits = found
+        .items
+        .into_iter()
+        .map(|hit| SearchHitView {
+            post: PostView::new(hit.post, &visitor, now),
+            snippet: hit.snippet_html,
+        })
+        .collect();
     render(&view, StatusCode::OK, &visitor).into_response(req)
 }

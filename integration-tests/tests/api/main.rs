@@ -18,6 +18,7 @@ mod publishing;
 mod python_client;
 mod rate_limits;
 mod resilience;
+mod search;
 mod shutdown;
 mod site;
 mod story;

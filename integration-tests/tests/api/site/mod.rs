@@ -7,6 +7,7 @@ mod accounts;
 mod feeds;
 mod pages;
 mod publishing;
+mod search;
 mod tags;
 mod writing;
 
