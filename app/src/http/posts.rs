@@ -15,7 +15,7 @@ use super::auth::BearerAuth;
 use super::conditional::{self, Decision};
 use super::nullable::{Nullable, OptionalNullable};
 use super::problem::{ApiError, Problem};
-use super::strict::{Text, rules};
+use super::strict::{StrictString, Text, rules};
 use crate::accounts::AuthError;
 use crate::avatars::avatar_url;
 use crate::error::Failure;
@@ -178,7 +178,7 @@ pub struct NewPost {
     /// At most 10 distinct tags once normalised (`Web Dev` and `web-dev`
     /// are one tag), each 1–50 characters with a letter or a digit; none
     /// when absent or `null`.
-    pub tags: OptionalNullable<Vec<String>>,
+    pub tags: OptionalNullable<Vec<StrictString>>,
 }
 
 /// Changes to a post; absent (or `null`) fields stay as they are. Same rules
@@ -202,7 +202,7 @@ pub struct PostChanges {
     pub published_at: OptionalNullable<DateTime<Utc>>,
     /// The post's new tags, all of them (`[]` removes every tag), same
     /// rules as for a new post. Absent or `null`: as they are.
-    pub tags: OptionalNullable<Vec<String>>,
+    pub tags: OptionalNullable<Vec<StrictString>>,
 }
 
 /// A post that matches a search.
@@ -746,7 +746,7 @@ impl PostsApi {
                 &body.content,
                 body.format.0.unwrap_or(PostFormat::Plain).into(),
                 publishing(body.status.0, body.published_at.0),
-                body.tags.0.as_deref().unwrap_or_default(),
+                &strings(body.tags.0.as_deref().unwrap_or_default()),
             )
             .await?;
         let location = format!("/api/posts/{}", post.id);
@@ -778,7 +778,7 @@ impl PostsApi {
                     content: body.content.0.as_deref(),
                     format: body.format.0.map(Into::into),
                     publishing: publishing(body.status.0, body.published_at.0),
-                    tags: body.tags.0.as_deref(),
+                    tags: body.tags.0.as_deref().map(strings).as_deref(),
                 },
             )
             .await?;
@@ -801,6 +801,10 @@ impl PostsApi {
         state.posts.delete(&who, id.0).await?;
         Ok(DeletedPost::Deleted)
     }
+}
+
+fn strings(list: &[StrictString]) -> Vec<String> {
+    list.iter().map(|s| s.0.clone()).collect()
 }
 
 fn public_url(state: &AppState) -> &str {
@@ -910,7 +914,11 @@ impl Example for NewPost {
             format: Some(PostFormat::Markdown).into(),
             status: Some(PostStatus::Published).into(),
             published_at: None.into(),
-            tags: Some(vec!["Python".into(), "Web Dev".into()]).into(),
+            tags: Some(vec![
+                StrictString("Python".into()),
+                StrictString("Web Dev".into()),
+            ])
+            .into(),
         }
     }
 }

@@ -136,6 +136,25 @@ async fn tags_are_normalised_on_write_and_replaced_as_a_whole() {
     )
     .await;
     assert_eq!(problem["errors"][0]["code"], "too_many_tags", "{problem}");
+    // Tags are strings: `false` or `5` is a malformed body, not "false".
+    for bad in [
+        json!([false]),
+        json!([5]),
+        json!(["ok", null]),
+        json!("rust"),
+    ] {
+        expect_problem(
+            app.post_json(
+                "/api/posts",
+                &json!({"title": "Typed", "content": "x", "tags": bad}),
+                Some(&me.token),
+            )
+            .await,
+            400,
+            "malformed_request",
+        )
+        .await;
+    }
     // Duplicates count once: eleven spellings of ten tags pass.
     let mut ten: Vec<String> = (0..10).map(|i| format!("t{i}")).collect();
     ten.push("T0".into());
