@@ -9,7 +9,9 @@
 # (bench/seed.sql: generate_series, not the API), and measures with wrk
 # (bench/wrk.lua) req/s, p50 and p99 for: the first page of the post list,
 # the 1000th page (cursor found by walking the pages), a post's detail, an
-# author's list, writing a post, logging in, the website's home page and a
+# author's list, a two-word full-text search, one tag's list, the tag list
+# with counts, a tag page, the blog's and a tag's Atom feed, writing a post,
+# logging in, the website's home page and a
 # post page (HTML, 5 posts; what a reader's browser gets) — and GET /healthz on the same
 # server as the ceiling. Every figure is printed absolute and as a ratio to
 # the ceiling at the same connection count. Then the same list pages with
@@ -113,6 +115,25 @@ explain() {
   explains+=("| $size_label | $label | $ms |")
 }
 
+# Search: the statement's core (the GIN match and the ranking; snippets are
+# made for the page's rows only), its plan must read posts_search_idx.
+explain_search() {
+  local plan ms
+  plan="$(psql_run -c "EXPLAIN (ANALYZE, FORMAT JSON)
+      SELECT p.id FROM posts p
+      WHERE p.search @@ websearch_to_tsquery('english', '$SEARCH_WORDS') AND p.published_at <= now()
+      ORDER BY ts_rank_cd(p.search, websearch_to_tsquery('english', '$SEARCH_WORDS')) DESC,
+               p.published_at DESC, p.id DESC LIMIT 11")"
+  ms="$(jq '.[0]["Execution Time"]' <<<"$plan")"
+  if ! grep -q posts_search_idx <<<"$plan"; then ms="$ms (no index!)"; fi
+  explains+=("| $size_label | search \"$SEARCH_WORDS\" | $ms |")
+}
+
+# Two words of bench/seed.sql's vocabulary: one common, one less so (about
+# 1 % of the posts have both).
+SEARCH_WORDS="kaban locor"
+SEARCH_QUERY="kaban%20locor"
+
 explains=()
 uncached=()
 for size in $SIZES; do
@@ -136,6 +157,7 @@ for size in $SIZES; do
   IFS=: read -r _ micros last_id <<<"$(python3 -c 'import base64, sys; c = sys.argv[1]; print(base64.urlsafe_b64decode(c + "=" * (-len(c) % 4)).decode())' "$deep_cursor")"
   explain "first page" ""
   explain "$deep_label" "AND (p.published_at, p.id) < (to_timestamp($micros / 1e6), $last_id)"
+  explain_search
 
   for c in $CONNECTIONS; do
     wrk_point "healthz (ceiling)" /healthz "$c"
@@ -143,6 +165,12 @@ for size in $SIZES; do
     wrk_point "list: $deep_label" "/api/posts?cursor=$deep_cursor" "$c"
     wrk_point "post detail" "/api/posts/$post_id" "$c"
     wrk_point "author's posts" "/api/users/bench7/posts" "$c"
+    wrk_point "search: two words" "/api/search?q=$SEARCH_QUERY" "$c"
+    wrk_point "list: one tag" "/api/posts?tag=topic1" "$c"
+    wrk_point "tags with counts" "/api/tags" "$c"
+    wrk_point "site: tag page" "/tag/topic1/" "$c"
+    wrk_point "feed: blog (Atom)" "/feeds/atom.xml" "$c"
+    wrk_point "feed: tag (Atom)" "/tag/topic1/atom.xml" "$c"
     wrk_point "site: home page" "/" "$c"
     wrk_point "site: post page" "$post_page" "$c"
     wrk_point "create post" "/api/posts" "$c" BENCH_METHOD=POST BENCH_TOKEN="$token" \
@@ -160,6 +188,9 @@ for size in $SIZES; do
     wrk_point "healthz (ceiling)" /healthz "$c"
     wrk_point "uncached list: first page" "/api/posts" "$c"
     wrk_point "uncached list: $deep_label" "/api/posts?cursor=$deep_cursor" "$c"
+    wrk_point "uncached search: two words" "/api/search?q=$SEARCH_QUERY" "$c"
+    wrk_point "uncached list: one tag" "/api/posts?tag=topic1" "$c"
+    wrk_point "uncached tags with counts" "/api/tags" "$c"
     wrk_point "uncached site: home page" "/" "$c"
     wrk_point "uncached site: post page" "$post_page" "$c"
   done
