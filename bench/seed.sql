@@ -5,6 +5,11 @@
 -- minute between consecutive posts (newest last). Idempotent: a second run
 -- with the same target inserts nothing.
 
+-- No parallel workers (queries, VACUUM): their shared memory (a container's /dev/shm is 64 MiB by
+-- default) is not enough for the 1M-post joins below, and the seed is one-off.
+SET max_parallel_workers_per_gather = 0;
+SET max_parallel_maintenance_workers = 0;
+
 INSERT INTO users (username, email, password_hash, bio)
 SELECT 'bench' || i, 'bench' || i || '@example.com', :'hash', 'Seeded for benchmarks.'
 FROM generate_series(1, 100) AS i
