@@ -103,12 +103,8 @@ impl Cache {
     /// content the `ETag`s of old pages. The current generation, `None`
     /// when Redis is unavailable.
     async fn start_generation(&self) -> Option<u64> {
-        let start = u64::try_from(Utc::now().timestamp_millis()).unwrap_or_default();
         let mut pipe = redis::pipe();
-        pipe.cmd("SET")
-            .arg(GENERATION_KEY)
-            .arg(start)
-            .arg("NX")
+        pipe.add_command(start_generation_cmd())
             .ignore()
             .cmd("GET")
             .arg(GENERATION_KEY);
@@ -201,12 +197,8 @@ impl Cache {
     /// (meanwhile reads bypass the cache and carry no `ETag`).
     pub async fn invalidate_posts(&self) {
         // Started as in `start_generation` if Redis lost it, then moved.
-        let start = u64::try_from(Utc::now().timestamp_millis()).unwrap_or_default();
         let mut pipe = redis::pipe();
-        pipe.cmd("SET")
-            .arg(GENERATION_KEY)
-            .arg(start)
-            .arg("NX")
+        pipe.add_command(start_generation_cmd())
             .ignore()
             .cmd("INCR")
             .arg(GENERATION_KEY)
@@ -247,6 +239,15 @@ impl Cache {
 
 fn views_key(id: i64) -> String {
     format!("post:{id}:views")
+}
+
+/// Sets the generation to the current time in milliseconds if it is
+/// missing (see [`Cache::start_generation`]).
+fn start_generation_cmd() -> redis::Cmd {
+    let start = u64::try_from(Utc::now().timestamp_millis()).unwrap_or_default();
+    let mut cmd = redis::cmd("SET");
+    cmd.arg(GENERATION_KEY).arg(start).arg("NX");
+    cmd
 }
 
 /// `<generation>:<ms>` or `<generation>:-`, believed only for `generation`.

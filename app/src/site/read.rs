@@ -390,8 +390,12 @@ pub async fn search(
         .and_then(|p| p.trim().parse::<u32>().ok())
         .unwrap_or(1)
         .clamp(1, crate::posts::search::MAX_PAGES);
+    let title = match raw.trim() {
+        "" => "Search".to_owned(),
+        q => format!("Search: {q}"),
+    };
     let mut view = SearchPageView {
-        layout: Layout::new(&state, &visitor, jar, "Search"),
+        layout: Layout::new(&state, &visitor, jar, &title),
         searched: false,
         error: None,
         hits: Vec::new(),
@@ -415,7 +419,6 @@ pub async fn search(
     };
     let now = state.posts.now();
     view.searched = true;
-    view.layout = Layout::new(&state, &visitor, jar, &format!("Search: {}", raw.trim()));
     view.next = found
         .next_page
         .map(|n| format!("/search/?q={}&page={n}", super::url_component(raw.trim())));
