@@ -8,7 +8,7 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use integration_tests::{TestApp, TestUser, expect_problem, expect_status};
+use integration_tests::{TestApp, TestUser, expect_problem, expect_status, plans};
 use serde_json::{Value, json};
 
 fn ids(page: &Value) -> Vec<i64> {
@@ -526,43 +526,14 @@ async fn every_list_reads_its_index_on_the_first_and_a_deep_page() {
         .await
         .unwrap();
     for (label, statement, params, index) in cases {
-        let explain = app
-            .db
-            .prepare(&format!("EXPLAIN (ANALYZE, COSTS OFF) {statement}"))
-            .await
-            .unwrap();
-        let plan: Vec<String> = app
-            .db
-            .query(&explain, &params)
-            .await
-            .unwrap()
-            .iter()
-            .map(|r| r.get(0))
-            .collect();
-        let plan = plan.join("\n");
-        let scan = plan
-            .lines()
-            .find(|l| l.contains(&format!("using {index} on posts")))
-            .unwrap_or_else(|| panic!("{label} does not read {index}:\n{plan}"));
+        let plan = plans::explain(&app.db, statement, &params).await;
         // One page (and the row that tells whether there is another).
-        let read: f64 = scan
-            .split("rows=")
-            .nth(1)
-            .and_then(|r| r.split(' ').next())
-            .and_then(|n| n.parse().ok())
-            .unwrap_or_else(|| panic!("no row count in {scan:?}"));
-        assert!(
-            read <= 7.0,
-            "{label} read {read} rows of its index:\n{plan}"
-        );
-        assert!(!plan.contains("Seq Scan on posts"), "{label}:\n{plan}");
-        // The only sort allowed is of one post's tags (at most ten rows,
-        // `ORDER BY x.position` in the tags sub-select).
-        assert!(
-            !plan
-                .lines()
-                .any(|l| l.contains("Sort Key") && !l.contains("x.\"position\"")),
-            "{label} sorts:\n{plan}"
+        plans::assert_one_page(
+            label,
+            &plan,
+            &format!("using {index} on posts"),
+            "posts",
+            7.0,
         );
     }
 }

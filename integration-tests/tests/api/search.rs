@@ -3,7 +3,7 @@
 //! markup, bounded queries and pages, and the GIN index in the plan.
 
 use chrono::Utc;
-use integration_tests::{TestApp, TestUser, expect_problem, expect_status};
+use integration_tests::{TestApp, TestUser, expect_problem, expect_status, plans};
 use serde_json::{Value, json};
 
 async fn create(app: &TestApp, who: &TestUser, body: Value) -> i64 {
@@ -244,21 +244,8 @@ async fn a_two_word_query_reads_the_gin_index() {
     // merged into the index, statistics taken.
     app.db.batch_execute("VACUUM ANALYZE posts").await.unwrap();
     let now = Utc::now();
-    let explain = app
-        .db
-        .prepare(&format!("EXPLAIN (ANALYZE, COSTS OFF) {}", sql::SEARCH))
-        .await
-        .unwrap();
     let (limit, skip) = (11_i64, 0_i64);
-    let plan: Vec<String> = app
-        .db
-        .query(&explain, &[&"rare needle", &now, &limit, &skip])
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
-    let plan = plan.join("\n");
+    let plan = plans::explain(&app.db, sql::SEARCH, &[&"rare needle", &now, &limit, &skip]).await;
     assert!(plan.contains("posts_search_idx"), "no GIN index:\n{plan}");
     assert!(!plan.contains("Seq Scan on posts"), "{plan}");
     let found = app

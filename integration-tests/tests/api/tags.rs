@@ -6,7 +6,7 @@
 use std::collections::HashSet;
 
 use chrono::Utc;
-use integration_tests::{TestApp, TestUser, expect_problem, expect_status};
+use integration_tests::{TestApp, TestUser, expect_problem, expect_status, plans};
 use serde_json::{Value, json};
 
 async fn create(app: &TestApp, who: &TestUser, body: Value) -> Value {
@@ -426,44 +426,14 @@ async fn a_tag_page_reads_its_index_on_the_first_and_a_deep_page() {
         .await
         .unwrap();
     for (label, statement, params) in cases {
-        let explain = app
-            .db
-            .prepare(&format!("EXPLAIN (ANALYZE, COSTS OFF) {statement}"))
-            .await
-            .unwrap();
-        let plan: Vec<String> = app
-            .db
-            .query(&explain, &params)
-            .await
-            .unwrap()
-            .iter()
-            .map(|r| r.get(0))
-            .collect();
-        let plan = plan.join("\n");
-        let scan = plan
-            .lines()
-            .find(|l| l.contains("using post_tags_tag_published_at_idx on post_tags"))
-            .unwrap_or_else(|| panic!("{label} does not read the tag index:\n{plan}"));
-        let read: f64 = scan
-            .split("rows=")
-            .nth(1)
-            .and_then(|r| r.split(' ').next())
-            .and_then(|n| n.parse().ok())
-            .unwrap_or_else(|| panic!("no row count in {scan:?}"));
-        assert!(
-            read <= 7.0,
-            "{label} read {read} rows of its index:\n{plan}"
-        );
-        assert!(
-            !plan.contains("Seq Scan on post_tags pt"),
-            "{label}:\n{plan}"
+        let plan = plans::explain(&app.db, statement, &params).await;
+        plans::assert_one_page(
+            label,
+            &plan,
+            "using post_tags_tag_published_at_idx on post_tags",
+            "post_tags pt",
+            7.0,
         );
         assert!(!plan.contains("Seq Scan on posts"), "{label}:\n{plan}");
-        assert!(
-            !plan
-                .lines()
-                .any(|l| l.contains("Sort Key") && !l.contains("x.\"position\"")),
-            "{label} sorts:\n{plan}"
-        );
     }
 }
