@@ -1,4 +1,5 @@
-//! The `blog` binary: `serve`, `migrate`, `import-django`, `backup`, `healthcheck`.
+//! The `blog` binary: `serve`, `migrate`, `import-django`, `backup`, `staff`,
+//! `healthcheck`, `settings`.
 
 use std::io::{Read as _, Write as _};
 use std::net::{SocketAddr, TcpStream};
@@ -44,6 +45,12 @@ enum Command {
     Backup {
         #[command(subcommand)]
         command: BackupCommand,
+    },
+    /// Grant or withdraw staff (moderation: unpublishing any post, deleting
+    /// any comment, deactivating accounts; see docs/contracts.md).
+    Staff {
+        #[command(subcommand)]
+        command: StaffCommand,
     },
     /// Exit 0 if this container's server reports ready on 127.0.0.1.
     Healthcheck,
@@ -98,6 +105,20 @@ struct ImportArgs {
     /// would (rehearsing a resume).
     #[arg(long, value_name = "N", hide = true)]
     stop_after_batches: Option<usize>,
+}
+
+#[derive(Subcommand)]
+enum StaffCommand {
+    /// Make the account staff.
+    Grant {
+        /// The username (case-insensitive).
+        username: String,
+    },
+    /// Make the account an ordinary one again.
+    Revoke {
+        /// The username (case-insensitive).
+        username: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -199,6 +220,22 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         Command::Migrate => migrate_all(&settings).await,
         Command::ImportDjango(args) => import_django(args, &settings).await,
         Command::Backup { command } => backup(command, &settings).await,
+        Command::Staff { command } => {
+            let (username, staff) = match command {
+                StaffCommand::Grant { username } => (username, true),
+                StaffCommand::Revoke { username } => (username, false),
+            };
+            blog::moderation::set_staff(&settings, &username, staff).await?;
+            println!(
+                "{username} is {}",
+                if staff {
+                    "now staff"
+                } else {
+                    "no longer staff"
+                }
+            );
+            Ok(())
+        }
         Command::Healthcheck | Command::Settings { .. } => {
             unreachable!("handled before the runtime starts")
         }

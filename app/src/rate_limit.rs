@@ -44,6 +44,8 @@ pub enum Scope {
     RegisterPerIp,
     PasswordResetPerIp,
     PasswordResetPerAccount,
+    CommentPerAccount,
+    CommentPerIp,
 }
 
 impl Scope {
@@ -54,6 +56,8 @@ impl Scope {
             Scope::RegisterPerIp => "register_ip",
             Scope::PasswordResetPerIp => "password_reset_ip",
             Scope::PasswordResetPerAccount => "password_reset_account",
+            Scope::CommentPerAccount => "comment_account",
+            Scope::CommentPerIp => "comment_ip",
         }
     }
 
@@ -64,6 +68,8 @@ impl Scope {
             Scope::RegisterPerIp => s.register_per_ip,
             Scope::PasswordResetPerIp => s.password_reset_per_ip,
             Scope::PasswordResetPerAccount => s.password_reset_per_account,
+            Scope::CommentPerAccount => s.comment_per_account,
+            Scope::CommentPerIp => s.comment_per_ip,
         }
     }
 }

@@ -14,10 +14,12 @@ use poem::{EndpointExt as _, Server};
 use crate::accounts::{Accounts, AccountsConfig};
 use crate::cache::Cache;
 use crate::clock::Clock;
+use crate::comments::Comments;
 use crate::config::Settings;
 use crate::kv::Kv;
 use crate::mail::Mailer;
 use crate::metrics::Metrics;
+use crate::moderation::Moderation;
 use crate::posts::Posts;
 use crate::rate_limit::RateLimiter;
 use crate::storage::Storage;
@@ -44,6 +46,8 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub accounts: Accounts,
     pub posts: Posts,
+    pub comments: Comments,
+    pub moderation: Moderation,
     /// For `/readyz` and pool gauges only; use cases hold their own handle.
     pub db: Pool,
     /// For `/readyz` only (bounded, circuit-broken Redis access, see `kv`).
@@ -81,7 +85,7 @@ impl AppState {
         let mailer = Mailer::from_settings(&settings.smtp).context("configuring SMTP")?;
         let accounts = Accounts::new(
             db.clone(),
-            rate_limiter,
+            rate_limiter.clone(),
             cache.clone(),
             Arc::new(storage),
             Arc::new(mailer),
@@ -92,13 +96,23 @@ impl AppState {
                 public_url: settings.http.public_url.clone(),
             },
         );
-        let posts = Posts::new(db.clone(), cache, clock);
+        let posts = Posts::new(db.clone(), cache.clone(), clock.clone());
+        let comments = Comments::new(
+            db.clone(),
+            posts.clone(),
+            cache.clone(),
+            clock.clone(),
+            rate_limiter,
+        );
+        let moderation = Moderation::new(db.clone(), cache, clock);
         let site = Arc::new(crate::site::SiteConfig::new(&settings.http.public_url));
         Ok(Self {
             site,
             settings: Arc::new(settings),
             accounts,
             posts,
+            comments,
+            moderation,
             db,
             kv,
             metrics,

@@ -25,6 +25,10 @@ pub struct UserRow {
     /// written before the column existed count as active.
     #[serde(default = "active")]
     pub is_active: bool,
+    /// Staff may moderate (unpublish posts, delete comments, deactivate
+    /// accounts): Django's `is_staff`, or granted with `blog staff grant`.
+    #[serde(default)]
+    pub is_staff: bool,
 }
 
 fn active() -> bool {
@@ -42,6 +46,7 @@ impl FromRow for UserRow {
             avatar_key: row.try_get("avatar_key")?,
             created_at: row.try_get("created_at")?,
             is_active: row.try_get("is_active")?,
+            is_staff: row.try_get("is_staff")?,
         })
     }
 }

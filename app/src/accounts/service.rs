@@ -42,6 +42,11 @@ impl AuthenticatedUser {
     pub fn username(&self) -> &str {
         &self.user.username
     }
+
+    /// Whether they may moderate (see `moderation`).
+    pub fn is_staff(&self) -> bool {
+        self.user.is_staff
+    }
 }
 
 /// A new session: the raw token (shown once) and the user.

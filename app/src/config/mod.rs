@@ -421,6 +421,12 @@ pub struct RateLimitSettings {
     /// Password reset requests per email address.
     #[schemars(extend("default" = {"max": 3, "window_seconds": 3600}))]
     pub password_reset_per_account: Limit,
+    /// Comments written per account.
+    #[schemars(extend("default" = {"max": 10, "window_seconds": 60}))]
+    pub comment_per_account: Limit,
+    /// Comments written per client address.
+    #[schemars(extend("default" = {"max": 30, "window_seconds": 60}))]
+    pub comment_per_ip: Limit,
 }
 
 impl Default for RateLimitSettings {
@@ -433,6 +439,8 @@ impl Default for RateLimitSettings {
             register_per_ip: Limit::new(5, 3600),
             password_reset_per_ip: Limit::new(5, 3600),
             password_reset_per_account: Limit::new(3, 3600),
+            comment_per_account: Limit::new(10, 60),
+            comment_per_ip: Limit::new(30, 60),
         }
     }
 }

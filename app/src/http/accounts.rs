@@ -48,6 +48,8 @@ pub struct PrivateProfile {
     pub avatar_url: String,
     /// When the account was created.
     pub joined_at: DateTime<Utc>,
+    /// Whether the account may moderate (`/api/moderation`).
+    pub is_staff: bool,
 }
 
 /// What anybody may see about a user.
@@ -75,6 +77,7 @@ fn private_profile(state: &AppState, u: UserRow) -> PrivateProfile {
         email: u.email,
         bio: u.bio,
         joined_at: u.created_at,
+        is_staff: u.is_staff,
     }
 }
 
@@ -709,6 +712,7 @@ impl Example for PrivateProfile {
             bio: "Writes about Python and Django.".into(),
             avatar_url: "https://blog.example/media/avatars/default.png".into(),
             joined_at: example_time(),
+            is_staff: false,
         }
     }
 }

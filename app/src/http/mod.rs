@@ -5,12 +5,14 @@ pub mod accounts;
 pub mod allow;
 pub mod auth;
 pub mod client_ip;
+pub mod comments;
 pub mod compression;
 pub mod conditional;
 pub mod cors;
 pub mod health;
 pub mod media;
 pub mod metrics;
+pub mod moderation;
 pub mod nullable;
 pub mod posts;
 pub mod problem;
@@ -42,6 +44,10 @@ pub enum ApiTags {
     Me,
     /// Password reset by email.
     PasswordResets,
+    /// Readers' comments on posts.
+    Comments,
+    /// Staff actions (unpublishing posts, deactivating accounts) and their log.
+    Moderation,
 }
 
 /// The request id, reused from `X-Request-Id` when the caller sent a sane
@@ -53,11 +59,24 @@ pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
 /// The API and its OpenAPI document. The server URL is relative so the
 /// document (and `/docs`) work behind any host name or proxy.
-pub type Api = OpenApiService<(posts::PostsApi, accounts::AccountsApi), ()>;
+pub type Api = OpenApiService<
+    (
+        posts::PostsApi,
+        comments::CommentsApi,
+        accounts::AccountsApi,
+        moderation::ModerationApi,
+    ),
+    (),
+>;
 
 pub fn openapi_service() -> Api {
     OpenApiService::new(
-        (posts::PostsApi, accounts::AccountsApi),
+        (
+            posts::PostsApi,
+            comments::CommentsApi,
+            accounts::AccountsApi,
+            moderation::ModerationApi,
+        ),
         "Blog API",
         env!("CARGO_PKG_VERSION"),
     )

@@ -21,8 +21,8 @@ use crate::avatars::avatar_url;
 use crate::error::Failure;
 use crate::pagination::{self, Cursor, PageError, PageRequest};
 use crate::posts::{
-    AuthorPostsError, CreatePostError, DeletePostError, GetPostError, PostEdit, Read, SearchError,
-    SearchQuery, TagPostsError, TagSlug, UpdatePostError, is_own_list,
+    AuthorPostsError, CreatePostError, DeletePostError, GetPostError, NewPost as NewPostData,
+    PostEdit, Read, SearchError, SearchQuery, TagPostsError, TagSlug, UpdatePostError, is_own_list,
 };
 use crate::startup::AppState;
 use crate::{documented, operation, problem_doc};
@@ -145,6 +145,11 @@ pub struct Post {
     /// Times the post was read through `GET /api/posts/{id}`; `null` when
     /// the counter is temporarily unavailable.
     pub views: Nullable<u64>,
+    /// Comments on the post (`GET /api/posts/{id}/comments`).
+    pub comment_count: i64,
+    /// Whether its author closed its comments: no new comments, no edits
+    /// (deleting stays possible).
+    pub comments_closed: bool,
 }
 
 /// A page of posts, newest published first.
@@ -179,6 +184,9 @@ pub struct NewPost {
     /// are one tag), each 1–50 characters with a letter or a digit; none
     /// when absent or `null`.
     pub tags: OptionalNullable<Vec<StrictString>>,
+    /// `true` writes the post with its comments closed; open when absent
+    /// or `null`.
+    pub comments_closed: OptionalNullable<bool>,
 }
 
 /// Changes to a post; absent (or `null`) fields stay as they are. Same rules
@@ -203,6 +211,9 @@ pub struct PostChanges {
     /// The post's new tags, all of them (`[]` removes every tag), same
     /// rules as for a new post. Absent or `null`: as they are.
     pub tags: OptionalNullable<Vec<StrictString>>,
+    /// `true` closes the post's comments (no new ones, no edits), `false`
+    /// reopens them. Absent or `null`: as they are.
+    pub comments_closed: OptionalNullable<bool>,
 }
 
 /// A post that matches a search.
@@ -742,11 +753,14 @@ impl PostsApi {
             .posts
             .create(
                 &who,
-                &body.title,
-                &body.content,
-                body.format.0.unwrap_or(PostFormat::Plain).into(),
-                publishing(body.status.0, body.published_at.0),
-                &strings(body.tags.0.as_deref().unwrap_or_default()),
+                NewPostData {
+                    title: &body.title,
+                    content: &body.content,
+                    format: body.format.0.unwrap_or(PostFormat::Plain).into(),
+                    publishing: publishing(body.status.0, body.published_at.0),
+                    tags: &strings(body.tags.0.as_deref().unwrap_or_default()),
+                    comments_closed: body.comments_closed.0.unwrap_or(false),
+                },
             )
             .await?;
         let location = format!("/api/posts/{}", post.id);
@@ -779,6 +793,7 @@ impl PostsApi {
                     format: body.format.0.map(Into::into),
                     publishing: publishing(body.status.0, body.published_at.0),
                     tags: body.tags.0.as_deref().map(strings).as_deref(),
+                    comments_closed: body.comments_closed.0,
                 },
             )
             .await?;
@@ -807,7 +822,7 @@ fn strings(list: &[StrictString]) -> Vec<String> {
     list.iter().map(|s| s.0.clone()).collect()
 }
 
-fn public_url(state: &AppState) -> &str {
+pub(super) fn public_url(state: &AppState) -> &str {
     &state.settings.http.public_url
 }
 
@@ -825,7 +840,7 @@ fn page_answer(
     }
 }
 
-fn to_post(state: &AppState, post: crate::posts::Post) -> Post {
+pub(super) fn to_post(state: &AppState, post: crate::posts::Post) -> Post {
     let url = crate::site::post_url(&state.settings.http.public_url, &post);
     let status = post.status().into();
     Post {
@@ -849,6 +864,8 @@ fn to_post(state: &AppState, post: crate::posts::Post) -> Post {
         },
         tags: post.tags,
         views: post.views.into(),
+        comment_count: post.comment_count,
+        comments_closed: post.comments_closed,
     }
 }
 
@@ -888,6 +905,8 @@ impl Example for Post {
             },
             tags: vec!["python".into(), "web-dev".into()],
             views: Some(7).into(),
+            comment_count: 3,
+            comments_closed: false,
         }
     }
 }
@@ -919,6 +938,7 @@ impl Example for NewPost {
                 StrictString("Web Dev".into()),
             ])
             .into(),
+            comments_closed: None.into(),
         }
     }
 }
@@ -932,6 +952,7 @@ impl Example for PostChanges {
             status: None.into(),
             published_at: None.into(),
             tags: None.into(),
+            comments_closed: None.into(),
         }
     }
 }

@@ -229,6 +229,27 @@ pub mod rules {
         ));
     }
 
+    pub struct CommentText;
+    impl TextRules for CommentText {
+        const MIN_LENGTH: Option<usize> = Some(1);
+        const MAX_LENGTH: Option<usize> = Some(crate::comments::COMMENT_MAX_CHARS);
+        const PATTERN: Option<&'static str> = Some(concat!(
+            "^[^",
+            long_text_controls!(),
+            "]*[^\\s",
+            long_text_controls!(),
+            "][^",
+            long_text_controls!(),
+            "]*$"
+        ));
+    }
+
+    pub struct ReasonText;
+    impl TextRules for ReasonText {
+        const MAX_LENGTH: Option<usize> = Some(crate::moderation::Reason::MAX_CHARS);
+        const PATTERN: Option<&'static str> = Some(concat!("^[^", long_text_controls!(), "]*$"));
+    }
+
     pub struct NewUsername;
     impl TextRules for NewUsername {
         const MIN_LENGTH: Option<usize> = Some(1);

@@ -12,8 +12,8 @@ pub use domain::{PostBody, PostContent, PostFormat, PostStatus, PostTitle, Publi
 pub use repository::TagCount;
 pub use search::{SearchQuery, snippet_html};
 pub use service::{
-    Author, AuthorPostsError, CreatePostError, DeletePostError, GetPostError, Post, PostEdit,
-    PostPage, Posts, Read, SearchError, SearchHit, SearchPage, TagPostsError, UpdatePostError,
-    Version, is_own_list,
+    Author, AuthorPostsError, CreatePostError, DeletePostError, GetPostError, NewPost, Post,
+    PostEdit, PostPage, Posts, Read, SearchError, SearchHit, SearchPage, TagPostsError,
+    UpdatePostError, Version, is_own_list,
 };
 pub use tags::{MAX_TAGS, TagSlug};

@@ -33,6 +33,12 @@ pub struct PostRow {
     pub author_avatar_key: Option<String>,
     /// Its tags' slugs, in the order the writer gave them.
     pub tags: Vec<String>,
+    /// Whether its author closed its comments.
+    #[serde(default)]
+    pub comments_closed: bool,
+    /// How many comments it has (V7's `comment_counts`).
+    #[serde(default)]
+    pub comment_count: i64,
 }
 
 impl FromRow for PostRow {
@@ -51,6 +57,8 @@ impl FromRow for PostRow {
             author_username: row.try_get("author_username")?,
             author_avatar_key: row.try_get("author_avatar_key")?,
             tags: row.try_get("tags")?,
+            comments_closed: row.try_get("comments_closed")?,
+            comment_count: row.try_get("comment_count")?,
         })
     }
 }
@@ -80,7 +88,9 @@ macro_rules! select_posts {
              p.updated_at, p.published_at, p.author_id, \
              u.username AS author_username, u.avatar_key AS author_avatar_key, \
              ARRAY(SELECT t.slug FROM post_tags x JOIN tags t ON t.id = x.tag_id \
-             WHERE x.post_id = p.id ORDER BY x.position) AS tags \
+             WHERE x.post_id = p.id ORDER BY x.position) AS tags, p.comments_closed, \
+             coalesce((SELECT n.comments::bigint FROM comment_counts n WHERE n.post_id = p.id), 0) \
+             AS comment_count \
              FROM ",
             $join,
             $from,
@@ -581,13 +591,14 @@ pub async fn create(
     title: &PostTitle,
     body: &PostBody,
     published_at: Option<DateTime<Utc>>,
+    comments_closed: bool,
     now: DateTime<Utc>,
 ) -> Result<PostRow, DbError> {
     const SQL: &str = concat!(
         "WITH p AS (INSERT INTO posts \
          (author_id, title, content, format, content_html, excerpt, created_at, updated_at, \
-         published_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8) RETURNING *) ",
+         published_at, comments_closed) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8, $9) RETURNING *) ",
         select_posts!("p")
     );
     db::query_one(
@@ -603,6 +614,7 @@ pub async fn create(
             &body.excerpt,
             &now,
             &published_at,
+            &comments_closed,
         ],
     )
     .await
@@ -674,6 +686,7 @@ pub async fn update(
     title: Option<&PostTitle>,
     body: Option<&PostBody>,
     published_at: Option<Option<DateTime<Utc>>>,
+    comments_closed: Option<bool>,
     now: DateTime<Utc>,
 ) -> Result<PostRow, DbError> {
     const SQL: &str = concat!(
@@ -681,6 +694,7 @@ pub async fn update(
          content = COALESCE($3, content), format = COALESCE($4, format), \
          content_html = COALESCE($5, content_html), excerpt = COALESCE($6, excerpt), \
          published_at = CASE WHEN $8 THEN $9 ELSE published_at END, \
+         comments_closed = COALESCE($10, comments_closed), \
          updated_at = $7 WHERE id = $1 RETURNING *) ",
         select_posts!("p")
     );
@@ -698,6 +712,7 @@ pub async fn update(
             &now,
             &published_at.is_some(),
             &published_at.flatten(),
+            &comments_closed,
         ],
     )
     .await

@@ -50,6 +50,10 @@ pub struct Post {
     pub tags: Vec<String>,
     /// Reads counted so far; `None` while the counter (Redis) is unavailable.
     pub views: Option<u64>,
+    /// Whether its author closed its comments (no new ones, no edits).
+    pub comments_closed: bool,
+    /// How many comments it has.
+    pub comment_count: i64,
 }
 
 impl Post {
@@ -126,6 +130,8 @@ impl From<PostRow> for Post {
             },
             tags: row.tags,
             views: None,
+            comments_closed: row.comments_closed,
+            comment_count: row.comment_count,
         }
     }
 }
@@ -240,6 +246,8 @@ pub enum Read<'a> {
     /// A page of search results ([`Posts::search`]): the query, the page
     /// (1-based) and its size.
     Search(&'a SearchQuery, u32, u32),
+    /// A page of a post's comments (`comments::Comments::list`).
+    Comments(i64, PageRequest),
 }
 
 /// Where a public read stands in the read cache: its key under the current
@@ -277,6 +285,20 @@ pub struct PostEdit<'a> {
     pub publishing: Publishing,
     /// The post's whole set of tags (`Some(&[])` removes them all).
     pub tags: Option<&'a [String]>,
+    /// Closes (`Some(true)`) or reopens its comments.
+    pub comments_closed: Option<bool>,
+}
+
+/// A new post ([`Posts::create`]).
+#[derive(Debug, Clone, Copy)]
+pub struct NewPost<'a> {
+    pub title: &'a str,
+    pub content: &'a str,
+    pub format: PostFormat,
+    pub publishing: Publishing,
+    pub tags: &'a [String],
+    /// Written with its comments closed.
+    pub comments_closed: bool,
 }
 
 /// The post use cases. Cheap to clone.
@@ -541,6 +563,7 @@ impl Posts {
                 page.to_string(),
                 limit.to_string(),
             ],
+            Read::Comments(id, req) => vec!["comments".to_owned(), id.to_string(), req.key()],
         };
         let now = self.0.clock.now();
         let (generation, known) = self.0.cache.publication_state().await?;
@@ -678,12 +701,16 @@ impl Posts {
     pub async fn create(
         &self,
         who: &AuthenticatedUser,
-        title: &str,
-        content: &str,
-        format: PostFormat,
-        publishing: Publishing,
-        tags: &[String],
+        new: NewPost<'_>,
     ) -> Result<Post, CreatePostError> {
+        let NewPost {
+            title,
+            content,
+            format,
+            publishing,
+            tags,
+            comments_closed,
+        } = new;
         let now = self.0.clock.now();
         let mut errors = ValidationErrors::default();
         let title = errors.check(PostTitle::parse(title));
@@ -701,9 +728,17 @@ impl Posts {
         const OP: &str = "creating a post";
         let mut conn = self.conn(OP).await?;
         let tx = conn.transaction().await.op("begin").context(OP)?;
-        let mut row = repo::create(&tx, who.id(), &title, &body, published_at.flatten(), now)
-            .await
-            .context(OP)?;
+        let mut row = repo::create(
+            &tx,
+            who.id(),
+            &title,
+            &body,
+            published_at.flatten(),
+            comments_closed,
+            now,
+        )
+        .await
+        .context(OP)?;
         repo::set_tags(&tx, row.id, &tags.slugs())
             .await
             .context(OP)?;
@@ -730,6 +765,7 @@ impl Posts {
             format,
             publishing,
             tags,
+            comments_closed,
         } = edit;
         let now = self.0.clock.now();
         let mut errors = ValidationErrors::default();
@@ -776,9 +812,17 @@ impl Posts {
         } else {
             None
         };
-        let mut row = repo::update(&tx, id, title.as_ref(), body.as_ref(), published_at, now)
-            .await
-            .context(OP)?;
+        let mut row = repo::update(
+            &tx,
+            id,
+            title.as_ref(),
+            body.as_ref(),
+            published_at,
+            comments_closed,
+            now,
+        )
+        .await
+        .context(OP)?;
         if let Some(tags) = tags {
             repo::set_tags(&tx, id, &tags.slugs()).await.context(OP)?;
             row.tags = tags.slugs().into_iter().map(str::to_owned).collect();
@@ -822,7 +866,11 @@ impl Posts {
 
     /// Read-through cache at `version` (see `cache`); without one (Redis
     /// unavailable), a plain load.
-    async fn cached<T, E, F, Fut>(&self, version: Option<&Version>, load: F) -> Result<T, E>
+    pub(crate) async fn cached<T, E, F, Fut>(
+        &self,
+        version: Option<&Version>,
+        load: F,
+    ) -> Result<T, E>
     where
         T: Serialize + DeserializeOwned,
         F: FnOnce() -> Fut,

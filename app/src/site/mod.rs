@@ -10,7 +10,9 @@
 
 mod accounts;
 pub mod assets;
+mod comments;
 mod feeds;
+mod moderation;
 mod posts;
 mod read;
 pub mod session;
@@ -97,6 +99,17 @@ pub fn add_routes(routes: Route) -> Route {
         .at(
             "/post/:id/delete/",
             get(posts::delete_form).post(posts::delete),
+        )
+        .at("/post/:id/comments/", poem::post(comments::create))
+        .at(
+            "/comment/:id/edit/",
+            get(comments::edit_form).post(comments::edit),
+        )
+        .at("/comment/:id/delete/", poem::post(comments::delete))
+        .at("/post/:id/unpublish/", poem::post(moderation::unpublish))
+        .at(
+            "/user/:username/deactivate/",
+            poem::post(moderation::deactivate),
         )
         .at("/user/:username", get(read::author))
         .at("/user/:username/", get(read::author))
@@ -246,6 +259,10 @@ pub struct PostView {
     pub badge: Option<String>,
     /// Its tags: the slug and the tag page's path.
     pub tags: Vec<(String, String)>,
+    /// How many comments it has.
+    pub comment_count: i64,
+    /// Its author's id (who may delete comments on it).
+    pub author_id: i64,
 }
 
 impl PostView {
@@ -286,6 +303,8 @@ impl PostView {
                     (t, path)
                 })
                 .collect(),
+            comment_count: post.comment_count,
+            author_id: post.author.id,
             title: post.title,
             html: post.html,
             excerpt: post.excerpt,
@@ -459,6 +478,8 @@ pub enum PageError {
     BadLink(&'static str),
     NotFound(&'static str),
     Forbidden(&'static str),
+    /// The request cannot be done in the current state (comments closed).
+    Conflict(&'static str),
     /// The form's CSRF token was missing or wrong.
     Csrf,
     RateLimited(u64),
@@ -497,6 +518,7 @@ impl PageError {
             PageError::BadLink(what) => (StatusCode::BAD_REQUEST, "This link is not valid", what.to_owned(), None),
             PageError::NotFound(what) => (StatusCode::NOT_FOUND, "Page not found", what.to_owned(), None),
             PageError::Forbidden(what) => (StatusCode::FORBIDDEN, "Not allowed", what.to_owned(), None),
+            PageError::Conflict(what) => (StatusCode::CONFLICT, "Not possible now", what.to_owned(), None),
             PageError::Csrf => (
                 StatusCode::FORBIDDEN,
                 "This form has expired",

@@ -12,7 +12,7 @@ use super::session::{self, Flash, Visitor};
 use super::{FieldErrors, Layout, PageError, PostView, render, require_login, see_other};
 use crate::error::ValidationErrors;
 use crate::posts::{
-    CreatePostError, DeletePostError, GetPostError, PostEdit, PostFormat, Publishing,
+    CreatePostError, DeletePostError, GetPostError, NewPost, PostEdit, PostFormat, Publishing,
     UpdatePostError,
 };
 use crate::startup::AppState;
@@ -41,6 +41,9 @@ pub struct PostForm {
     /// Tags, separated by commas ("Rust, web dev").
     #[serde(default)]
     tags: String,
+    /// A checkbox: present (`on`) when the post's comments are closed.
+    #[serde(default)]
+    comments_closed: Option<String>,
 }
 
 /// The form's field for the domain's `published_at`.
@@ -162,6 +165,8 @@ struct PostFormPage {
     /// The secondary button's text ("Save draft", or for a post readers
     /// see, one that says it unpublishes).
     draft_label: &'static str,
+    /// The "close comments" checkbox.
+    comments_closed: bool,
     errors: FieldErrors,
 }
 
@@ -194,6 +199,7 @@ fn new_post_page(
         publish_at: form.publish_at,
         tags: form.tags,
         draft_label: SAVE_DRAFT,
+        comments_closed: form.comments_closed.is_some(),
         errors,
     }
 }
@@ -235,11 +241,14 @@ pub async fn create(
                 .posts
                 .create(
                     &user,
-                    &form.title,
-                    &form.content,
-                    format,
-                    publishing,
-                    &form.tag_list(),
+                    NewPost {
+                        title: &form.title,
+                        content: &form.content,
+                        format,
+                        publishing,
+                        tags: &form.tag_list(),
+                        comments_closed: form.comments_closed.is_some(),
+                    },
                 )
                 .await
         }
@@ -313,6 +322,7 @@ pub async fn update_form(
         publish_at: publish_at_value(&post, now),
         tags: post.tags.join(", "),
         draft_label: if public { UNPUBLISH } else { SAVE_DRAFT },
+        comments_closed: post.comments_closed,
         title: post.title,
         content: post.content,
         errors: FieldErrors::default(),
@@ -353,6 +363,7 @@ pub async fn update(
                         format: Some(format),
                         publishing,
                         tags: Some(&form.tag_list()),
+                        comments_closed: Some(form.comments_closed.is_some()),
                     },
                 )
                 .await
@@ -379,6 +390,7 @@ pub async fn update(
                 publish_at: form.publish_at,
                 tags: form.tags,
                 draft_label: SAVE_DRAFT,
+                comments_closed: form.comments_closed.is_some(),
                 errors: FieldErrors::from_validation(&errors, FIELD_NAMES),
             };
             render(&page, StatusCode::UNPROCESSABLE_ENTITY, &visitor).into_response(req)

@@ -7,10 +7,12 @@ use poem::web::{Data, Path, Query};
 use poem::{Request, Response, handler};
 use serde::Deserialize;
 
+use super::comments::CommentsView;
 use super::{
     Layout, PageError, Pager, PostView, author_url, avatar_src, render, session, tag_path,
 };
 use crate::accounts::ProfileError;
+use crate::comments::ListCommentsError;
 use crate::pagination::{PageRequest, Position};
 use crate::posts::{
     AuthorPostsError, GetPostError, PostPage, SearchError, SearchQuery, TagPostsError, TagSlug,
@@ -22,6 +24,15 @@ pub const PER_PAGE: u32 = 5;
 /// Old `?page=N` links deeper than this go to the first page instead of
 /// paying for an OFFSET scan.
 const MAX_LEGACY_PAGE: u32 = 10_000;
+
+/// Comments shown per page under a post.
+const COMMENTS_PER_PAGE: u32 = 50;
+
+#[derive(Debug, Deserialize)]
+pub struct PostQuery {
+    /// Where the next page of comments starts.
+    comments: Option<String>,
+}
 
 #[derive(Debug, Deserialize)]
 pub struct ListQuery {
@@ -48,6 +59,9 @@ struct AuthorPage {
     bio: String,
     posts: Vec<PostView>,
     pager: Pager,
+    /// A staff visitor on another active account's page: where the
+    /// "deactivate" button posts.
+    deactivate_url: Option<String>,
 }
 
 /// A search result on the page.
@@ -93,6 +107,11 @@ struct TagPage {
 struct PostPageView {
     layout: Layout,
     post: PostView,
+    comments: CommentsView,
+    /// For anonymous visitors: the log-in link that comes back here.
+    login_to_comment: Option<String>,
+    /// A staff visitor on another's public post: offer to unpublish it.
+    staff_unpublish: bool,
     /// schema.org `BlogPosting` for search engines, as JSON safe inside
     /// `<script>`: `<`, `>` and `&` are JSON escapes, so no text can close
     /// the element. A data block: the CSP's "no script" does not apply to
@@ -210,6 +229,7 @@ pub async fn post_detail(
     state: Data<&AppState>,
     jar: &CookieJar,
     Path(segment): Path<String>,
+    Query(q): Query<PostQuery>,
 ) -> Response {
     let visitor = session::visitor(&state, jar).await;
     // `<id>-<slug>`, or the original's `<id>`: the id finds the post, the
@@ -224,12 +244,49 @@ pub async fn post_detail(
             super::moved_permanently(&super::post_path(&post))
         }
         Ok(mut post) => {
+            // Comments page by page (`?comments=<cursor>`), oldest first.
+            let comments_req =
+                match PageRequest::parse(q.comments.as_deref(), Some(COMMENTS_PER_PAGE)) {
+                    Ok(r) => r,
+                    Err(_) => {
+                        return PageError::BadLink("This link to more comments is not valid.")
+                            .page(&state, &visitor, jar, req);
+                    }
+                };
+            let comments = match state
+                .comments
+                .list(id, visitor.user.as_ref(), comments_req)
+                .await
+            {
+                Ok(page) => page,
+                Err(ListCommentsError::NotFound) => {
+                    return PageError::NotFound("There is no such post. It may have been deleted.")
+                        .page(&state, &visitor, jar, req);
+                }
+                Err(ListCommentsError::Failed(e)) => {
+                    return PageError::from(e).page(&state, &visitor, jar, req);
+                }
+            };
             post.views = state.posts.count_view(id).await;
             let json_ld = json_ld(&state, &post);
-            let post = PostView::new(post, &visitor, state.posts.now());
+            let now = state.posts.now();
+            let public = post.is_public_at(now);
+            let post = PostView::new(post, &visitor, now);
+            let comments =
+                CommentsView::new(comments, &visitor, post.id, &post.url, post.author_id);
             let view = PostPageView {
                 layout: Layout::new(&state, &visitor, jar, &post.title)
                     .canonical(&state, &post.url),
+                staff_unpublish: public
+                    && !post.mine
+                    && visitor.user.as_ref().is_some_and(|u| u.is_staff()),
+                login_to_comment: visitor.user.is_none().then(|| {
+                    format!(
+                        "/login/?next={}",
+                        super::url_component(&format!("{}#comments", post.url))
+                    )
+                }),
+                comments,
                 post,
                 json_ld,
             };
@@ -301,6 +358,11 @@ pub async fn author(
         .canonical(&state, &base),
         pager: pager(&base, &page),
         author_avatar: avatar_src(profile.avatar_key.as_deref()),
+        deactivate_url: visitor
+            .user
+            .as_ref()
+            .is_some_and(|u| u.is_staff() && u.id() != profile.id && profile.is_active)
+            .then(|| format!("{base}/deactivate/")),
         bio: profile.bio,
         author: profile.username,
         posts: page

@@ -202,10 +202,15 @@ pub enum Flash {
     LoggedOutEverywhere,
     ProfileUpdated,
     PasswordChanged,
+    CommentPosted,
+    CommentUpdated,
+    CommentDeleted,
+    PostUnpublished,
+    AccountDeactivated,
 }
 
 impl Flash {
-    const ALL: [Flash; 11] = [
+    const ALL: [Flash; 16] = [
         Flash::PostCreated,
         Flash::DraftSaved,
         Flash::PostScheduled,
@@ -217,6 +222,11 @@ impl Flash {
         Flash::LoggedOutEverywhere,
         Flash::ProfileUpdated,
         Flash::PasswordChanged,
+        Flash::CommentPosted,
+        Flash::CommentUpdated,
+        Flash::CommentDeleted,
+        Flash::PostUnpublished,
+        Flash::AccountDeactivated,
     ];
 
     fn code(self) -> &'static str {
@@ -232,6 +242,11 @@ impl Flash {
             Flash::LoggedOutEverywhere => "logged_out_everywhere",
             Flash::ProfileUpdated => "profile_updated",
             Flash::PasswordChanged => "password_changed",
+            Flash::CommentPosted => "comment_posted",
+            Flash::CommentUpdated => "comment_updated",
+            Flash::CommentDeleted => "comment_deleted",
+            Flash::PostUnpublished => "post_unpublished",
+            Flash::AccountDeactivated => "account_deactivated",
         }
     }
 
@@ -251,6 +266,15 @@ impl Flash {
             Flash::ProfileUpdated => "Your account has been updated.",
             Flash::PasswordChanged => {
                 "Your password has been set, and every session was logged out. You may log in now."
+            }
+            Flash::CommentPosted => "Your comment has been posted.",
+            Flash::CommentUpdated => "Your comment has been updated.",
+            Flash::CommentDeleted => "The comment has been deleted.",
+            Flash::PostUnpublished => {
+                "The post has been unpublished: only its author sees it now. The action is logged."
+            }
+            Flash::AccountDeactivated => {
+                "The account has been deactivated and logged out everywhere. The action is logged."
             }
         }
     }

@@ -272,7 +272,7 @@ BLOG_AVATARS__MAX_CONCURRENT: {{ $v.avatars.maxConcurrent | int64 | quote }}
 BLOG_AVATARS__SIZE: {{ $v.avatars.size | int64 | quote }}
 BLOG_RATE_LIMIT__ENABLED: {{ $v.rateLimit.enabled | quote }}
 BLOG_RATE_LIMIT__FAIL_CLOSED: {{ $v.rateLimit.failClosed | quote }}
-{{- range $scope := list "loginPerIp" "loginPerAccount" "registerPerIp" "passwordResetPerIp" "passwordResetPerAccount" }}
+{{- range $scope := list "loginPerIp" "loginPerAccount" "registerPerIp" "passwordResetPerIp" "passwordResetPerAccount" "commentPerAccount" "commentPerIp" }}
 {{- $limit := index $v.rateLimit $scope }}
 {{- $name := snakecase $scope | upper }}
 BLOG_RATE_LIMIT__{{ $name }}__MAX: {{ $limit.max | int64 | quote }}

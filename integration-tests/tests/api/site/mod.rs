@@ -4,6 +4,7 @@
 //! real browser is in `tests/browser.rs`.
 
 mod accounts;
+mod comments;
 mod feeds;
 mod pages;
 mod publishing;
