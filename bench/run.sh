@@ -11,8 +11,9 @@
 # the 1000th page (cursor found by walking the pages), a post's detail, an
 # author's list, a two-word full-text search, one tag's list, the tag list
 # with counts, a tag page, the blog's and a tag's Atom feed, writing a post,
-# logging in, the website's home page and a
-# post page (HTML, 5 posts; what a reader's browser gets) — and GET /healthz on the same
+# logging in, the website's home page (HTML, 5 posts; what a reader's
+# browser gets), a post page with 50 comments and those 50 comments through
+# the API — and GET /healthz on the same
 # server as the ceiling. Every figure is printed absolute and as a ratio to
 # the ceiling at the same connection count. Then the same list pages with
 # the Redis cache out of the way (Redis stopped: the service bypasses it), and
@@ -152,6 +153,14 @@ for size in $SIZES; do
   post_page="$(curl -fsS -o /dev/null -w '%{redirect_url}' "$BLOG_URL/post/$post_id/")"
   post_page="${post_page#"$BLOG_URL"}"
   token="$(api -X POST "$BLOG_URL/api/sessions" -d "$login_body" | jq -r .token)"
+  # The benchmarked post carries 50 comments (its page shows them all, the
+  # API lists them in one page); topped up to 50, so a re-run adds none.
+  psql_run -c "INSERT INTO comments (post_id, author_id, content, content_html, created_at, updated_at)
+    SELECT $post_id, (SELECT id FROM users WHERE username = 'bench' || (1 + g % 100)),
+           'Comment ' || g || ' with *some* text, as readers write.',
+           '<p>Comment ' || g || ' with <em>some</em> text, as readers write.</p>',
+           timestamptz '2026-01-01' + g * interval '1 minute', timestamptz '2026-01-01' + g * interval '1 minute'
+    FROM generate_series(1, 50 - (SELECT count(*) FROM comments WHERE post_id = $post_id)) AS g" >/dev/null
 
   # Keyset condition of the deep page, decoded from its cursor (v1:µs:id).
   IFS=: read -r _ micros last_id <<<"$(python3 -c 'import base64, sys; c = sys.argv[1]; print(base64.urlsafe_b64decode(c + "=" * (-len(c) % 4)).decode())' "$deep_cursor")"
@@ -172,7 +181,8 @@ for size in $SIZES; do
     wrk_point "feed: blog (Atom)" "/feeds/atom.xml" "$c"
     wrk_point "feed: tag (Atom)" "/tag/topic1/atom.xml" "$c"
     wrk_point "site: home page" "/" "$c"
-    wrk_point "site: post page" "$post_page" "$c"
+    wrk_point "site: post page (50 comments)" "$post_page" "$c"
+    wrk_point "comments: 50 of a post" "/api/posts/$post_id/comments" "$c"
     wrk_point "create post" "/api/posts" "$c" BENCH_METHOD=POST BENCH_TOKEN="$token" \
       BENCH_BODY='{"title":"Benchmark","content":"Written by wrk."}'
     wrk_point "log in" "/api/sessions" "$c" BENCH_METHOD=POST BENCH_BODY="$login_body"
@@ -192,7 +202,8 @@ for size in $SIZES; do
     wrk_point "uncached list: one tag" "/api/posts?tag=topic1" "$c"
     wrk_point "uncached tags with counts" "/api/tags" "$c"
     wrk_point "uncached site: home page" "/" "$c"
-    wrk_point "uncached site: post page" "$post_page" "$c"
+    wrk_point "uncached site: post page (50 comments)" "$post_page" "$c"
+    wrk_point "uncached comments: 50 of a post" "/api/posts/$post_id/comments" "$c"
   done
   uncached+=("${rows[@]}")
   rows=("${saved_rows[@]}")

@@ -23,6 +23,10 @@ pub struct Metrics {
     /// API answers whose status the OpenAPI document does not list for the
     /// operation: always 0 unless the contract is broken.
     pub http_undocumented_responses_total: IntCounter,
+    /// Content-Security-Policy violations browsers reported for the site's
+    /// pages (`/csp-report`): 0 unless something tried to run or load what
+    /// the policy forbids, e.g. injected markup.
+    pub csp_violations_total: IntCounter,
 }
 
 impl Metrics {
@@ -88,6 +92,12 @@ impl Metrics {
         )
         .expect("valid metric");
 
+        let csp_violations_total = IntCounter::new(
+            "csp_violations_total",
+            "Content-Security-Policy violations reported by browsers for the website's pages",
+        )
+        .expect("valid metric");
+
         for c in [
             Box::new(http_requests_total.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(http_request_duration_seconds.clone()),
@@ -100,6 +110,7 @@ impl Metrics {
             Box::new(rate_limit_rejected_total.clone()),
             Box::new(cache_requests_total.clone()),
             Box::new(http_undocumented_responses_total.clone()),
+            Box::new(csp_violations_total.clone()),
         ] {
             registry.register(c).expect("metric names are unique");
         }
@@ -117,6 +128,7 @@ impl Metrics {
             rate_limit_rejected_total,
             cache_requests_total,
             http_undocumented_responses_total,
+            csp_violations_total,
         }
     }
 

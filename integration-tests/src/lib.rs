@@ -34,6 +34,7 @@ pub mod docker;
 pub mod images;
 pub mod plans;
 pub mod test_app;
+pub mod xss;
 
 use tokio::sync::OnceCell;
 

@@ -85,6 +85,30 @@ mod tests {
     }
 
     #[test]
+    fn pathological_comments_render_in_bounded_time_and_size() {
+        // At the length cap: deep quotes and lists, unclosed brackets and
+        // emphasis, thousands of raw tags.
+        let started = std::time::Instant::now();
+        for source in [
+            ">".repeat(COMMENT_MAX_CHARS),
+            "- ".repeat(COMMENT_MAX_CHARS / 2),
+            "[".repeat(COMMENT_MAX_CHARS),
+            "*_".repeat(COMMENT_MAX_CHARS / 2),
+            "<div>".repeat(COMMENT_MAX_CHARS / 5),
+            "<a href=x>".repeat(COMMENT_MAX_CHARS / 10),
+        ] {
+            let c = CommentContent::parse(&source).unwrap();
+            let html = c.html();
+            assert!(html.len() < 20 * source.len() + 1000, "{}", html.len());
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(5),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+
+    #[test]
     fn summaries_are_short_and_flat() {
         assert_eq!(CommentContent::summary("a\n\nb"), "a b");
         let long = CommentContent::summary(&"word ".repeat(100));

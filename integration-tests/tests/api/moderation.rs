@@ -9,17 +9,11 @@ use integration_tests::{TestApp, TestUser, expect_problem, expect_status, random
 use reqwest::Response;
 use serde_json::{Value, json};
 
-/// Makes `who` staff, as `blog staff grant` does.
+/// Makes `who` staff with what `blog staff grant` runs.
 async fn make_staff(app: &TestApp, who: &TestUser) {
-    let changed = app
-        .db
-        .execute(
-            "UPDATE users SET is_staff = true WHERE username = $1",
-            &[&who.username],
-        )
+    blog::moderation::set_staff(&app.settings, &who.username, true)
         .await
-        .unwrap();
-    assert_eq!(changed, 1);
+        .expect("blog staff grant");
 }
 
 fn id_of(v: &Value) -> i64 {
@@ -656,4 +650,27 @@ async fn the_moderation_log_lists_every_action_newest_first_page_by_page() {
         )
         .await;
     }
+}
+
+#[tokio::test]
+async fn the_staff_command_grants_and_revokes_by_username_in_any_case() {
+    let app = TestApp::spawn().await;
+    let user = app.new_user().await;
+    let me = |token: String| {
+        let app = &app;
+        async move { expect_status(app.get_authed("/api/me", &token).await, 200).await }
+    };
+    assert_eq!(me(user.token.clone()).await["is_staff"], json!(false));
+    blog::moderation::set_staff(&app.settings, &user.username.to_uppercase(), true)
+        .await
+        .expect("grant");
+    assert_eq!(me(user.token.clone()).await["is_staff"], json!(true));
+    blog::moderation::set_staff(&app.settings, &user.username, false)
+        .await
+        .expect("revoke");
+    assert_eq!(me(user.token.clone()).await["is_staff"], json!(false));
+    let err = blog::moderation::set_staff(&app.settings, "nobody_here", true)
+        .await
+        .expect_err("an unknown username is an error");
+    assert!(err.to_string().contains("nobody_here"), "{err:#}");
 }

@@ -215,9 +215,27 @@ async fn pages_carry_security_headers_and_cache_validators() {
         "img-src 'self'",
         "form-action 'self'",
         "frame-ancestors 'none'",
+        "report-uri /csp-report",
     ] {
         assert!(csp.contains(directive), "{csp}");
     }
+    // Reports are counted (and logged), whatever they hold.
+    let before = app.metrics.csp_violations_total.get();
+    for body in [
+        r#"{"csp-report":{"document-uri":"http://blog.test/","violated-directive":"script-src-elem","blocked-uri":"inline"}}"#,
+        "not json",
+    ] {
+        let resp = app
+            .client
+            .post(app.url("/csp-report"))
+            .header("content-type", "application/csp-report")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    }
+    assert_eq!(app.metrics.csp_violations_total.get(), before + 2);
     assert!(!csp.contains("unsafe-inline"), "{csp}");
     assert_eq!(home.header("x-content-type-options"), "nosniff");
     assert_eq!(home.header("referrer-policy"), "same-origin");
