@@ -55,6 +55,20 @@ psql_run() {
 api() { curl -fsS -H 'Content-Type: application/json' "$@"; }
 rss_kib() { ps -o rss= -p "$BLOG_PID" | tr -d ' '; }
 
+# The machine must be otherwise idle: wait (up to 3 minutes) for the 1-minute
+# load average to fall to 1.5 or below, and refuse to measure if it does not.
+load1() { cut -d' ' -f1 /proc/loadavg; }
+waited=0
+until awk -v l="$(load1)" 'BEGIN { exit !(l <= 1.5) }'; do
+  if ((waited >= 180)); then
+    echo "bench: load average $(load1) > 1.5 after 3 minutes; refusing to measure on a busy machine" >&2
+    exit 1
+  fi
+  sleep 10
+  waited=$((waited + 10))
+done
+load_before="$(cut -d' ' -f1-3 /proc/loadavg)"
+
 # One user through the API, for a password hash the service accepts.
 api -X POST "$BLOG_URL/api/users" \
   -d "{\"username\":\"bench0\",\"email\":\"bench0@example.com\",\"password\":\"$PASSWORD\"}" >/dev/null
@@ -75,8 +89,11 @@ wrk_point() {
   rss_file="$(mktemp)"
   (while sleep 0.5; do rss_kib >>"$rss_file" || true; done) &
   sampler=$!
+  # An absolute URL (the nginx ceiling) is used as it is.
+  local url="$BLOG_URL$path"
+  [[ "$path" == http* ]] && url="$path"
   out="$(env "$@" wrk -t"$THREADS" -c"$conns" -d"$DURATION" --timeout 30s \
-    -s bench/wrk.lua "$BLOG_URL$path" | grep '^RESULT')"
+    -s bench/wrk.lua "$url" | grep '^RESULT')"
   kill "$sampler" 2>/dev/null || true
   wait "$sampler" 2>/dev/null || true
   local max_rss
@@ -135,6 +152,28 @@ explain_search() {
 SEARCH_WORDS="kaban locor"
 SEARCH_QUERY="kaban%20locor"
 
+# nginx (the compose proxy's image) for the static ceiling.
+static_dir="$(mktemp -d)"
+chmod 755 "$static_dir"
+cat >"$static_dir/bench.conf" <<'NGINX'
+server {
+    listen 80;
+    access_log off;
+    root /bench;
+    default_type application/json;
+}
+NGINX
+nginx_name="blog-bench-nginx-$$"
+# The public image when Docker has it, else the offline stand-in.
+proxy_image="${PROXY_IMAGE:-$(image_pin PROXY_IMAGE)}"
+docker image inspect "$proxy_image" >/dev/null 2>&1 || proxy_image="$(image_pin PROXY_IMAGE_LOCAL)"
+docker run -d --rm --name "$nginx_name" -p 127.0.0.1::80 \
+  -v "$static_dir:/bench:ro" -v "$static_dir/bench.conf:/etc/nginx/conf.d/default.conf:ro" \
+  "$proxy_image" >/dev/null
+# Stopped with the rest of the stack (host_stack_down runs on EXIT).
+trap 'docker rm -f "$nginx_name" >/dev/null 2>&1 || true; host_stack_down' EXIT
+NGINX_URL="http://$(docker port "$nginx_name" 80/tcp | head -n1)"
+
 explains=()
 uncached=()
 for size in $SIZES; do
@@ -162,6 +201,11 @@ for size in $SIZES; do
            timestamptz '2026-01-01' + g * interval '1 minute', timestamptz '2026-01-01' + g * interval '1 minute'
     FROM generate_series(1, 50 - (SELECT count(*) FROM comments WHERE post_id = $post_id)) AS g" >/dev/null
 
+  # The ceiling for cached reads: nginx serving the same bytes as the first
+  # page and the post (static files, no logging), on the same machine.
+  api "$BLOG_URL/api/posts" >"$static_dir/page.json"
+  api "$BLOG_URL/api/posts/$post_id" >"$static_dir/post.json"
+
   # Keyset condition of the deep page, decoded from its cursor (v1:µs:id).
   IFS=: read -r _ micros last_id <<<"$(python3 -c 'import base64, sys; c = sys.argv[1]; print(base64.urlsafe_b64decode(c + "=" * (-len(c) % 4)).decode())' "$deep_cursor")"
   explain "first page" ""
@@ -170,6 +214,8 @@ for size in $SIZES; do
 
   for c in $CONNECTIONS; do
     wrk_point "healthz (ceiling)" /healthz "$c"
+    wrk_point "nginx static: first page's bytes" "$NGINX_URL/page.json" "$c"
+    wrk_point "nginx static: post's bytes" "$NGINX_URL/post.json" "$c"
     wrk_point "list: first page" "/api/posts" "$c"
     wrk_point "list: $deep_label" "/api/posts?cursor=$deep_cursor" "$c"
     wrk_point "post detail" "/api/posts/$post_id" "$c"
@@ -245,6 +291,13 @@ site_ratio() {
 site_ratio on "site: home page" "list: first page" "${rows[@]}"
 site_ratio off "uncached site: home page" "uncached list: first page" "${uncached[@]}"
 echo
+echo "## Cached reads against nginx serving the same bytes (same run)"
+echo
+echo "| data | connections | read | service req/s | nginx req/s | service / nginx |"
+echo "|---|---|---|---|---|---|"
+site_ratio "first page" "list: first page" "nginx static: first page's bytes" "${rows[@]}"
+site_ratio "post detail" "post detail" "nginx static: post's bytes" "${rows[@]}"
+echo
 echo "## Database time of one page (EXPLAIN ANALYZE, ms)"
 echo
 echo "| data | page | execution ms |"
@@ -256,4 +309,5 @@ echo
 echo "- idle after start-up and seeding: $((idle_rss / 1024)) MiB"
 echo "- peak under load: $((peak_rss / 1024)) MiB"
 echo
+echo "Load average before: $load_before; after: $(cut -d' ' -f1-3 /proc/loadavg)."
 echo "Machine: $(nproc) cores, $(free -g | awk '/^Mem:/ {print $2}') GiB, $(uname -sr); wrk -t$THREADS, $DURATION per point."
