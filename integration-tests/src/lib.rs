@@ -32,6 +32,7 @@ pub mod app;
 pub mod deps;
 pub mod docker;
 pub mod images;
+pub mod json;
 pub mod plans;
 pub mod test_app;
 pub mod xss;

@@ -7,7 +7,8 @@
 
 use std::collections::HashSet;
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
+use integration_tests::json::{id_of, ids, time, urlencode};
 use integration_tests::{TestApp, TestUser, expect_problem, expect_problem_4xx, expect_status};
 use reqwest::Response;
 use serde_json::{Value, json};
@@ -18,36 +19,6 @@ fn comments_path(post: i64) -> String {
 
 fn comment_path(comment: i64) -> String {
     format!("/api/comments/{comment}")
-}
-
-fn id_of(v: &Value) -> i64 {
-    v["id"].as_i64().unwrap_or_else(|| panic!("no id in {v}"))
-}
-
-fn ids(page: &Value) -> Vec<i64> {
-    page["items"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no items in {page}"))
-        .iter()
-        .map(id_of)
-        .collect()
-}
-
-/// A time field of an answer (any RFC 3339 form).
-fn time(v: &Value) -> DateTime<Utc> {
-    v.as_str()
-        .unwrap_or_else(|| panic!("not a time: {v}"))
-        .parse()
-        .unwrap_or_else(|e| panic!("not a time: {v}: {e}"))
-}
-
-fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' => char::from(b).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 async fn get_as(app: &TestApp, path: &str, token: Option<&str>) -> Response {

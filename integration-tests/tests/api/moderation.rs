@@ -4,7 +4,8 @@
 //! comments, deactivate accounts (sessions revoked at once, no log-in) and
 //! reactivate them; every such act is in the moderation log, newest first.
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
+use integration_tests::json::{id_of, ids, time, urlencode};
 use integration_tests::{TestApp, TestUser, expect_problem, expect_status, random_suffix};
 use reqwest::Response;
 use serde_json::{Value, json};
@@ -16,35 +17,6 @@ async fn make_staff(app: &TestApp, who: &TestUser) {
         .expect("blog staff grant");
 }
 
-fn id_of(v: &Value) -> i64 {
-    v["id"].as_i64().unwrap_or_else(|| panic!("no id in {v}"))
-}
-
-fn ids(page: &Value) -> Vec<i64> {
-    page["items"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no items in {page}"))
-        .iter()
-        .map(id_of)
-        .collect()
-}
-
-fn time(v: &Value) -> DateTime<Utc> {
-    v.as_str()
-        .unwrap_or_else(|| panic!("not a time: {v}"))
-        .parse()
-        .unwrap_or_else(|e| panic!("not a time: {v}: {e}"))
-}
-
-fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' => char::from(b).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
 async fn unpublish(app: &TestApp, post: i64, body: Value, token: Option<&str>) -> Response {
     app.post_json(
         &format!("/api/moderation/posts/{post}/unpublish"),
@@ -54,18 +26,16 @@ async fn unpublish(app: &TestApp, post: i64, body: Value, token: Option<&str>) -
     .await
 }
 
-async fn deactivate(app: &TestApp, username: &str, body: Value, token: Option<&str>) -> Response {
+/// `POST /api/moderation/users/{username}/{action}` (`deactivate`, `reactivate`).
+async fn account_action(
+    app: &TestApp,
+    action: &str,
+    username: &str,
+    body: Value,
+    token: Option<&str>,
+) -> Response {
     app.post_json(
-        &format!("/api/moderation/users/{username}/deactivate"),
-        &body,
-        token,
-    )
-    .await
-}
-
-async fn reactivate(app: &TestApp, username: &str, body: Value, token: Option<&str>) -> Response {
-    app.post_json(
-        &format!("/api/moderation/users/{username}/reactivate"),
+        &format!("/api/moderation/users/{username}/{action}"),
         &body,
         token,
     )
@@ -149,8 +119,18 @@ async fn moderation_is_for_staff_only_and_the_profile_says_who_is_staff() {
             .await;
         }
         for name in [target.username.as_str(), "nobody_at_all"] {
-            expect_problem(deactivate(&app, name, json!({}), token).await, status, code).await;
-            expect_problem(reactivate(&app, name, json!({}), token).await, status, code).await;
+            expect_problem(
+                account_action(&app, "deactivate", name, json!({}), token).await,
+                status,
+                code,
+            )
+            .await;
+            expect_problem(
+                account_action(&app, "reactivate", name, json!({}), token).await,
+                status,
+                code,
+            )
+            .await;
         }
         let resp = match token {
             Some(t) => app.get_authed("/api/moderation/actions", t).await,
@@ -433,8 +413,9 @@ async fn deactivated_accounts_are_locked_out_until_reactivated() {
     }
 
     let action = expect_status(
-        deactivate(
+        account_action(
             &app,
+            "deactivate",
             &target.username,
             json!({"reason": "abuse"}),
             Some(&staff.token),
@@ -463,33 +444,62 @@ async fn deactivated_accounts_are_locked_out_until_reactivated() {
     )
     .await;
     expect_problem(
-        deactivate(&app, &target.username, json!({}), Some(&staff.token)).await,
+        account_action(
+            &app,
+            "deactivate",
+            &target.username,
+            json!({}),
+            Some(&staff.token),
+        )
+        .await,
         409,
         "already_inactive",
     )
     .await;
     expect_problem(
-        deactivate(&app, &staff.username, json!({}), Some(&staff.token)).await,
+        account_action(
+            &app,
+            "deactivate",
+            &staff.username,
+            json!({}),
+            Some(&staff.token),
+        )
+        .await,
         409,
         "own_account",
     )
     .await;
     expect_status(app.get_authed("/api/me", &staff.token).await, 200).await;
     expect_problem(
-        deactivate(&app, "nobody_at_all", json!({}), Some(&staff.token)).await,
+        account_action(
+            &app,
+            "deactivate",
+            "nobody_at_all",
+            json!({}),
+            Some(&staff.token),
+        )
+        .await,
         404,
         "not_found",
     )
     .await;
     expect_problem(
-        reactivate(&app, "nobody_at_all", json!({}), Some(&staff.token)).await,
+        account_action(
+            &app,
+            "reactivate",
+            "nobody_at_all",
+            json!({}),
+            Some(&staff.token),
+        )
+        .await,
         404,
         "not_found",
     )
     .await;
     let problem = expect_problem(
-        reactivate(
+        account_action(
             &app,
+            "reactivate",
             &target.username,
             json!({"reason": "x".repeat(501)}),
             Some(&staff.token),
@@ -503,8 +513,9 @@ async fn deactivated_accounts_are_locked_out_until_reactivated() {
 
     // Reactivated (so the refused request did not): log-in works again.
     let action = expect_status(
-        reactivate(
+        account_action(
             &app,
+            "reactivate",
             &target.username,
             json!({"reason": null}),
             Some(&staff.token),
@@ -522,7 +533,14 @@ async fn deactivated_accounts_are_locked_out_until_reactivated() {
         "",
     );
     expect_problem(
-        reactivate(&app, &target.username, json!({}), Some(&staff.token)).await,
+        account_action(
+            &app,
+            "reactivate",
+            &target.username,
+            json!({}),
+            Some(&staff.token),
+        )
+        .await,
         409,
         "already_active",
     )
@@ -577,8 +595,9 @@ async fn the_moderation_log_lists_every_action_newest_first_page_by_page() {
     )
     .await;
     expect_status(
-        deactivate(
+        account_action(
             &app,
+            "deactivate",
             &reader.username,
             json!({"reason": "spammer"}),
             Some(&staff.token),
@@ -588,7 +607,14 @@ async fn the_moderation_log_lists_every_action_newest_first_page_by_page() {
     )
     .await;
     expect_status(
-        reactivate(&app, &reader.username, json!({}), Some(&staff.token)).await,
+        account_action(
+            &app,
+            "reactivate",
+            &reader.username,
+            json!({}),
+            Some(&staff.token),
+        )
+        .await,
         200,
     )
     .await;

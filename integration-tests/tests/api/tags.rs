@@ -6,6 +6,7 @@
 use std::collections::HashSet;
 
 use chrono::Utc;
+use integration_tests::json::{ids, urlencode};
 use integration_tests::{TestApp, TestUser, expect_problem, expect_status, plans};
 use serde_json::{Value, json};
 
@@ -15,15 +16,6 @@ async fn create(app: &TestApp, who: &TestUser, body: Value) -> Value {
         201,
     )
     .await
-}
-
-fn ids(page: &Value) -> Vec<i64> {
-    page["items"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no items in {page}"))
-        .iter()
-        .map(|p| p["id"].as_i64().unwrap())
-        .collect()
 }
 
 /// Every id of `/api/posts?tag=…`, following `next_cursor`.
@@ -59,15 +51,6 @@ async fn all_tags(app: &TestApp, limit: u32) -> Vec<(String, i64)> {
         }
     }
     panic!("pagination did not end");
-}
-
-fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' => char::from(b).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 #[tokio::test]
