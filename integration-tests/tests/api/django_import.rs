@@ -294,6 +294,15 @@ async fn check_imported(app: &TestApp, f: &Fixture, report: &Report) {
         let token = app.token_for(user, &f.password(user)).await;
         let me = expect_status(app.get_authed("/api/me", &token).await, 200).await;
         assert_eq!(me["username"], user);
+        // Django's staff (alice, dave) are staff here: they may moderate.
+        let django_staff: bool = users
+            .iter()
+            .find(|u| u.get::<_, String>(1) == user)
+            .unwrap()
+            .get(5);
+        assert_eq!(me["is_staff"], django_staff, "{user}");
+        let log = app.get_authed("/api/moderation/actions", &token).await;
+        assert_eq!(log.status(), if django_staff { 200 } else { 403 }, "{user}");
     }
     expect_problem_4xx(app.login("carol", &f.password("carol")).await).await;
     let hash: String = app
