@@ -229,19 +229,12 @@ pub mod rules {
         ));
     }
 
+    /// A comment: the rules of post content, shorter.
     pub struct CommentText;
     impl TextRules for CommentText {
         const MIN_LENGTH: Option<usize> = Some(1);
         const MAX_LENGTH: Option<usize> = Some(crate::comments::COMMENT_MAX_CHARS);
-        const PATTERN: Option<&'static str> = Some(concat!(
-            "^[^",
-            long_text_controls!(),
-            "]*[^\\s",
-            long_text_controls!(),
-            "][^",
-            long_text_controls!(),
-            "]*$"
-        ));
+        const PATTERN: Option<&'static str> = Content::PATTERN;
     }
 
     pub struct ReasonText;

@@ -6,16 +6,7 @@
 use integration_tests::TestApp;
 use reqwest::StatusCode;
 
-use super::Web;
-
-/// `/post/<id>-<slug>/` (or `…/#comment-3`) → `<id>`.
-fn id_of(path: &str) -> String {
-    path.trim_start_matches("/post/")
-        .split(['-', '/'])
-        .next()
-        .unwrap()
-        .to_owned()
-}
+use super::{Web, id_of};
 
 /// The comment id a "posted" redirect points at (`…#comment-<id>`).
 fn comment_of(location: &str) -> String {

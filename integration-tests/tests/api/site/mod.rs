@@ -169,6 +169,15 @@ impl<'a> Web<'a> {
     }
 }
 
+/// The id in a post's path: `/post/<id>-<slug>/` (or `…/#comment-3`) → `<id>`.
+pub fn id_of(path: &str) -> String {
+    path.trim_start_matches("/post/")
+        .split(['-', '/'])
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
 pub async fn page(resp: reqwest::Response) -> Page {
     Page {
         status: resp.status(),

@@ -7,16 +7,7 @@ use chrono::Utc;
 use integration_tests::TestApp;
 use reqwest::StatusCode;
 
-use super::{Page, Web};
-
-/// `/post/<id>-<slug>/` → `<id>`.
-fn id_of(path: &str) -> String {
-    path.trim_start_matches("/post/")
-        .split(['-', '/'])
-        .next()
-        .unwrap()
-        .to_owned()
-}
+use super::{Page, Web, id_of};
 
 async fn save(web: &Web<'_>, title: &str, action: &str, publish_at: &str) -> Page {
     web.submit(
