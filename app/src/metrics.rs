@@ -20,6 +20,12 @@ pub struct Metrics {
     pub rate_limit_local_fallback_total: IntCounter,
     pub rate_limit_rejected_total: IntCounterVec,
     pub cache_requests_total: IntCounterVec,
+    /// Cache hits answered from the replica's own memory (also counted as
+    /// `hit` in `cache_requests_total`).
+    pub cache_local_hits_total: IntCounter,
+    /// Views not counted because too many posts' views were already
+    /// waiting for Redis (see `cache::MAX_PENDING_VIEWS`).
+    pub views_dropped_total: IntCounter,
     /// API answers whose status the OpenAPI document does not list for the
     /// operation: always 0 unless the contract is broken.
     pub http_undocumented_responses_total: IntCounter,
@@ -92,6 +98,16 @@ impl Metrics {
         )
         .expect("valid metric");
 
+        let cache_local_hits_total = IntCounter::new(
+            "cache_local_hits_total",
+            "Read-cache hits answered from this replica's memory, without Redis",
+        )
+        .expect("valid metric");
+        let views_dropped_total = IntCounter::new(
+            "views_dropped_total",
+            "Post views not counted: too many posts' views already waited for Redis",
+        )
+        .expect("valid metric");
         let csp_violations_total = IntCounter::new(
             "csp_violations_total",
             "Content-Security-Policy violations reported by browsers for the website's pages",
@@ -109,6 +125,8 @@ impl Metrics {
             Box::new(rate_limit_local_fallback_total.clone()),
             Box::new(rate_limit_rejected_total.clone()),
             Box::new(cache_requests_total.clone()),
+            Box::new(cache_local_hits_total.clone()),
+            Box::new(views_dropped_total.clone()),
             Box::new(http_undocumented_responses_total.clone()),
             Box::new(csp_violations_total.clone()),
         ] {
@@ -127,6 +145,8 @@ impl Metrics {
             rate_limit_local_fallback_total,
             rate_limit_rejected_total,
             cache_requests_total,
+            cache_local_hits_total,
+            views_dropped_total,
             http_undocumented_responses_total,
             csp_violations_total,
         }

@@ -52,6 +52,9 @@ pub struct AppState {
     pub db: Pool,
     /// For `/readyz` only (bounded, circuit-broken Redis access, see `kv`).
     pub kv: Kv,
+    /// For the task that adds counted views to Redis
+    /// ([`Cache::flush_views_until`]); use cases hold their own handle.
+    pub cache: Cache,
     pub metrics: Metrics,
     pub shutdown: ShutdownFlag,
     /// Cookie names and URLs of the website.
@@ -74,11 +77,7 @@ impl AppState {
         let kv = Kv::new(&settings.redis, metrics.clone())?;
         // Invalidate after any change visible in post reads (incl. usernames
         // and avatars): both use cases hold it.
-        let cache = Cache::new(
-            kv.clone(),
-            settings.redis.cache_ttl_seconds.units(),
-            metrics.clone(),
-        );
+        let cache = Cache::new(kv.clone(), &settings.redis, metrics.clone());
         let rate_limiter =
             RateLimiter::new(kv.clone(), settings.rate_limit.clone(), metrics.clone());
         let storage = Storage::from_settings(&settings.s3).context("configuring S3 storage")?;
@@ -104,7 +103,7 @@ impl AppState {
             clock.clone(),
             rate_limiter,
         );
-        let moderation = Moderation::new(db.clone(), cache, clock);
+        let moderation = Moderation::new(db.clone(), cache.clone(), clock);
         let site = Arc::new(crate::site::SiteConfig::new(&settings.http.public_url));
         Ok(Self {
             site,
@@ -115,6 +114,7 @@ impl AppState {
             moderation,
             db,
             kv,
+            cache,
             metrics,
             shutdown: ShutdownFlag::default(),
         })
@@ -233,6 +233,17 @@ impl Application {
                     ),
             )
         });
+        // Views counted in memory reach Redis every 200 ms, and once more
+        // after the last request was answered.
+        let (stop_views, views_stopped) = tokio::sync::oneshot::channel::<()>();
+        let cache = state.cache.clone();
+        let view_flusher = tokio::spawn(async move {
+            cache
+                .flush_views_until(async move {
+                    let _ = views_stopped.await;
+                })
+                .await;
+        });
         let app = crate::http::app(state).boxed();
         let signal = async move {
             signal.await;
@@ -251,6 +262,10 @@ impl Application {
             .idle_timeout(Duration::from_secs(75))
             .run_with_graceful_shutdown(app, signal, Some(grace))
             .await;
+        let _ = stop_views.send(());
+        view_flusher
+            .await
+            .context("the view counter's flush panicked")?;
         let _ = stop_metrics.send(());
         if let Some(task) = metrics_server {
             task.await

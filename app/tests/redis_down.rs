@@ -28,7 +28,7 @@ fn state(fail_closed: bool) -> State {
     let kv = Kv::new(&s.redis, metrics.clone()).unwrap();
     State {
         rate_limiter: RateLimiter::new(kv.clone(), s.rate_limit.clone(), metrics.clone()),
-        cache: Cache::new(kv, 60, metrics.clone()),
+        cache: Cache::new(kv, &s.redis, metrics.clone()),
         metrics,
     }
 }

@@ -209,6 +209,14 @@ pub struct RedisSettings {
     pub timeout_ms: Millis<10, 10_000>,
     /// Safety-net lifetime of cached reads (invalidation is by generation).
     pub cache_ttl_seconds: Seconds<1, 86_400>,
+    /// How long a replica believes the cache generation it last read from
+    /// Redis: the bound within which other replicas' writes show on this
+    /// one (its own writes show at once). Within it, cache hits and view
+    /// counts need no Redis round trip. 0: ask Redis on every read.
+    pub local_staleness_ms: Millis<0, 10_000>,
+    /// Memory for cached reads kept inside each replica, measured as their
+    /// JSON size (0: none; hits then come from Redis).
+    pub local_cache_mib: Count<0, 1024>,
 }
 
 impl Default for RedisSettings {
@@ -217,6 +225,8 @@ impl Default for RedisSettings {
             url: Secret::from("redis://localhost:6379"),
             timeout_ms: Millis::of(250),
             cache_ttl_seconds: Seconds::of(60),
+            local_staleness_ms: Millis::of(1000),
+            local_cache_mib: Count::of(8),
         }
     }
 }

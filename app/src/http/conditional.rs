@@ -1,7 +1,8 @@
 //! Conditional GETs of the public post reads: `ETag` and `If-None-Match`.
 //!
 //! The entity tag is derived from the read's [`Version`] (the read cache's
-//! generation and key, one Redis round trip, no Postgres), so a client that
+//! generation and key: no Postgres, and at most one Redis round trip, none
+//! while the replica's copy of the generation is fresh), so a client that
 //! still holds the current page gets `304 Not Modified` without the server
 //! loading, serialising or sending anything.
 //!

@@ -127,6 +127,18 @@ fn with_spec_routes(routes: Route, json: String, docs: String) -> Route {
         .at("/docs/", get(docs))
 }
 
+/// Whether the request's `Cookie` headers carry a cookie called `name`
+/// (whatever its value). The cookie jar is not parsed yet where this is
+/// asked.
+fn has_cookie(headers: &poem::http::HeaderMap, name: &str) -> bool {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .any(|pair| pair.trim().split_once('=').is_some_and(|(n, _)| n == name))
+}
+
 /// The whole application as one endpoint.
 pub fn app(state: AppState) -> impl Endpoint<Output = Response> {
     let api = openapi_service();
@@ -170,6 +182,7 @@ pub fn app(state: AppState) -> impl Endpoint<Output = Response> {
     let max_avatar = state.settings.avatars.max_bytes.as_usize();
     let https = state.site.https;
     let cors = std::sync::Arc::new(state.settings.http.cors_allowed_origins.clone());
+    let session_cookie = state.site.cookies.session;
     routes
         .with(poem::middleware::CookieJarManager::new())
         .with(CatchPanic::new().with_handler(panic_response))
@@ -202,6 +215,11 @@ pub fn app(state: AppState) -> impl Endpoint<Output = Response> {
                     path = %req.uri().path(),
                 );
                 let started = Instant::now();
+                // A signed-in user may have written on another replica a
+                // moment ago: their reads skip the replica's copy of the
+                // cache generation (see `cache`).
+                let signed_in = req.headers().contains_key(header::AUTHORIZATION)
+                    || has_cookie(req.headers(), session_cookie);
                 let cors_on = !cors.is_empty() && is_api_path(&path);
                 let origin = cors_on.then(|| cors::allowed_origin(&req, &cors)).flatten();
                 let preflight = cors_on
@@ -227,8 +245,8 @@ pub fn app(state: AppState) -> impl Endpoint<Output = Response> {
                         Err(err) => into_problem(err),
                     }
                 }
-                .instrument(span.clone())
-                .await;
+                .instrument(span.clone());
+                let result = crate::cache::reading_own_writes(signed_in, result).await;
 
                 let mut resp = result;
                 if cors_on {
@@ -458,4 +476,20 @@ fn request_id(req: &Request) -> String {
             id.truncate(22);
             id
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cookie_is_found_by_its_exact_name_in_any_cookie_header() {
+        let mut headers = poem::http::HeaderMap::new();
+        assert!(!has_cookie(&headers, "session"));
+        headers.append(header::COOKIE, HeaderValue::from_static("a=1; sessionx=2"));
+        assert!(!has_cookie(&headers, "session"), "a longer name");
+        headers.append(header::COOKIE, HeaderValue::from_static("b=3;session=tok"));
+        assert!(has_cookie(&headers, "session"));
+        assert!(!has_cookie(&headers, "tok"), "a value is not a name");
+    }
 }

@@ -485,13 +485,9 @@ pub async fn run(
         // than after the TTL. Best effort, like every invalidation.
         match crate::kv::Kv::new(&settings.redis, crate::metrics::Metrics::new()) {
             Ok(kv) => {
-                crate::cache::Cache::new(
-                    kv,
-                    settings.redis.cache_ttl_seconds.units(),
-                    crate::metrics::Metrics::new(),
-                )
-                .invalidate_posts()
-                .await;
+                crate::cache::Cache::new(kv, &settings.redis, crate::metrics::Metrics::new())
+                    .invalidate_posts()
+                    .await;
             }
             Err(e) => tracing::warn!(error = %e, "post cache not invalidated"),
         }

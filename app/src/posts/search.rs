@@ -13,6 +13,8 @@ pub const QUERY_MAX_CHARS: usize = 200;
 /// worth reading; deeper is the job of better words.
 pub const MAX_PER_PAGE: u32 = 20;
 pub const MAX_PAGES: u32 = 10;
+// The statement ranks at most `SEARCH_CAP` matches: enough for every page.
+const _: () = assert!(super::repository::sql::SEARCH_CAP >= MAX_PAGES * MAX_PER_PAGE);
 
 /// Where a match starts and ends in a snippet from the database (private-use
 /// characters, chosen by the `SEARCH` statement's `ts_headline` options).

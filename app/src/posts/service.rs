@@ -257,9 +257,10 @@ pub enum Read<'a> {
 /// changes it only when a scheduled post becomes public, which moves the
 /// next publication; so two equal versions of one read name the same
 /// content, the same posts visible to the same people. Only view counts,
-/// which are not cached, may differ. Reading it costs one Redis round trip
-/// and no Postgres, which is what makes it a cheap validator for
-/// conditional requests.
+/// which are not cached, may differ. Reading it costs no Postgres and at
+/// most one Redis round trip (none while the replica's copy of the
+/// generation is fresh, see `cache`), which is what makes it a cheap
+/// validator for conditional requests.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Version {
     key: String,
@@ -872,7 +873,7 @@ impl Posts {
         load: F,
     ) -> Result<T, E>
     where
-        T: Serialize + DeserializeOwned,
+        T: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<T, E>>,
     {

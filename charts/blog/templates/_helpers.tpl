@@ -247,6 +247,8 @@ BLOG_REDIS__URL: {{ printf "redis://%s:6379/0" (include "blog.redis.fullname" .)
 {{- end }}
 BLOG_REDIS__TIMEOUT_MS: {{ $v.redis.timeoutMs | int64 | quote }}
 BLOG_REDIS__CACHE_TTL_SECONDS: {{ $v.redis.cacheTtlSeconds | int64 | quote }}
+BLOG_REDIS__LOCAL_STALENESS_MS: {{ $v.redis.localStalenessMs | int64 | quote }}
+BLOG_REDIS__LOCAL_CACHE_MIB: {{ $v.redis.localCacheMib | int64 | quote }}
 BLOG_S3__ENDPOINT: {{ include "blog.s3Endpoint" . | quote }}
 BLOG_S3__REGION: {{ $v.s3.region | quote }}
 BLOG_S3__BUCKET: {{ $v.s3.bucket | quote }}

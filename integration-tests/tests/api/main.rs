@@ -19,6 +19,7 @@ mod posts;
 mod publishing;
 mod python_client;
 mod rate_limits;
+mod replicas;
 mod resilience;
 mod search;
 mod shutdown;

@@ -223,31 +223,110 @@ async fn results_page_within_bounds_and_answer_304() {
     assert_eq!(after.status(), 200);
 }
 
-/// A two-word query reads the GIN index, not every post.
-#[tokio::test]
-async fn a_two_word_query_reads_the_gin_index() {
-    use blog::posts::repository::sql;
-    let app = TestApp::spawn().await;
+/// 30,000 posts, newest last (as ids grow): `common` in every post (the
+/// oldest 100 with it in their title, which ranks higher), `medium` in every
+/// 50th, `rare needle` in every 1000th.
+async fn seed_for_tiers(app: &TestApp) -> (i64, i64) {
     let author = app.new_user().await;
     let author_id = author.id.as_i64().unwrap();
     app.db
         .batch_execute(&format!(
             "INSERT INTO posts (author_id, title, content, created_at, updated_at, published_at) \
-             SELECT {author_id}, 'Post ' || g, \
-                    'common words here ' || md5(g::text) || CASE WHEN g % 1000 = 0 THEN ' rare needle' ELSE '' END, \
-                    now(), now(), now() - g * interval '1 second' \
-             FROM generate_series(1, 30000) AS g"
+             SELECT {author_id}, CASE WHEN g <= 100 THEN 'common title ' ELSE 'Post ' END || g, \
+                    'common words here ' || md5(g::text) \
+                    || CASE WHEN g % 50 = 0 THEN ' medium' ELSE '' END \
+                    || CASE WHEN g % 1000 = 0 THEN ' rare needle' ELSE '' END, \
+                    now(), now(), now() - (30001 - g) * interval '1 second' \
+             FROM generate_series(1, 30000) AS g ORDER BY g"
         ))
         .await
         .unwrap();
     // What autovacuum does after a bulk load: the GIN's pending list
     // merged into the index, statistics taken.
     app.db.batch_execute("VACUUM ANALYZE posts").await.unwrap();
+    let row = app
+        .db
+        .query_one("SELECT min(id), max(id) FROM posts", &[])
+        .await
+        .unwrap();
+    (row.get(0), row.get(1))
+}
+
+async fn search_ids(app: &TestApp, q: &str, limit: i64, skip: i64) -> Vec<i64> {
+    use blog::posts::repository::sql;
+    app.db
+        .query(sql::SEARCH, &[&q, &Utc::now(), &limit, &skip])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get::<_, i64>("id"))
+        .collect()
+}
+
+/// Which matches compete (`sql::SEARCH`'s tiers): the newest 2000 posts for
+/// words that common, a window of newest posts sized by how common the words
+/// are lately, every match for rare words; at most 200 in all.
+#[tokio::test]
+async fn common_words_rank_the_newest_posts_and_rare_words_every_post() {
+    let app = TestApp::spawn().await;
+    let (first, last) = seed_for_tiers(&app).await;
+
+    // Every post matches: the 2000 newest compete, so the old title matches
+    // (which rank highest over all posts) are not among the best 200.
+    let common = search_ids(&app, "common", 200, 0).await;
+    assert_eq!(common.len(), 200);
+    assert!(common.iter().all(|&id| id > last - 2000), "{common:?}");
+    assert!(
+        search_ids(&app, "common", 21, 200).await.is_empty(),
+        "200 at most"
+    );
+
+    // 1 in 50: 40 in the probe, so a window of 800000 / 40 = 20000 ids
+    // (whole blocks of 4096) holding ≥ 200 matches; nothing older.
+    let medium = search_ids(&app, "medium", 200, 0).await;
+    assert_eq!(medium.len(), 200);
+    let since = ((last - 20_000) >> 12) << 12;
+    assert!(medium.iter().all(|&id| id >= since), "{medium:?}");
+    assert!(
+        medium.iter().any(|&id| id <= last - 2000),
+        "beyond the probe"
+    );
+
+    // 1 in 1000: 2 in the probe, so every match competes, the oldest too.
+    let rare = search_ids(&app, "rare needle", 200, 0).await;
+    assert_eq!(rare.len(), 30);
+    assert!(rare.contains(&(first + 999)), "the oldest match: {rare:?}");
+}
+
+/// A two-word query reads the GIN index, not every post, in the generic plan a
+/// prepared statement gets from its 6th execution on a connection too.
+#[tokio::test]
+async fn a_two_word_query_reads_the_gin_index() {
+    use blog::posts::repository::sql;
+    let app = TestApp::spawn().await;
+    seed_for_tiers(&app).await;
     let now = Utc::now();
     let (limit, skip) = (11_i64, 0_i64);
-    let plan = plans::explain(&app.db, sql::SEARCH, &[&"rare needle", &now, &limit, &skip]).await;
-    assert!(plan.contains("posts_search_idx"), "no GIN index:\n{plan}");
-    assert!(!plan.contains("Seq Scan on posts"), "{plan}");
+    for mode in ["force_custom_plan", "force_generic_plan"] {
+        app.db
+            .batch_execute(&format!("SET plan_cache_mode = {mode}"))
+            .await
+            .unwrap();
+        for words in ["rare needle", "medium words", "common words"] {
+            let plan = plans::explain(&app.db, sql::SEARCH, &[&words, &now, &limit, &skip]).await;
+            let label = format!("{words} ({mode})");
+            assert!(
+                plan.contains("posts_search_blocks_idx"),
+                "{label}: no GIN index:\n{plan}"
+            );
+            assert!(!plan.contains("Seq Scan on posts"), "{label}:\n{plan}");
+            // No scan of the publication index (every published post).
+            assert!(
+                !plan.contains("posts_published_at_id_idx"),
+                "{label}:\n{plan}"
+            );
+        }
+    }
     let found = app
         .db
         .query(sql::SEARCH, &[&"rare needle", &now, &limit, &skip])
