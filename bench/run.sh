@@ -98,9 +98,9 @@ wrk_point() {
   # An absolute URL (the nginx ceiling) is used as it is.
   local url="$BLOG_URL$path"
   [[ "$path" == http* ]] && url="$path"
-  local runs=() rep
+  local runs=() rep threads=$((THREADS < conns ? THREADS : conns))
   for ((rep = 0; rep < REPS; rep++)); do
-    runs+=("$(env "$@" wrk -t"$THREADS" -c"$conns" -d"$DURATION" --timeout 30s \
+    runs+=("$(env "$@" wrk -t"$threads" -c"$conns" -d"$DURATION" --timeout 30s \
       -s bench/wrk.lua "$url" | grep '^RESULT')")
   done
   out="$(printf '%s\n' "${runs[@]}" | sort -k3,3n | sed -n "$(((REPS + 1) / 2))p")"
