@@ -60,6 +60,21 @@ impl TestApp {
         Self::start(infra, settings).await
     }
 
+    /// The app on a Redis of its own at a fixed port, so that the test can stop
+    /// and start it again (`redis.container`).
+    pub async fn spawn_with_own_redis() -> (TestApp, crate::deps::Redis) {
+        let infra = infra().await;
+        let name = format!("{}-redis-{}", infra.network.name, random_suffix(4));
+        let redis =
+            crate::deps::Redis::start(&infra.network, &name, None, Some(crate::free_port())).await;
+        let port = redis.port;
+        let app = Self::spawn_with(|s| {
+            s.redis.url = blog::config::Secret::from(format!("redis://127.0.0.1:{port}"));
+        })
+        .await;
+        (app, redis)
+    }
+
     /// Test settings: every dependency points at the shared ones, in a slot of its own,
     /// read from the same `BLOG_*` variables an app container or the host stack gets.
     pub async fn settings_for(

@@ -9,9 +9,8 @@ use std::time::{Duration, Instant};
 use blog::kv::Kv;
 use blog::metrics::Metrics;
 use futures::StreamExt as _;
-use integration_tests::deps::Redis;
 use integration_tests::json::ids;
-use integration_tests::{TestApp, expect_status, free_port, infra};
+use integration_tests::{TestApp, expect_status};
 use serde_json::json;
 
 /// The default `redis.local_staleness_ms`, which these tests run with.
@@ -115,18 +114,7 @@ async fn a_write_shows_at_once_where_it_was_made_and_within_the_bound_elsewhere(
 /// back (empty), both replicas agree again.
 #[tokio::test]
 async fn the_bound_holds_while_redis_is_down() {
-    let infra = infra().await;
-    let name = format!(
-        "{}-redis-{}",
-        infra.network.name,
-        integration_tests::random_suffix(4)
-    );
-    let redis = Redis::start(&infra.network, &name, None, Some(free_port())).await;
-    let port = redis.port;
-    let a = TestApp::spawn_with(|s| {
-        s.redis.url = blog::config::Secret::from(format!("redis://127.0.0.1:{port}"));
-    })
-    .await;
+    let (a, redis) = TestApp::spawn_with_own_redis().await;
     let b = replica(&a).await;
     let author = a.new_user().await;
     let first = a.create_post(&author.token, "before", "x").await["id"]

@@ -146,19 +146,7 @@ async fn with_fail_closed_the_limited_endpoints_refuse_while_redis_is_down() {
 
 #[tokio::test]
 async fn redis_stopping_and_coming_back() {
-    // A Redis of its own at a fixed port, so it can be stopped and started again.
-    let infra = infra().await;
-    let name = format!(
-        "{}-redis-{}",
-        infra.network.name,
-        integration_tests::random_suffix(4)
-    );
-    let redis = Redis::start(&infra.network, &name, None, Some(free_port())).await;
-    let port = redis.port;
-    let app = TestApp::spawn_with(|s| {
-        s.redis.url = blog::config::Secret::from(format!("redis://127.0.0.1:{port}"));
-    })
-    .await;
+    let (app, redis) = TestApp::spawn_with_own_redis().await;
     let user = app.new_user().await;
     let id = app.create_post(&user.token, "counted", "c").await["id"]
         .as_i64()
