@@ -241,10 +241,13 @@ pub mod sql {
     /// posts), so the newest posts are searched first, in tiers, and the
     /// best 200 of the first tier that holds 200 matches are ranked:
     /// 1. the probe: the 2000 newest posts (the primary key backwards);
-    /// 2. the window: when the probe holds 4–199 matches, the newest
-    ///    `800000 / n` ids (≈ 400 matches at the probe's rate, whole blocks
-    ///    of 4096 ids read through `posts_search_blocks_idx`, V8);
-    /// 3. otherwise every match: few of them, so cheap.
+    /// 2. the window: when the probe holds fewer, the newest
+    ///    `800000 / max(n, 4)` ids (≈ 400 matches at the probe's rate, at
+    ///    most 200,000 ids; whole blocks of 4096 ids read through
+    ///    `posts_search_blocks_idx`, V8), if it holds 200 matches;
+    /// 3. otherwise every match: cheap when the words are rare; as costly
+    ///    as ranking them all (the only tier that is) when they were common
+    ///    only long ago.
     ///
     /// A blog of fewer posts than the window, or words this rare, always
     /// gets every match ranked; for common words the best of the recent
@@ -273,7 +276,7 @@ pub mod sql {
         "recent AS MATERIALIZED (",
         "SELECT p.id, p.published_at, ",
         "ts_rank_cd(p.search, (SELECT websearch_to_tsquery('english', $1))) AS rank FROM posts p ",
-        "WHERE (SELECT n BETWEEN 4 AND 199 AND since > first FROM probe) ",
+        "WHERE (SELECT n < 200 AND since > first FROM probe) ",
         "AND p.search @@ (SELECT websearch_to_tsquery('english', $1)) ",
         // `id >> 12`: exactly the expression V8 indexes.
         "AND (p.id >> 12) = ANY (ARRAY(SELECT generate_series(since >> 12, last >> 12) FROM probe)) ",
