@@ -241,8 +241,19 @@ fn pg_config(db: &DatabaseSettings, statement_timeout: bool) -> tokio_postgres::
     if statement_timeout {
         // Server-side bound on every statement: a slow query turns into a 503
         // instead of holding a pooled connection indefinitely.
+        //
+        // Generic plans: left to choose, Postgres re-plans the list
+        // statements on every execution, because a generic plan's estimate
+        // for `LIMIT $n` (a tenth of the table) always looks dearer than a
+        // custom plan's for 6 rows. Planning then took half of Postgres's CPU
+        // on an uncached page (perf: 29 % of the machine planning, 12 %
+        // executing); generic plans made it 1.75x faster (bench/RESULTS.md).
+        // The generic plans are
+        // what the plan tests assert (`integration-tests`: every list,
+        // search tier and tag statement reads its index under
+        // `force_generic_plan`).
         cfg.options(format!(
-            "-c statement_timeout={}",
+            "-c statement_timeout={} -c plan_cache_mode=force_generic_plan",
             db.statement_timeout_ms.units()
         ));
     }

@@ -59,6 +59,9 @@ pub struct AppState {
     pub shutdown: ShutdownFlag,
     /// Cookie names and URLs of the website.
     pub site: Arc<crate::site::SiteConfig>,
+    /// The API's post reads as JSON, per cache version (see
+    /// [`crate::http::rendered`]).
+    pub rendered: crate::http::rendered::Rendered,
 }
 
 impl AppState {
@@ -105,8 +108,14 @@ impl AppState {
         );
         let moderation = Moderation::new(db.clone(), cache.clone(), clock);
         let site = Arc::new(crate::site::SiteConfig::new(&settings.http.public_url));
+        let rendered = crate::http::rendered::Rendered::new(
+            settings.redis.local_cache_mib.get() * 1024 * 1024,
+            settings.redis.cache_ttl_seconds.get(),
+            metrics.clone(),
+        );
         Ok(Self {
             site,
+            rendered,
             settings: Arc::new(settings),
             accounts,
             posts,

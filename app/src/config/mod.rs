@@ -215,7 +215,9 @@ pub struct RedisSettings {
     /// counts need no Redis round trip. 0: ask Redis on every read.
     pub local_staleness_ms: Millis<0, 10_000>,
     /// Memory for cached reads kept inside each replica, measured as their
-    /// JSON size (0: none; hits then come from Redis).
+    /// JSON size, and as much again for the API's answers to them, kept
+    /// serialised (0: none; hits then come from Redis and are serialised
+    /// on every read).
     pub local_cache_mib: Count<0, 1024>,
 }
 

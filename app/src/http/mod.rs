@@ -16,6 +16,7 @@ pub mod moderation;
 pub mod nullable;
 pub mod posts;
 pub mod problem;
+pub mod rendered;
 pub mod strict;
 
 use std::time::Instant;

@@ -15,6 +15,7 @@ use super::auth::BearerAuth;
 use super::conditional::{self, Decision};
 use super::nullable::{Nullable, OptionalNullable};
 use super::problem::{ApiError, Problem};
+use super::rendered::{JsonBytes, ShowsViews};
 use super::strict::{StrictString, Text, rules};
 use crate::accounts::AuthError;
 use crate::avatars::avatar_url;
@@ -22,7 +23,8 @@ use crate::error::Failure;
 use crate::pagination::{self, Cursor, PageError, PageRequest};
 use crate::posts::{
     AuthorPostsError, CreatePostError, DeletePostError, GetPostError, NewPost as NewPostData,
-    PostEdit, Read, SearchError, SearchQuery, TagPostsError, TagSlug, UpdatePostError, is_own_list,
+    PostEdit, Read, SearchError, SearchQuery, TagPostsError, TagSlug, UpdatePostError, Version,
+    is_own_list,
 };
 use crate::startup::AppState;
 use crate::{documented, operation, problem_doc};
@@ -329,7 +331,7 @@ pub enum ReadPost {
     /// The post, with its current view count.
     #[oai(status = 200)]
     Ok(
-        Json<Post>,
+        JsonBytes<Post>,
         /// Weak validator of this answer: send it back in `If-None-Match`.
         /// It changes when the post or its author changes, or a scheduled
         /// post becomes public, not when only `views` does. Absent while the
@@ -354,7 +356,7 @@ pub enum Posts {
     /// One page of posts, newest first.
     #[oai(status = 200)]
     Ok(
-        Json<PostPage>,
+        JsonBytes<PostPage>,
         /// Weak validator of this page: send it back in `If-None-Match`.
         /// It changes when any post or author changes, or a scheduled post
         /// becomes public, not when only `views` do. Absent while the cache
@@ -501,6 +503,9 @@ impl PostsApi {
             Decision::Unchanged(etag) => return Ok(Posts::NotModified(etag)),
             Decision::Load { version, etag } => (version, etag),
         };
+        if let Some(kept) = kept_page(&state, version.as_ref(), etag.as_deref(), inm).await {
+            return Ok(kept);
+        }
         let page = match tag {
             Some(tag) => {
                 state
@@ -514,7 +519,7 @@ impl PostsApi {
                 .await
                 .map_err(TagPostsError::from)?,
         };
-        Ok(page_answer(&state, page, etag, inm))
+        Ok(page_answer(&state, page, version.as_ref(), etag, inm))
     }
 
     /// Search posts
@@ -676,7 +681,10 @@ impl PostsApi {
         if let Some(me) = viewer.filter(|v| is_own_list(v, &username.0)) {
             // Their drafts too: an answer for them alone, without validator.
             let page = state.posts.list_own(&me, req).await?;
-            return Ok(Posts::Ok(Json(to_page(&state, page)), None));
+            return Ok(Posts::Ok(
+                state.rendered.render(None, to_page(&state, page)),
+                None,
+            ));
         }
         let inm = if_none_match.0.as_deref();
         let version = state.posts.version(Read::ByAuthor(&username.0, req)).await;
@@ -684,11 +692,14 @@ impl PostsApi {
             Decision::Unchanged(etag) => return Ok(Posts::NotModified(etag)),
             Decision::Load { version, etag } => (version, etag),
         };
+        if let Some(kept) = kept_page(&state, version.as_ref(), etag.as_deref(), inm).await {
+            return Ok(kept);
+        }
         let page = state
             .posts
             .list_by_author_at(&username.0, req, version.as_ref())
             .await?;
-        Ok(page_answer(&state, page, etag, inm))
+        Ok(page_answer(&state, page, version.as_ref(), etag, inm))
     }
 
     /// Read a post
@@ -723,6 +734,23 @@ impl PostsApi {
             }
             Decision::Load { version, etag } => (version, etag),
         };
+        // Kept only for a post public at this version, which it stays while
+        // the version is current (see `Decision::Unchanged` above).
+        let kept = etag
+            .as_ref()
+            .zip(version.as_ref())
+            .and_then(|(_, v)| state.rendered.get(v.as_str()));
+        if let (Some(template), Some(etag)) = (kept, etag.clone()) {
+            let views = state.posts.count_view(id.0).await;
+            return Ok(if conditional::any(inm) {
+                ReadPost::NotModified(etag)
+            } else {
+                ReadPost::Ok(
+                    template.fill(views.as_ref().map(std::slice::from_ref)),
+                    Some(etag),
+                )
+            });
+        }
         let post = state
             .posts
             .get_at(id.0, viewer.as_ref(), version.as_ref())
@@ -733,7 +761,13 @@ impl PostsApi {
         Ok(match etag {
             // `*`: any current copy will do, and the post exists.
             Some(etag) if conditional::any(inm) => ReadPost::NotModified(etag),
-            etag => ReadPost::Ok(Json(to_post(&state, post)), etag),
+            etag => {
+                let key = version.as_ref().filter(|_| etag.is_some());
+                let answer = state
+                    .rendered
+                    .render(key.map(Version::as_str), to_post(&state, post));
+                ReadPost::Ok(answer, etag)
+            }
         })
     }
 
@@ -828,15 +862,53 @@ pub(super) fn public_url(state: &AppState) -> &str {
 
 /// A loaded page as an answer: 304 for `If-None-Match: *` (a page always
 /// exists once loaded), else the page with its `ETag`.
+/// A public page at `version` from its kept JSON (see `rendered`), if
+/// there is one: no loading, no serialising, only the view counts read.
+async fn kept_page(
+    state: &AppState,
+    version: Option<&Version>,
+    etag: Option<&str>,
+    if_none_match: Option<&str>,
+) -> Option<Posts> {
+    let etag = etag?.to_owned();
+    let template = state.rendered.get(version?.as_str())?;
+    if conditional::any(if_none_match) {
+        return Some(Posts::NotModified(etag));
+    }
+    let views = state.posts.views(template.ids()).await;
+    Some(Posts::Ok(template.fill(views.as_deref()), Some(etag)))
+}
+
+/// A loaded page as the answer; its JSON is kept for `version` when the
+/// answer has a validator (a public page).
 fn page_answer(
     state: &AppState,
     page: crate::posts::PostPage,
+    version: Option<&Version>,
     etag: Option<String>,
     if_none_match: Option<&str>,
 ) -> Posts {
     match etag {
         Some(etag) if conditional::any(if_none_match) => Posts::NotModified(etag),
-        etag => Posts::Ok(Json(to_page(state, page)), etag),
+        etag => {
+            let key = version.filter(|_| etag.is_some()).map(Version::as_str);
+            Posts::Ok(state.rendered.render(key, to_page(state, page)), etag)
+        }
+    }
+}
+
+impl ShowsViews for Post {
+    fn view_slots(&mut self) -> Vec<(i64, &mut Nullable<u64>)> {
+        vec![(self.id, &mut self.views)]
+    }
+}
+
+impl ShowsViews for PostPage {
+    fn view_slots(&mut self) -> Vec<(i64, &mut Nullable<u64>)> {
+        self.items
+            .iter_mut()
+            .map(|p| (p.id, &mut p.views))
+            .collect()
     }
 }
 

@@ -681,6 +681,12 @@ impl Posts {
         Ok(Post::from(row))
     }
 
+    /// The view counts of posts already read (0 for none), as the answers
+    /// show them; `None` while Redis is unavailable.
+    pub async fn views(&self, ids: &[i64]) -> Option<Vec<u64>> {
+        self.0.cache.views(ids).await
+    }
+
     /// Counts one read of post `id`; the count so far, `None` while the
     /// counter is unavailable.
     pub async fn count_view(&self, id: i64) -> Option<u64> {
