@@ -63,6 +63,10 @@ image_keys() { sed -n 's/^\([A-Z0-9_]*_IMAGE\)=.*/\1/p' "$images_file"; }
 # the dependencies, HOST_STACK_POSTGRES and HOST_STACK_REDIS (container names),
 # HOST_STACK_MAIL_URL (the mail catcher's inbox and API). Binaries: BLOG_BIN
 # and TEST_STACK_BIN, else built with cargo (a no-op after scripts/test.sh build).
+# HOST_STACK_DB_DIRECT=1: the service dials Postgres at its container's own
+# address instead of the published port, so no docker-proxy copies every
+# query's bytes in user space (as in a cluster, where the pod network does it
+# in the kernel); for the benchmarks.
 
 HOST_STACK_PIDS=()
 
@@ -107,6 +111,11 @@ host_stack_up() {
   done
   # shellcheck disable=SC1091 # generated
   source "$HOST_STACK_DIR/stack.env"
+  if [[ "${HOST_STACK_DB_DIRECT:-}" == 1 ]]; then
+    BLOG_DATABASE__HOST="$(docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "$HOST_STACK_POSTGRES")"
+    BLOG_DATABASE__PORT=5432
+    export BLOG_DATABASE__HOST BLOG_DATABASE__PORT
+  fi
 
   local app_port
   app_port="$(host_stack_free_port)"
