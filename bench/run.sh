@@ -290,6 +290,7 @@ for size in $SIZES; do
     wrk_point "healthz (ceiling)" /healthz "$c"
     wrk_point "uncached list: first page" "/api/posts" "$c"
     wrk_point "uncached list: $deep_label" "/api/posts?cursor=$deep_cursor" "$c"
+    wrk_point "uncached post detail" "/api/posts/$post_id" "$c"
     wrk_point "uncached search: two words" "/api/search?q=$SEARCH_QUERY" "$c"
     wrk_point "uncached list: one tag" "/api/posts?tag=topic1" "$c"
     wrk_point "uncached tags with counts" "/api/tags" "$c"
