@@ -142,7 +142,10 @@ impl Template {
 pub struct Rendered {
     entries: Option<Arc<quick_cache::sync::Cache<String, Arc<Template>, BySize>>>,
     ttl: Duration,
-    metrics: Metrics,
+    /// `cache_requests_total{result="hit"}`, looked up once: every hit
+    /// counts, and the label lookup would cost a hash and a lock each time.
+    hits: prometheus::IntCounter,
+    local_hits: prometheus::IntCounter,
 }
 
 #[derive(Clone)]
@@ -173,7 +176,8 @@ impl Rendered {
                 ))
             }),
             ttl,
-            metrics,
+            hits: metrics.cache_requests_total.with_label_values(&["hit"]),
+            local_hits: metrics.cache_local_hits_total,
         }
     }
 
@@ -187,11 +191,8 @@ impl Rendered {
             entries.remove(key);
             return None;
         }
-        self.metrics
-            .cache_requests_total
-            .with_label_values(&["hit"])
-            .inc();
-        self.metrics.cache_local_hits_total.inc();
+        self.hits.inc();
+        self.local_hits.inc();
         Some(template)
     }
 
