@@ -242,15 +242,22 @@ fn pg_config(db: &DatabaseSettings, statement_timeout: bool) -> tokio_postgres::
         // Server-side bound on every statement: a slow query turns into a 503
         // instead of holding a pooled connection indefinitely.
         //
-        // The planner's own choice between custom and generic plans is kept
-        // on purpose: `plan_cache_mode=force_generic_plan` made the uncached
-        // list 1.75x faster at 10k posts (it re-plans every execution: a
-        // generic plan's guess for `LIMIT $n` looks dearer than a custom
-        // plan for 6 rows) and 8.7 req/s at 1M posts (p50 1.4 s: the generic
-        // plan is no longer one page there; bench/RESULTS.md, 2026-12-02).
-        // The plan tests' small tables cannot show that.
+        // `plan_cache_mode` stays `auto`: the list statements carry their
+        // page size as a literal (posts::repository::sql), so their generic
+        // plan is estimated for a page and Postgres keeps it from the sixth
+        // execution on. Forcing generic plans on every statement instead made
+        // the uncached list 8.7 req/s at 1M posts when it still said
+        // `LIMIT $n` (bench/RESULTS.md, 2026-12-02).
+        //
+        // No JIT: Postgres compiles a statement whose estimated cost is over
+        // `jit_above_cost` on every execution, and the estimate is not what
+        // runs. The `LIMIT $n` list at 1M posts was estimated at 700k (a
+        // tenth of the table) and read 7 rows in 0.15 ms after 195 ms of
+        // compiling; the tag counts took 368 ms with it, 212 without. Every
+        // statement here reads a page or a key: none runs long enough for
+        // compiled expressions to pay back.
         cfg.options(format!(
-            "-c statement_timeout={}",
+            "-c statement_timeout={} -c jit=off",
             db.statement_timeout_ms.units()
         ));
     }

@@ -1,23 +1,62 @@
 //! Query plans in tests: EXPLAIN ANALYZE of the statements the app runs,
 //! and what a keyset page may read.
 
-use tokio_postgres::Client;
-use tokio_postgres::types::ToSql;
+use chrono::{DateTime, Utc};
+use tokio_postgres::{Client, SimpleQueryMessage};
 
-/// `EXPLAIN (ANALYZE, COSTS OFF)` of `statement` with `params`, as text.
-pub async fn explain(db: &Client, statement: &str, params: &[&(dyn ToSql + Sync)]) -> String {
-    let explain = db
-        .prepare(&format!("EXPLAIN (ANALYZE, COSTS OFF) {statement}"))
+/// Which plan of a prepared statement to explain. Postgres plans a prepared
+/// statement's first five executions for their values (custom plans), then
+/// keeps one plan for any values (the generic plan) if it looks no dearer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Plan {
+    Custom,
+    Generic,
+}
+
+impl Plan {
+    pub const BOTH: [Plan; 2] = [Plan::Custom, Plan::Generic];
+}
+
+/// `EXPLAIN (ANALYZE, COSTS OFF)` of `statement` run as a prepared statement
+/// with `args` (SQL literals for `$1`, `$2`, …) under `plan`, as text.
+///
+/// Through `PREPARE` and `EXPLAIN EXECUTE`, not a parameterised `EXPLAIN`:
+/// Postgres plans the statement inside a parameterised `EXPLAIN` for the
+/// values bound to it, a custom plan whatever `plan_cache_mode` says, so the
+/// generic plan the app's statements end up with would never be seen.
+pub async fn explain(db: &Client, statement: &str, args: &[&str], plan: Plan) -> String {
+    let mode = match plan {
+        Plan::Custom => "force_custom_plan",
+        Plan::Generic => "force_generic_plan",
+    };
+    db.batch_execute(&format!(
+        "SET plan_cache_mode = {mode}; PREPARE plan_probe AS {statement}"
+    ))
+    .await
+    .unwrap();
+    let messages = db
+        .simple_query(&format!(
+            "EXPLAIN (ANALYZE, COSTS OFF) EXECUTE plan_probe({})",
+            args.join(", ")
+        ))
         .await
         .unwrap();
-    let lines: Vec<String> = db
-        .query(&explain, params)
+    db.batch_execute("DEALLOCATE plan_probe; RESET plan_cache_mode")
         .await
-        .unwrap()
+        .unwrap();
+    let lines: Vec<&str> = messages
         .iter()
-        .map(|r| r.get(0))
+        .filter_map(|m| match m {
+            SimpleQueryMessage::Row(row) => row.get(0),
+            _ => None,
+        })
         .collect();
     lines.join("\n")
+}
+
+/// `at` as a SQL literal for [`explain`]'s `args`.
+pub fn at(at: DateTime<Utc>) -> String {
+    format!("'{}'::timestamptz", at.to_rfc3339())
 }
 
 /// Asserts that `plan` reads one page of `scan` (e.g. `using <index> on

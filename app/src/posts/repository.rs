@@ -148,84 +148,128 @@ fn page(mut rows: Vec<PostRow>, req: PageRequest) -> Page {
 /// as its index bound (`posts_published_at_id_idx`,
 /// `posts_author_published_at_id_idx`): scheduled posts and drafts are
 /// never read. An author's own list reads `posts_author_listed_at_id_idx`.
+///
+/// The list statements take the page size as a literal (`LIMIT 7`), one
+/// prepared statement per size asked for ([`Limited`]), so that the plan
+/// Postgres keeps for a statement after its first executions (a generic
+/// plan) is estimated for one page. With `LIMIT $n` it was estimated for a
+/// tenth of the table: dearer than a custom plan, so every execution was
+/// planned again (29 % of the machine's CPU on uncached pages), and forced
+/// generic it read the whole table at 1M posts (bench/RESULTS.md,
+/// 2026-12-02). The plan tests EXPLAIN both plans of each.
 pub mod sql {
-    /// `$1` now, `$2` rows.
-    pub const LIST_FIRST: &str = concat!(
+    use std::borrow::Cow;
+    use std::sync::OnceLock;
+
+    use crate::pagination::MAX_LIMIT;
+
+    /// The most rows a list reads: a page and the row after it.
+    const MOST_ROWS: usize = MAX_LIMIT as usize + 1;
+
+    /// A statement ending in `LIMIT ` and the texts with each row count
+    /// written after it, made when first asked for.
+    pub struct Limited {
+        head: &'static str,
+        texts: [OnceLock<Box<str>>; MOST_ROWS + 1],
+    }
+
+    impl Limited {
+        const fn new(head: &'static str) -> Self {
+            Self {
+                head,
+                texts: [const { OnceLock::new() }; MOST_ROWS + 1],
+            }
+        }
+
+        /// The statement reading at most `rows` rows. Any count works; the
+        /// ones a page can ask for are kept, so each is one prepared
+        /// statement per pooled connection.
+        pub fn rows(&self, rows: u32) -> Cow<'_, str> {
+            let text = || format!("{}{rows}", self.head);
+            match self.texts.get(rows as usize) {
+                Some(kept) => Cow::Borrowed(kept.get_or_init(|| text().into_boxed_str())),
+                None => Cow::Owned(text()),
+            }
+        }
+    }
+
+    /// `$1` now.
+    pub static LIST_FIRST: Limited = Limited::new(concat!(
         select_posts!("posts"),
         " WHERE p.published_at <= $1",
-        " ORDER BY p.published_at DESC, p.id DESC LIMIT $2"
-    );
-    /// `$1` now, `($2, $3)` the cursor, `$4` rows.
-    pub const LIST_AFTER: &str = concat!(
+        " ORDER BY p.published_at DESC, p.id DESC LIMIT "
+    ));
+    /// `$1` now, `($2, $3)` the cursor.
+    pub static LIST_AFTER: Limited = Limited::new(concat!(
         select_posts!("posts"),
         " WHERE p.published_at <= $1 AND (p.published_at, p.id) < ($2, $3)",
-        " ORDER BY p.published_at DESC, p.id DESC LIMIT $4"
-    );
-    pub const LIST_BEFORE: &str = concat!(
+        " ORDER BY p.published_at DESC, p.id DESC LIMIT "
+    ));
+    pub static LIST_BEFORE: Limited = Limited::new(concat!(
         select_posts!("posts"),
         " WHERE p.published_at <= $1 AND (p.published_at, p.id) > ($2, $3)",
-        " ORDER BY p.published_at ASC, p.id ASC LIMIT $4"
-    );
-    /// `$1` the author, `$2` now, `$3` rows.
-    pub const AUTHOR_FIRST: &str = concat!(
+        " ORDER BY p.published_at ASC, p.id ASC LIMIT "
+    ));
+    /// `$1` the author, `$2` now.
+    pub static AUTHOR_FIRST: Limited = Limited::new(concat!(
         select_posts!("posts"),
         " WHERE p.author_id = $1 AND p.published_at <= $2",
-        " ORDER BY p.published_at DESC, p.id DESC LIMIT $3"
-    );
-    /// `$1` the author, `$2` now, `($3, $4)` the cursor, `$5` rows.
-    pub const AUTHOR_AFTER: &str = concat!(
+        " ORDER BY p.published_at DESC, p.id DESC LIMIT "
+    ));
+    /// `$1` the author, `$2` now, `($3, $4)` the cursor.
+    pub static AUTHOR_AFTER: Limited = Limited::new(concat!(
         select_posts!("posts"),
         " WHERE p.author_id = $1 AND p.published_at <= $2",
         " AND (p.published_at, p.id) < ($3, $4)",
-        " ORDER BY p.published_at DESC, p.id DESC LIMIT $5"
-    );
-    pub const AUTHOR_BEFORE: &str = concat!(
+        " ORDER BY p.published_at DESC, p.id DESC LIMIT "
+    ));
+    pub static AUTHOR_BEFORE: Limited = Limited::new(concat!(
         select_posts!("posts"),
         " WHERE p.author_id = $1 AND p.published_at <= $2",
         " AND (p.published_at, p.id) > ($3, $4)",
-        " ORDER BY p.published_at ASC, p.id ASC LIMIT $5"
-    );
-    /// `$1` the author, `$2` rows.
-    pub const OWN_FIRST: &str = concat!(
+        " ORDER BY p.published_at ASC, p.id ASC LIMIT "
+    ));
+    /// `$1` the author.
+    pub static OWN_FIRST: Limited = Limited::new(concat!(
         select_posts!("posts"),
         " WHERE p.author_id = $1",
-        " ORDER BY p.listed_at DESC, p.id DESC LIMIT $2"
-    );
-    /// `$1` the author, `($2, $3)` the cursor, `$4` rows.
-    pub const OWN_AFTER: &str = concat!(
+        " ORDER BY p.listed_at DESC, p.id DESC LIMIT "
+    ));
+    /// `$1` the author, `($2, $3)` the cursor.
+    pub static OWN_AFTER: Limited = Limited::new(concat!(
         select_posts!("posts"),
         " WHERE p.author_id = $1 AND (p.listed_at, p.id) < ($2, $3)",
-        " ORDER BY p.listed_at DESC, p.id DESC LIMIT $4"
-    );
-    pub const OWN_BEFORE: &str = concat!(
+        " ORDER BY p.listed_at DESC, p.id DESC LIMIT "
+    ));
+    pub static OWN_BEFORE: Limited = Limited::new(concat!(
         select_posts!("posts"),
         " WHERE p.author_id = $1 AND (p.listed_at, p.id) > ($2, $3)",
-        " ORDER BY p.listed_at ASC, p.id ASC LIMIT $4"
-    );
-    /// `$1` the tag, `$2` now, `$3` rows: `post_tags_tag_published_at_idx`,
+        " ORDER BY p.listed_at ASC, p.id ASC LIMIT "
+    ));
+    /// `$1` the tag, `$2` now: `post_tags_tag_published_at_idx`,
     /// whose `published_at` the V5 trigger keeps equal to the post's.
-    pub const TAG_FIRST: &str = concat!(
+    pub static TAG_FIRST: Limited = Limited::new(concat!(
         // `post_tags pt JOIN (posts p JOIN users u ON …) ON p.id = pt.post_id`
         select_posts!("posts", "post_tags pt JOIN "),
         " ON p.id = pt.post_id",
         " WHERE pt.tag_id = $1 AND pt.published_at <= $2",
-        " ORDER BY pt.published_at DESC, pt.post_id DESC LIMIT $3"
-    );
-    /// `$1` the tag, `$2` now, `($3, $4)` the cursor, `$5` rows.
-    pub const TAG_AFTER: &str = concat!(
+        " ORDER BY pt.published_at DESC, pt.post_id DESC LIMIT "
+    ));
+    /// `$1` the tag, `$2` now, `($3, $4)` the cursor.
+    pub static TAG_AFTER: Limited = Limited::new(concat!(
         select_posts!("posts", "post_tags pt JOIN "),
         " ON p.id = pt.post_id",
         " WHERE pt.tag_id = $1 AND pt.published_at <= $2",
         " AND (pt.published_at, pt.post_id) < ($3, $4)",
-        " ORDER BY pt.published_at DESC, pt.post_id DESC LIMIT $5"
-    );
-    pub const TAG_BEFORE: &str = concat!(
+        " ORDER BY pt.published_at DESC, pt.post_id DESC LIMIT "
+    ));
+    pub static TAG_BEFORE: Limited = Limited::new(concat!(
         select_posts!("posts", "post_tags pt JOIN "),
         " ON p.id = pt.post_id",
         " WHERE pt.tag_id = $1 AND pt.published_at <= $2",
         " AND (pt.published_at, pt.post_id) > ($3, $4)",
-        " ORDER BY pt.published_at ASC, pt.post_id ASC LIMIT $5"
-    );
+        " ORDER BY pt.published_at ASC, pt.post_id ASC LIMIT "
+    ));
     /// `$1` now, `$2` the slug to start after (`''` for the first page),
     /// `$3` rows: tags by slug with how many posts are public under each
     /// (one index range of `post_tags_tag_published_at_idx` per tag).
@@ -320,16 +364,24 @@ pub async fn list(
     now: DateTime<Utc>,
     req: PageRequest,
 ) -> Result<Page, DbError> {
-    let fetch = i64::from(req.limit) + 1;
+    let fetch = req.limit + 1;
     let rows = match req.position {
-        Position::First => db::query(c, "list posts", sql::LIST_FIRST, &[&now, &fetch]).await?,
+        Position::First => {
+            db::query(c, "list posts", &sql::LIST_FIRST.rows(fetch), &[&now]).await?
+        }
         Position::After(cur) => {
-            let params: [&(dyn ToSql + Sync); 4] = [&now, &cur.at, &cur.id, &fetch];
-            db::query(c, "list posts", sql::LIST_AFTER, &params).await?
+            let params: [&(dyn ToSql + Sync); 3] = [&now, &cur.at, &cur.id];
+            db::query(c, "list posts", &sql::LIST_AFTER.rows(fetch), &params).await?
         }
         Position::Before(cur) => {
-            let params: [&(dyn ToSql + Sync); 4] = [&now, &cur.at, &cur.id, &fetch];
-            db::query(c, "list newer posts", sql::LIST_BEFORE, &params).await?
+            let params: [&(dyn ToSql + Sync); 3] = [&now, &cur.at, &cur.id];
+            db::query(
+                c,
+                "list newer posts",
+                &sql::LIST_BEFORE.rows(fetch),
+                &params,
+            )
+            .await?
         }
     };
     Ok(page(rows, req))
@@ -342,19 +394,25 @@ pub async fn list_by_tag(
     now: DateTime<Utc>,
     req: PageRequest,
 ) -> Result<Page, DbError> {
-    let fetch = i64::from(req.limit) + 1;
+    let fetch = req.limit + 1;
     let rows = match req.position {
         Position::First => {
-            let params: [&(dyn ToSql + Sync); 3] = [&tag_id, &now, &fetch];
-            db::query(c, "list tag posts", sql::TAG_FIRST, &params).await?
+            let params: [&(dyn ToSql + Sync); 2] = [&tag_id, &now];
+            db::query(c, "list tag posts", &sql::TAG_FIRST.rows(fetch), &params).await?
         }
         Position::After(cur) => {
-            let params: [&(dyn ToSql + Sync); 5] = [&tag_id, &now, &cur.at, &cur.id, &fetch];
-            db::query(c, "list tag posts", sql::TAG_AFTER, &params).await?
+            let params: [&(dyn ToSql + Sync); 4] = [&tag_id, &now, &cur.at, &cur.id];
+            db::query(c, "list tag posts", &sql::TAG_AFTER.rows(fetch), &params).await?
         }
         Position::Before(cur) => {
-            let params: [&(dyn ToSql + Sync); 5] = [&tag_id, &now, &cur.at, &cur.id, &fetch];
-            db::query(c, "list newer tag posts", sql::TAG_BEFORE, &params).await?
+            let params: [&(dyn ToSql + Sync); 4] = [&tag_id, &now, &cur.at, &cur.id];
+            db::query(
+                c,
+                "list newer tag posts",
+                &sql::TAG_BEFORE.rows(fetch),
+                &params,
+            )
+            .await?
         }
     };
     Ok(page(rows, req))
@@ -484,19 +542,37 @@ pub async fn list_by_author(
     now: DateTime<Utc>,
     req: PageRequest,
 ) -> Result<Page, DbError> {
-    let fetch = i64::from(req.limit) + 1;
+    let fetch = req.limit + 1;
     let rows = match req.position {
         Position::First => {
-            let params: [&(dyn ToSql + Sync); 3] = [&author_id, &now, &fetch];
-            db::query(c, "list author posts", sql::AUTHOR_FIRST, &params).await?
+            let params: [&(dyn ToSql + Sync); 2] = [&author_id, &now];
+            db::query(
+                c,
+                "list author posts",
+                &sql::AUTHOR_FIRST.rows(fetch),
+                &params,
+            )
+            .await?
         }
         Position::After(cur) => {
-            let params: [&(dyn ToSql + Sync); 5] = [&author_id, &now, &cur.at, &cur.id, &fetch];
-            db::query(c, "list author posts", sql::AUTHOR_AFTER, &params).await?
+            let params: [&(dyn ToSql + Sync); 4] = [&author_id, &now, &cur.at, &cur.id];
+            db::query(
+                c,
+                "list author posts",
+                &sql::AUTHOR_AFTER.rows(fetch),
+                &params,
+            )
+            .await?
         }
         Position::Before(cur) => {
-            let params: [&(dyn ToSql + Sync); 5] = [&author_id, &now, &cur.at, &cur.id, &fetch];
-            db::query(c, "list newer author posts", sql::AUTHOR_BEFORE, &params).await?
+            let params: [&(dyn ToSql + Sync); 4] = [&author_id, &now, &cur.at, &cur.id];
+            db::query(
+                c,
+                "list newer author posts",
+                &sql::AUTHOR_BEFORE.rows(fetch),
+                &params,
+            )
+            .await?
         }
     };
     Ok(page(rows, req))
@@ -510,18 +586,30 @@ pub async fn list_own(
     author_id: i64,
     req: PageRequest,
 ) -> Result<Page, DbError> {
-    let fetch = i64::from(req.limit) + 1;
+    let fetch = req.limit + 1;
     let rows = match req.position {
         Position::First => {
-            db::query(c, "list own posts", sql::OWN_FIRST, &[&author_id, &fetch]).await?
+            db::query(
+                c,
+                "list own posts",
+                &sql::OWN_FIRST.rows(fetch),
+                &[&author_id],
+            )
+            .await?
         }
         Position::After(cur) => {
-            let params: [&(dyn ToSql + Sync); 4] = [&author_id, &cur.at, &cur.id, &fetch];
-            db::query(c, "list own posts", sql::OWN_AFTER, &params).await?
+            let params: [&(dyn ToSql + Sync); 3] = [&author_id, &cur.at, &cur.id];
+            db::query(c, "list own posts", &sql::OWN_AFTER.rows(fetch), &params).await?
         }
         Position::Before(cur) => {
-            let params: [&(dyn ToSql + Sync); 4] = [&author_id, &cur.at, &cur.id, &fetch];
-            db::query(c, "list newer own posts", sql::OWN_BEFORE, &params).await?
+            let params: [&(dyn ToSql + Sync); 3] = [&author_id, &cur.at, &cur.id];
+            db::query(
+                c,
+                "list newer own posts",
+                &sql::OWN_BEFORE.rows(fetch),
+                &params,
+            )
+            .await?
         }
     };
     Ok(page(rows, req))

@@ -4,11 +4,13 @@
 //! up on its own at its time through a warm cache, ordering and the plans
 //! of the list queries.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use integration_tests::{TestApp, TestUser, expect_problem, expect_status, plans};
+use integration_tests::plans::{self, Plan};
+use integration_tests::{TestApp, TestUser, expect_problem, expect_status};
 use serde_json::{Value, json};
 
 fn ids(page: &Value) -> Vec<i64> {
@@ -442,6 +444,29 @@ async fn lists_follow_publication_times_and_the_own_list_pages_through_everythin
     assert_eq!(&expected_own[..3], &expected_public[..]);
 }
 
+/// The app's own connections run with the settings `db::pool` gives them:
+/// no JIT (a compile on every execution of a statement the planner thinks
+/// dear) and the statement timeout.
+#[tokio::test]
+async fn the_apps_connections_run_without_jit_and_with_the_timeout() {
+    let app = TestApp::spawn().await;
+    let pool = blog::db::pool(&app.settings.database).unwrap();
+    let conn = pool.get().await.unwrap();
+    // `setting` in the parameter's own unit (milliseconds for the timeout).
+    let setting = |name: &'static str| {
+        let conn = &conn;
+        async move {
+            conn.query_one("SELECT setting FROM pg_settings WHERE name = $1", &[&name])
+                .await
+                .unwrap()
+                .get::<_, String>(0)
+        }
+    };
+    assert_eq!(setting("jit").await, "off");
+    let timeout = app.settings.database.statement_timeout_ms.units();
+    assert_eq!(setting("statement_timeout").await, timeout.to_string());
+}
+
 /// The plan of every list statement, on a table big enough for the planner
 /// to prefer an index when one fits: each reads its index from the bound
 /// `published_at <= now` (first page) or the cursor (deep page), and stops
@@ -465,75 +490,103 @@ async fn every_list_reads_its_index_on_the_first_and_a_deep_page() {
         ))
         .await
         .unwrap();
-    let now = Utc::now();
-    let deep = now - chrono::Duration::minutes(20_000);
-    let rows = 6_i64;
-    let id = 1_i64;
-    type Params<'a> = Vec<&'a (dyn tokio_postgres::types::ToSql + Sync)>;
-    let cases: Vec<(&str, &str, Params, &str)> = vec![
+    let now: &str = &plans::at(Utc::now());
+    let deep: &str = &plans::at(Utc::now() - chrono::Duration::minutes(20_000));
+    let author: &str = &author_id.to_string();
+    let id = "1";
+    // A page of 6: 7 rows, the last telling whether there is another page.
+    let cases: Vec<(&str, Cow<str>, Vec<&str>, &str)> = vec![
         (
             "list, first page",
-            sql::LIST_FIRST,
-            vec![&now, &rows],
+            sql::LIST_FIRST.rows(7),
+            vec![now],
             "posts_published_at_id_idx",
         ),
         (
             "list, deep page",
-            sql::LIST_AFTER,
-            vec![&now, &deep, &id, &rows],
+            sql::LIST_AFTER.rows(7),
+            vec![now, deep, id],
             "posts_published_at_id_idx",
         ),
         (
             "list, newer page",
-            sql::LIST_BEFORE,
-            vec![&now, &deep, &id, &rows],
+            sql::LIST_BEFORE.rows(7),
+            vec![now, deep, id],
             "posts_published_at_id_idx",
         ),
         (
             "author, first page",
-            sql::AUTHOR_FIRST,
-            vec![&author_id, &now, &rows],
+            sql::AUTHOR_FIRST.rows(7),
+            vec![author, now],
             "posts_author_published_at_id_idx",
         ),
         (
             "author, deep page",
-            sql::AUTHOR_AFTER,
-            vec![&author_id, &now, &deep, &id, &rows],
+            sql::AUTHOR_AFTER.rows(7),
+            vec![author, now, deep, id],
             "posts_author_published_at_id_idx",
         ),
         (
             "own, first page",
-            sql::OWN_FIRST,
-            vec![&author_id, &rows],
+            sql::OWN_FIRST.rows(7),
+            vec![author],
             "posts_author_listed_at_id_idx",
         ),
         (
             "own, deep page",
-            sql::OWN_AFTER,
-            vec![&author_id, &deep, &id, &rows],
+            sql::OWN_AFTER.rows(7),
+            vec![author, deep, id],
             "posts_author_listed_at_id_idx",
         ),
         (
             "next publication",
-            sql::NEXT_PUBLICATION,
-            vec![&now],
+            Cow::Borrowed(sql::NEXT_PUBLICATION),
+            vec![now],
             "posts_published_at_id_idx",
         ),
     ];
-    // A generic plan, as the app's prepared statements get after a few runs.
-    app.db
-        .batch_execute("SET plan_cache_mode = force_generic_plan")
-        .await
-        .unwrap();
-    for (label, statement, params, index) in cases {
-        let plan = plans::explain(&app.db, statement, &params).await;
-        // One page (and the row that tells whether there is another).
-        plans::assert_one_page(
-            label,
-            &plan,
-            &format!("using {index} on posts"),
-            "posts",
-            7.0,
-        );
+    for (label, statement, args, index) in cases {
+        for plan in Plan::BOTH {
+            let text = plans::explain(&app.db, &statement, &args, plan).await;
+            // One page (and the row that tells whether there is another).
+            plans::assert_one_page(
+                &format!("{label} ({plan:?} plan)"),
+                &text,
+                &format!("using {index} on posts"),
+                "posts",
+                7.0,
+            );
+        }
+    }
+
+    // And that generic plan is the one Postgres keeps (`plan_cache_mode =
+    // auto`): from the sixth execution on, no statement is planned again.
+    let now = Utc::now();
+    let deep = now - chrono::Duration::minutes(20_000);
+    let id = 1_i64;
+    type Params<'a> = Vec<&'a (dyn tokio_postgres::types::ToSql + Sync)>;
+    let runs: Vec<(Cow<str>, Params)> = vec![
+        (sql::LIST_FIRST.rows(7), vec![&now]),
+        (sql::LIST_AFTER.rows(7), vec![&now, &deep, &id]),
+        (sql::AUTHOR_FIRST.rows(7), vec![&author_id, &now]),
+        (sql::OWN_AFTER.rows(7), vec![&author_id, &deep, &id]),
+    ];
+    for (statement, params) in &runs {
+        let prepared = app.db.prepare(statement).await.unwrap();
+        for _ in 0..10 {
+            let rows = app.db.query(&prepared, params).await.unwrap();
+            assert_eq!(rows.len(), 7);
+        }
+        let counts = app
+            .db
+            .query_one(
+                "SELECT generic_plans, custom_plans FROM pg_prepared_statements \
+                 WHERE statement = $1",
+                &[&statement.as_ref()],
+            )
+            .await
+            .unwrap();
+        let (generic, custom): (i64, i64) = (counts.get(0), counts.get(1));
+        assert_eq!((generic, custom), (5, 5), "{statement}");
     }
 }

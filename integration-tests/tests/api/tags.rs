@@ -7,7 +7,8 @@ use std::collections::HashSet;
 
 use chrono::Utc;
 use integration_tests::json::{ids, urlencode};
-use integration_tests::{TestApp, TestUser, expect_problem, expect_status, plans};
+use integration_tests::plans::{self, Plan};
+use integration_tests::{TestApp, TestUser, expect_problem, expect_status};
 use serde_json::{Value, json};
 
 async fn create(app: &TestApp, who: &TestUser, body: Value) -> Value {
@@ -382,41 +383,36 @@ async fn a_tag_page_reads_its_index_on_the_first_and_a_deep_page() {
         .await
         .unwrap()
         .get(0);
-    let now = Utc::now();
-    let deep = now - chrono::Duration::minutes(30_000);
-    let rows = 6_i64;
-    let id = i64::MAX;
-    type Params<'a> = Vec<&'a (dyn tokio_postgres::types::ToSql + Sync)>;
-    let cases: Vec<(&str, &str, Params)> = vec![
-        (
-            "tag, first page",
-            sql::TAG_FIRST,
-            vec![&tag_id, &now, &rows],
-        ),
+    let now: &str = &plans::at(Utc::now());
+    let deep: &str = &plans::at(Utc::now() - chrono::Duration::minutes(30_000));
+    let tag: &str = &tag_id.to_string();
+    let id: &str = &i64::MAX.to_string();
+    // A page of 6: 7 rows, the last telling whether there is another page.
+    let cases = [
+        ("tag, first page", sql::TAG_FIRST.rows(7), vec![tag, now]),
         (
             "tag, deep page",
-            sql::TAG_AFTER,
-            vec![&tag_id, &now, &deep, &id, &rows],
+            sql::TAG_AFTER.rows(7),
+            vec![tag, now, deep, id],
         ),
         (
             "tag, newer page",
-            sql::TAG_BEFORE,
-            vec![&tag_id, &now, &deep, &id, &rows],
+            sql::TAG_BEFORE.rows(7),
+            vec![tag, now, deep, id],
         ),
     ];
-    app.db
-        .batch_execute("SET plan_cache_mode = force_generic_plan")
-        .await
-        .unwrap();
-    for (label, statement, params) in cases {
-        let plan = plans::explain(&app.db, statement, &params).await;
-        plans::assert_one_page(
-            label,
-            &plan,
-            "using post_tags_tag_published_at_idx on post_tags",
-            "post_tags pt",
-            7.0,
-        );
-        assert!(!plan.contains("Seq Scan on posts"), "{label}:\n{plan}");
+    for (label, statement, args) in cases {
+        for plan in Plan::BOTH {
+            let label = format!("{label} ({plan:?} plan)");
+            let text = plans::explain(&app.db, &statement, &args, plan).await;
+            plans::assert_one_page(
+                &label,
+                &text,
+                "using post_tags_tag_published_at_idx on post_tags",
+                "post_tags pt",
+                7.0,
+            );
+            assert!(!text.contains("Seq Scan on posts"), "{label}:\n{text}");
+        }
     }
 }
