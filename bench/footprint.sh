@@ -9,10 +9,14 @@
 # Redis, S3 and mail containers), BENCH_POSTS posts seeded with bench/seed.sql,
 # and every binary serving at once on its own port against them. Then, for
 # BENCH_REPS rounds, each binary in turn takes `wrk -c16` on GET /api/posts
-# (cached) and GET /healthz; the median of the rounds is printed with its
-# ratio to the first binary, measured in the same rounds, so the machine's
-# load moves every column alike. File sizes: the binary as built and as the
-# image ships it (objcopy --strip-debug).
+# (cached) and GET /healthz, then (Redis stopped: the service bypasses its
+# cache) the uncached GET /api/posts; the median of the rounds is printed
+# with its ratio to the first binary, measured in the same rounds, so the
+# machine's load moves every column alike. Memory: each binary's RSS once
+# ready and seeded (idle) and its peak (VmHWM) after the rounds. File sizes:
+# the binary as built and as the image ships it (objcopy --strip-debug).
+# Postgres is dialled and pooled as in bench/run.sh (its container's address,
+# BENCH_POOL connections, default 4).
 #
 # Compression (first binary only): GET /api/posts?limit=20 with
 # Accept-Encoding identity, gzip and br: bytes on the wire, req/s, p99, and
@@ -46,17 +50,27 @@ done
 # shellcheck source=scripts/lib.sh
 source scripts/lib.sh
 export BLOG_BIN="${bins[0]}"
-host_stack_up blog-footprint BLOG_RATE_LIMIT__ENABLED=false BLOG_LOG__FILTER=error
+export HOST_STACK_DB_DIRECT=1
+host_stack_up blog-footprint BLOG_RATE_LIMIT__ENABLED=false BLOG_LOG__FILTER=error \
+  BLOG_DATABASE__POOL_MAX_SIZE="${BENCH_POOL:-4}"
 urls=("$BLOG_URL")
 pids=("$BLOG_PID")
 for ((i = 1; i < ${#bins[@]}; i++)); do
   port="$(host_stack_free_port)"
   BLOG_HTTP__PORT="$port" BLOG_HTTP__PUBLIC_URL="http://127.0.0.1:${port}" \
+    BLOG_HTTP__METRICS_PORT="$(host_stack_free_port)" \
     "${bins[i]}" serve >"$HOST_STACK_DIR/serve-${labels[i]}.log" 2>&1 &
   pids+=("$!")
   HOST_STACK_PIDS+=("$!")
   urls+=("http://127.0.0.1:${port}")
-  until curl -fs -o /dev/null "${urls[i]}/readyz"; do sleep 0.2; done
+  until curl -fs -o /dev/null "${urls[i]}/readyz"; do
+    kill -0 "${pids[i]}" 2>/dev/null || {
+      echo "footprint: ${labels[i]} exited:" >&2
+      tail -5 "$HOST_STACK_DIR/serve-${labels[i]}.log" >&2
+      exit 1
+    }
+    sleep 0.2
+  done
 done
 
 psql_run() {
@@ -69,6 +83,12 @@ hash="$(psql_run -c "SELECT password_hash FROM users WHERE username = 'bench0'")
 psql_run -v target="$POSTS" -v hash="$hash" -f - <bench/seed.sql
 
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+
+# status_kib PID FIELD: VmRSS (now) or VmHWM (peak) in KiB.
+status_kib() { awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status"; }
+declare -A idle_kib=()
+sleep 2
+for ((i = 0; i < ${#bins[@]}; i++)); do idle_kib[$i]="$(status_kib "${pids[i]}" VmRSS)"; done
 
 # rps_p99 URL [wrk args...] -> "rps p99_ms"
 rps_p99() {
@@ -92,11 +112,24 @@ for ((rep = 1; rep <= REPS; rep++)); do
   done
 done
 
+declare -A uncached_rps=() uncached_p99=()
+docker stop "$HOST_STACK_REDIS" >/dev/null
+sleep 2
+for ((rep = 1; rep <= REPS; rep++)); do
+  for ((i = 0; i < ${#bins[@]}; i++)); do
+    read -r rps p99 <<<"$(rps_p99 "${urls[i]}/api/posts")"
+    uncached_rps[$i]+="$rps "
+    uncached_p99[$i]+="$p99 "
+    echo "round $rep ${labels[i]}: uncached list $rps req/s" >&2
+  done
+done
+docker start "$HOST_STACK_REDIS" >/dev/null
+
 echo
-echo "## Release-profile variants (GET /api/posts cached and /healthz, c=${CONNS}, median of ${REPS} × ${DURATION})"
+echo "## Release-profile variants (GET /api/posts cached and uncached, /healthz; c=${CONNS}, median of ${REPS} × ${DURATION})"
 echo
-echo "| variant | binary MB | stripped MB (the image's) | list req/s | list / first | list p99 ms | healthz req/s | healthz / first |"
-echo "|---|---|---|---|---|---|---|---|"
+echo "| variant | binary MB | stripped MB (the image's) | list req/s | list / first | list p99 ms | healthz req/s | healthz / first | uncached list req/s | uncached / first | uncached p99 ms | RSS idle / peak MiB |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
 for ((i = 0; i < ${#bins[@]}; i++)); do
   stripped="$(mktemp)"
   objcopy --strip-debug "${bins[i]}" "$stripped"
@@ -106,9 +139,13 @@ for ((i = 0; i < ${#bins[@]}; i++)); do
   l="$(tr ' ' '\n' <<<"${list_rps[$i]}" | grep . | median)"
   p="$(tr ' ' '\n' <<<"${list_p99[$i]}" | grep . | median)"
   h="$(tr ' ' '\n' <<<"${health_rps[$i]}" | grep . | median)"
-  [[ $i == 0 ]] && { l0="$l"; h0="$h"; }
+  u="$(tr ' ' '\n' <<<"${uncached_rps[$i]}" | grep . | median)"
+  up="$(tr ' ' '\n' <<<"${uncached_p99[$i]}" | grep . | median)"
+  [[ $i == 0 ]] && { l0="$l"; h0="$h"; u0="$u"; }
   awk -v n="${labels[i]}" -v s="$size" -v ss="$ssize" -v l="$l" -v l0="$l0" -v p="$p" -v h="$h" -v h0="$h0" \
-    'BEGIN { printf "| %s | %.1f | %.1f | %.0f | %.2f | %s | %.0f | %.2f |\n", n, s/1e6, ss/1e6, l, l/l0, p, h, h/h0 }'
+    -v u="$u" -v u0="$u0" -v up="$up" -v ri="${idle_kib[$i]}" -v rp="$(status_kib "${pids[i]}" VmHWM)" \
+    'BEGIN { printf "| %s | %.1f | %.1f | %.0f | %.2f | %s | %.0f | %.2f | %.0f | %.2f | %s | %.1f / %.1f |\n",
+             n, s/1e6, ss/1e6, l, l/l0, p, h, h/h0, u, u/u0, up, ri/1024, rp/1024 }'
 done
 
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }

@@ -3,28 +3,29 @@
 //! into the container; linked like the app (glibc and libgcc_s only), so the image's
 //! runtime runs it too.
 //!
-//!   fs-probe uid PID    prints the real UID of process PID (from /proc/PID/status)
-//!   fs-probe write PATH creates PATH: exit 0 if it could, 1 (with the error) if not
+//!   fs-probe status PID FIELD  prints the first value of FIELD in /proc/PID/status
+//!                              (`Uid`: the real UID; `VmRSS`, `VmHWM`: kB)
+//!   fs-probe write PATH        creates PATH: exit 0 if it could, 1 (with the error) if not
 
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.iter().map(String::as_str).collect::<Vec<_>>()[..] {
-        ["uid", pid] => match std::fs::read_to_string(format!("/proc/{pid}/status")) {
+        ["status", pid, field] => match std::fs::read_to_string(format!("/proc/{pid}/status")) {
             Ok(status) => {
-                // "Uid:\treal\teffective\tsaved\tfilesystem"
-                let uid = status
+                // "Uid:\treal\teffective\tsaved\tfilesystem", "VmRSS:\t  22516 kB"
+                let value = status
                     .lines()
-                    .find_map(|l| l.strip_prefix("Uid:"))
-                    .and_then(|ids| ids.split_whitespace().next());
-                match uid {
-                    Some(uid) => {
-                        println!("{uid}");
+                    .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+                    .and_then(|values| values.split_whitespace().next());
+                match value {
+                    Some(value) => {
+                        println!("{value}");
                         ExitCode::SUCCESS
                     }
                     None => {
-                        eprintln!("no Uid line in /proc/{pid}/status");
+                        eprintln!("no {field} line in /proc/{pid}/status");
                         ExitCode::from(2)
                     }
                 }
@@ -42,7 +43,7 @@ fn main() -> ExitCode {
             }
         },
         _ => {
-            eprintln!("usage: fs-probe uid PID | fs-probe write PATH");
+            eprintln!("usage: fs-probe status PID FIELD | fs-probe write PATH");
             ExitCode::from(2)
         }
     }
