@@ -155,8 +155,9 @@ fn page(mut rows: Vec<PostRow>, req: PageRequest) -> Page {
 /// plan) is estimated for one page. With `LIMIT $n` it was estimated for a
 /// tenth of the table: dearer than a custom plan, so every execution was
 /// planned again (29 % of the machine's CPU on uncached pages), and forced
-/// generic it read the whole table at 1M posts (bench/RESULTS.md,
-/// 2026-12-02). The plan tests EXPLAIN both plans of each.
+/// generic, its estimate (cost 700k at 1M posts) had Postgres JIT-compile it
+/// on every execution (bench/RESULTS.md, 2026-12-02, third run). The plan
+/// tests EXPLAIN both plans of each.
 pub mod sql {
     use std::borrow::Cow;
     use std::sync::OnceLock;
